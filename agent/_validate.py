@@ -1,0 +1,107 @@
+"""Collect every type error in a decoded TOML document, not just the first.
+
+msgspec stops at the first problem and reports dict keys as `[...]`. This walks
+the target type field by field so each error carries its full key path
+(`sinks.siem.batch.max_events`), then the caller converts the whole document
+once it is known to be clean.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+import msgspec
+
+
+def _union_members(tp: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.get_args(tp)
+    return ()
+
+
+def _tagged_structs(tp: Any) -> dict[str, type[msgspec.Struct]] | None:
+    """For a union of tagged Structs, map tag value -> Struct type."""
+    members = _union_members(tp)
+    if not members:
+        return None
+    tagged: dict[str, type[msgspec.Struct]] = {}
+    for m in members:
+        if isinstance(m, type) and issubclass(m, msgspec.Struct):
+            info = m.__struct_config__
+            if info.tag_field and isinstance(info.tag, str):
+                tagged[info.tag] = m
+    return tagged or None
+
+
+def collect_errors(value: Any, tp: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    """Every problem found converting `value` to `tp`, with key paths."""
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return _struct_errors(value, tp, path)
+    tagged = _tagged_structs(tp)
+    if tagged is not None:
+        if not isinstance(value, dict):
+            return [(path, f"expected a table, got {type(value).__name__}")]
+        tag_field = next(iter(tagged.values())).__struct_config__.tag_field
+        assert tag_field is not None
+        tag = value.get(tag_field)
+        if tag is None:
+            return [(path, f"missing required key `{tag_field}` (one of {', '.join(sorted(tagged))})")]
+        if tag not in tagged:
+            return [
+                (
+                    (*path, tag_field),
+                    f"unknown {tag_field} {tag!r} (expected one of {', '.join(sorted(tagged))})",
+                )
+            ]
+        return _struct_errors(value, tagged[tag], path)
+    origin = typing.get_origin(tp)
+    if origin is dict and isinstance(value, dict):
+        _, vtp = typing.get_args(tp)
+        errs = []
+        for k, v in value.items():
+            errs += collect_errors(v, vtp, (*path, str(k)))
+        return errs
+    try:
+        msgspec.convert(value, tp)
+    except msgspec.ValidationError as exc:
+        msg = str(exc)
+        where = msg.rfind(" - at `$")
+        if where != -1:
+            sub = msg[where + 8 : -1].strip(".")
+            msg = msg[:where]
+            extra = tuple(p for p in sub.replace("[", ".").replace("]", "").split(".") if p)
+            return [((*path, *extra), msg)]
+        return [(path, msg)]
+    return []
+
+
+def _struct_errors(
+    value: Any, tp: type[msgspec.Struct], path: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], str]]:
+    if not isinstance(value, dict):
+        return [(path, f"expected a table, got {type(value).__name__}")]
+    info = tp.__struct_config__
+    fields = {f.encode_name: f for f in msgspec.structs.fields(tp)}
+    hints = typing.get_type_hints(tp)
+    errs: list[tuple[tuple[str, ...], str]] = []
+    for key in value:
+        if key == info.tag_field:
+            continue
+        if key not in fields:
+            errs.append(((*path, key), f"unknown key `{key}` (known: {', '.join(sorted(fields))})"))
+    for name, f in fields.items():
+        if name not in value:
+            if f.required:
+                errs.append(((*path, name), f"missing required key `{name}`"))
+            continue
+        errs += collect_errors(value[name], hints[f.name], (*path, name))
+    if not errs:
+        # Cross-field checks in __post_init__ raise ValueError; msgspec wraps them.
+        try:
+            msgspec.convert(value, tp)
+        except msgspec.ValidationError as exc:
+            errs.append((path, str(exc).split(" - at `$")[0]))
+    return errs

@@ -1,0 +1,154 @@
+"""The one TOML configuration file: typed structs, decoding and validation.
+
+Loading is Vector-style: parse, collect *every* type error with its key path and
+line, run the semantic checks of each section, and only then build anything.
+Sections owned by other packages (filters, sinks) define their own structs and
+checks; this module composes them.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from agent._toml_lines import key_lines, line_of
+from agent._validate import collect_errors
+from agent.tracer.profiles import PROFILES, unknown_syscalls
+from filters.config import FiltersConfig, check_filters
+from sinks import SinkConfig, check_sinks
+
+
+class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The hand-off between the tracer thread and the asyncio pipeline."""
+
+    max_events: int = 100_000
+    # "drop": never stall the application, count what is lost (default).
+    # "block": stop the tracee until the pipeline catches up (no loss, app slows).
+    when_full: Literal["drop", "block"] = "drop"
+
+    def __post_init__(self) -> None:
+        if self.max_events < 1:
+            raise ValueError("queue.max_events must be at least 1")
+
+
+class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    profile: Literal["minimal", "balanced", "aggressive", "custom"] = "balanced"
+    # With profile = "custom": the syscalls to trace, by name.
+    syscalls: list[str] = []
+    # Syscalls whose result is worth a second (exit) stop. accept/accept4 need it
+    # for the peer address; the setuid family to keep user.uid right.
+    capture_results: list[str] = msgspec.field(
+        default_factory=lambda: [
+            *("accept", "accept4"),
+            *("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid"),
+        ]
+    )
+    argv_max: int = 64  # arguments kept per execve
+    arg_max_bytes: int = 4096  # bytes read per string argument (PATH_MAX)
+    batch_max_events: int = 256  # events per hand-off to the pipeline
+    queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
+
+    def __post_init__(self) -> None:
+        if self.argv_max < 1 or self.arg_max_bytes < 16 or self.batch_max_events < 1:
+            raise ValueError("argv_max, arg_max_bytes (>=16) and batch_max_events must be positive")
+
+
+class AgentConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # Flush deadline after the application exits; under ECS's 30 s stopTimeout.
+    shutdown_timeout_secs: float = 25.0
+    # How often per-sink and tracer counters go to the agent's stderr (0 = only at exit).
+    stats_interval_secs: float = 60.0
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def __post_init__(self) -> None:
+        if self.shutdown_timeout_secs <= 0 or self.stats_interval_secs < 0:
+            raise ValueError("shutdown_timeout_secs must be > 0, stats_interval_secs >= 0")
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    agent: AgentConfig = msgspec.field(default_factory=AgentConfig)
+    tracer: TracerConfig = msgspec.field(default_factory=TracerConfig)
+    filters: FiltersConfig = msgspec.field(default_factory=FiltersConfig)
+    sinks: dict[str, SinkConfig] = {}
+
+
+@dataclass
+class ConfigIssue:
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}" + (f" (line {self.line})" if self.line else "")
+        return f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    def __init__(self, source: str, issues: list[ConfigIssue]) -> None:
+        self.source = source
+        self.issues = issues
+        super().__init__("\n".join(f"{source}: {i}" for i in issues))
+
+
+def default_config_text() -> str:
+    return resources.files("tracehound_config").joinpath("default.toml").read_text()
+
+
+def _semantic(cfg: Config, base_dir: Path) -> list[tuple[tuple[str, ...], str]]:
+    errs: list[tuple[tuple[str, ...], str]] = []
+    if cfg.tracer.profile == "custom":
+        if not cfg.tracer.syscalls:
+            errs.append((("tracer", "syscalls"), 'profile = "custom" needs a non-empty syscalls list'))
+    elif cfg.tracer.syscalls:
+        errs.append((("tracer", "syscalls"), 'syscalls is only used with profile = "custom"'))
+    for name in unknown_syscalls(cfg.tracer.syscalls):
+        errs.append((("tracer", "syscalls"), f"unknown syscall {name!r}"))
+    for name in unknown_syscalls(cfg.tracer.capture_results):
+        errs.append((("tracer", "capture_results"), f"unknown syscall {name!r}"))
+    assert set(PROFILES) >= {"minimal", "balanced", "aggressive"}
+    errs += check_filters(cfg.filters, ("filters",), base_dir)
+    errs += check_sinks(cfg.sinks, ("sinks",))
+    return errs
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Decode and validate; raise ConfigError listing every problem found."""
+    lines = key_lines(text)
+
+    def issue(path: tuple[str, ...], msg: str) -> ConfigIssue:
+        return ConfigIssue(".".join(path) or "(top level)", line_of(lines, path), msg)
+
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [ConfigIssue("(syntax)", None, str(exc))]) from None
+    errors = collect_errors(raw, Config, ())
+    if errors:
+        raise ConfigError(source, [issue(p, m) for p, m in errors])
+    cfg = msgspec.convert(raw, Config)
+    sem = _semantic(cfg, base_dir or Path.cwd())
+    if sem:
+        raise ConfigError(source, [issue(p, m) for p, m in sem])
+    return cfg
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Load FILE, or the shipped default when path is None."""
+    if path is None:
+        return parse_config(default_config_text(), "default.toml", Path.cwd())
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(str(p), [ConfigIssue("(file)", None, exc.strerror or str(exc))]) from None
+    return parse_config(text, str(p), p.resolve().parent)
+
+
+def effective_config(cfg: Config) -> dict[str, Any]:
+    """The config with every default filled in, as plain data (for print-config)."""
+    return msgspec.to_builtins(cfg)  # type: ignore[no-any-return]

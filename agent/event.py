@@ -1,0 +1,111 @@
+"""The event model shared by the tracer, the stage chain and the sinks.
+
+The tracer creates one `Event` per traced syscall (or per confirmed exec). It
+carries a reference to an immutable `ProcInfo` snapshot, so events that sit in a
+batch for a few milliseconds still describe the process as it was when the
+syscall happened, even if the process has exec'd since.
+
+Field names follow Falco (https://falco.org/docs/reference/rules/supported-fields/),
+so rules and SIEM parsers written for Falco read our records unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Falco's priorities, most severe first. Index = severity rank (lower = worse).
+PRIORITIES: tuple[str, ...] = (
+    "Emergency",
+    "Alert",
+    "Critical",
+    "Error",
+    "Warning",
+    "Notice",
+    "Informational",
+    "Debug",
+)
+_PRIORITY_ALIASES = {"info": "Informational"}
+
+
+def parse_priority(name: str) -> str:
+    """Return Falco's canonical spelling of a priority name (case-insensitive, 'info' accepted)."""
+    low = name.strip().lower()
+    if low in _PRIORITY_ALIASES:
+        return _PRIORITY_ALIASES[low]
+    for p in PRIORITIES:
+        if p.lower() == low:
+            return p
+    raise ValueError(f"unknown priority {name!r} (expected one of {', '.join(PRIORITIES)})")
+
+
+def priority_rank(name: str) -> int:
+    """Lower is more severe: Emergency=0 ... Debug=7."""
+    return PRIORITIES.index(parse_priority(name))
+
+
+@dataclass(slots=True, frozen=True)
+class ProcInfo:
+    """What we know about a process (thread group) at one point in time.
+
+    Replaced, never mutated: exec, a uid change or a new cwd produce a new
+    snapshot, so older events keep describing the process as it was.
+    """
+
+    pid: int  # thread group id (Falco proc.pid)
+    ppid: int
+    name: str  # comm: basename of the executed file, at most 15 chars like the kernel
+    exepath: str  # full path of the executable (Falco proc.exepath)
+    argv: tuple[str, ...]  # argv[0] included
+    cwd: str
+    uid: int
+    gid: int
+    parent: ProcInfo | None = None  # parent's snapshot when this one was made
+
+    @property
+    def args(self) -> str:
+        """Falco proc.args: the arguments without argv[0], space-joined."""
+        return " ".join(self.argv[1:])
+
+    @property
+    def cmdline(self) -> str:
+        """Falco proc.cmdline: name followed by the arguments."""
+        return " ".join((self.name, *self.argv[1:]))
+
+    def ancestor(self, level: int) -> ProcInfo | None:
+        """proc.aname[level]: level 0 is self, 1 the parent, 2 the grandparent..."""
+        p: ProcInfo | None = self
+        for _ in range(level):
+            if p is None:
+                return None
+            p = p.parent
+        return p
+
+
+@dataclass(slots=True)
+class Event:
+    """One observed syscall (or lifecycle event) of one thread.
+
+    `fields` holds only the syscall-specific Falco fields (fd.name, evt.arg.flags,
+    fd.sip, ...); process fields come from `proc`. `tags` is filled by filters
+    (for example "sensitive_path").
+    """
+
+    ts: int  # ns since the epoch (time.time_ns()) at the stop
+    type: str  # evt.type: the syscall name, normalised across architectures
+    tid: int
+    proc: ProcInfo
+    fields: dict[str, Any]
+    tags: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Alert:
+    """An event plus a verdict: what a rule (or the baseline) concluded."""
+
+    event: Event
+    rule: str
+    priority: str
+    output: str
+    tags: tuple[str, ...] = ()
+    uuid: str = ""
