@@ -1,0 +1,1 @@
+"""Shipped configuration: default.toml and the default rules (data only)."""
