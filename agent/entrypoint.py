@@ -1,0 +1,107 @@
+"""`tracehound run`: the container entrypoint wrapper.
+
+Order of events: validate the config and find the program (exit 2 / 126 / 127
+before anything starts), become a child subreaper (so orphans are reaped even
+when we are not PID 1), block the forwarded signals, open sinks, start the
+tracer thread (which spawns the application), run the pipeline until the
+application has exited and every event is drained, then flush the sinks within
+the shutdown deadline and exit with the application's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+from agent.config import Config
+from agent.pipeline import Pipeline, print_stats
+from agent.router import Router
+from agent.signals import Forwarder, block_forwarded
+from agent.tracer import _ptrace
+from agent.tracer.handoff import HandOff
+from agent.tracer.spawn import CommandNotRunnable, resolve_command
+from agent.tracer.tracer import Tracer
+from filters.chain import build_chain
+
+log = logging.getLogger("tracehound")
+
+# Let the tracer thread get the GIL back quickly when the loop thread is busy:
+# every millisecond it waits, a stopped tracee waits too.
+_SWITCH_INTERVAL = 0.0005
+
+
+def run(cfg: Config, argv: list[str], base_dir: Path) -> int:
+    try:
+        path = resolve_command(argv[0], os.environ.get("PATH"))
+    except CommandNotRunnable as exc:
+        sys.stderr.write(f"tracehound: {exc}\n")
+        return exc.status
+    try:
+        _ptrace.prctl(_ptrace.PR_SET_CHILD_SUBREAPER, 1)
+    except OSError:
+        pass  # only matters outside a container; PID 1 reaps orphans anyway
+    block_forwarded()
+    sys.setswitchinterval(_SWITCH_INTERVAL)
+    return asyncio.run(_run(cfg, path, argv, base_dir))
+
+
+async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
+    tc = cfg.tracer
+    handoff = HandOff(
+        tc.queue.max_events, block=tc.queue.when_full == "block", batch_max=tc.batch_max_events
+    )
+    tracer = Tracer(
+        path,
+        argv,
+        dict(os.environ),
+        profile=tc.profile,
+        syscalls=tc.syscalls,
+        capture_results=tc.capture_results,
+        argv_max=tc.argv_max,
+        arg_max_bytes=tc.arg_max_bytes,
+        handoff=handoff,
+    )
+    chain = build_chain(cfg.filters, base_dir)
+    router = Router.from_config(cfg.sinks)
+    await asyncio.gather(chain.start(), router.start(cfg.agent.stats_interval_secs))
+
+    thread = threading.Thread(target=tracer.run, name="tracer", daemon=True)
+    thread.start()
+    await asyncio.to_thread(tracer.started.wait)
+    if tracer.start_error is not None:
+        sys.stderr.write(
+            f"tracehound: cannot trace {argv[0]}: {tracer.start_error}"
+            " (does the task have the SYS_PTRACE capability?)\n"
+        )
+        await router.stop(cfg.agent.shutdown_timeout_secs)
+        return 1
+    Forwarder(lambda: tracer.main_pid, lambda sig: None).start()
+
+    pipeline = Pipeline(
+        handoff,
+        chain,
+        router,
+        stats_interval=cfg.agent.stats_interval_secs,
+        stats_source=tracer,
+    )
+    try:
+        await pipeline.run()
+    except Exception:
+        log.exception("pipeline stopped; the application keeps running, its events are lost")
+        await pipeline.discard_until_closed()
+    await asyncio.to_thread(thread.join)
+
+    # The application is gone: flush within the deadline (ECS kills us at stopTimeout).
+    deadline = cfg.agent.shutdown_timeout_secs
+    try:
+        await asyncio.wait_for(chain.stop(), timeout=deadline / 5)
+    except Exception:
+        log.exception("stage chain did not stop cleanly")
+    await router.stop(deadline)
+    pipeline.log_stats()
+    assert tracer.exit_status is not None
+    return tracer.exit_status

@@ -1,0 +1,112 @@
+"""The asyncio side: drain the tracer's hand-off, run the stage chain, route records.
+
+One task runs the synchronous stage chain over each batch (a task per stage
+would cost far more than the stages). A fault in the chain or the router is
+logged and counted, and the batch goes on unfiltered or is counted lost; it
+never reaches back into the tracer thread, which keeps the application running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from typing import Any, Protocol
+
+from agent.event import Alert, Event
+from agent.tracer.handoff import HandOff
+
+log = logging.getLogger("tracehound")
+
+
+class Chain(Protocol):
+    def process(self, batch: list[Event]) -> tuple[list[Event], list[Alert]]: ...
+
+
+class Route(Protocol):
+    async def route(self, events: list[Event], alerts: list[Alert]) -> None: ...
+
+
+class Pipeline:
+    def __init__(
+        self,
+        handoff: HandOff,
+        chain: Chain,
+        router: Route,
+        *,
+        drain_interval: float = 0.01,
+        stats_interval: float = 0.0,
+        stats_source: Any = None,
+    ) -> None:
+        self.handoff = handoff
+        self.chain = chain
+        self.router = router
+        self.drain_interval = drain_interval
+        self.stats_interval = stats_interval
+        self.stats_source = stats_source  # anything with counters() (the tracer)
+        self.counters = {"batches": 0, "events_in": 0, "chain_errors": 0, "route_errors": 0}
+        self._errors_logged = 0
+
+    async def run(self) -> None:
+        """Until the tracer has closed the hand-off and everything is drained."""
+        next_stats = time.monotonic() + self.stats_interval if self.stats_interval else None
+        while True:
+            closed = self.handoff.closed  # read before draining: nothing can follow it
+            batches = self.handoff.drain()
+            for batch in batches:
+                await self._process(batch)
+            if not batches:
+                if closed:
+                    return
+                await asyncio.sleep(self.drain_interval)
+            if next_stats is not None and time.monotonic() >= next_stats:
+                self.log_stats()
+                next_stats = time.monotonic() + self.stats_interval
+
+    async def discard_until_closed(self) -> None:
+        """After a fatal pipeline fault: keep the hand-off moving (so a blocking
+        queue never stalls the application), counting what is lost."""
+        self.counters.setdefault("lost", 0)
+        while True:
+            closed = self.handoff.closed
+            for batch in self.handoff.drain():
+                self.counters["lost"] += len(batch)
+            if closed:
+                return
+            await asyncio.sleep(self.drain_interval)
+
+    async def _process(self, batch: list[Event]) -> None:
+        self.counters["batches"] += 1
+        self.counters["events_in"] += len(batch)
+        try:
+            events, alerts = self.chain.process(batch)
+        except Exception:
+            self.counters["chain_errors"] += 1
+            self._log_fault("stage chain")
+            events, alerts = batch, []  # deliver unfiltered rather than lose them
+        try:
+            await self.router.route(events, alerts)
+        except Exception:
+            self.counters["route_errors"] += 1
+            self._log_fault("router")
+
+    def _log_fault(self, where: str) -> None:
+        # The first few with a traceback, then only counted: a fault per batch
+        # must not flood stderr.
+        self._errors_logged += 1
+        if self._errors_logged <= 5:
+            log.exception("pipeline: %s failed; batch passed on unfiltered", where)
+
+    def log_stats(self) -> None:
+        stats: dict[str, Any] = dict(self.counters)
+        if self.stats_source is not None:
+            stats = {**self.stats_source.counters(), **stats}
+        print_stats("tracer", stats)
+
+
+def print_stats(what: str, stats: dict[str, Any]) -> None:
+    """One machine-readable line on the agent's stderr: `tracehound: <what> stats {json}`."""
+    sys.stderr.write(f"tracehound: {what} stats {json.dumps(stats, sort_keys=True)}\n")
+    sys.stderr.flush()

@@ -1,0 +1,60 @@
+"""Which syscalls stop the application, per profile.
+
+Each profile is a set of syscall names (normalised, see syscalls.ALIASES).
+Some names carry a BPF argument check (see seccomp.ARG_CHECKS): dup2/dup3 only
+stop when the new fd is 0, 1 or 2, and in the minimal profile open/openat only
+stop when the flags ask for writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agent.tracer.syscalls import ALL_NAMES
+
+_EXEC = {"execve", "execveat"}
+_PRIVILEGE = {
+    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
+    "setfsuid", "setfsgid", "ptrace", "process_vm_writev",
+    "init_module", "finit_module", "delete_module", "mount", "umount2",
+}  # fmt: skip
+_FILELESS = {"memfd_create", "dup2", "dup3"}
+_OPEN = {"open", "openat", "openat2", "creat"}
+_NET_OUT = {"connect"}
+_NET_IN = {"bind", "listen", "accept", "accept4"}
+_FILE_CHANGE = {
+    "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2",
+    "chmod", "fchmod", "fchmodat", "fchmodat2",
+    "chown", "fchown", "lchown", "fchownat",
+}  # fmt: skip
+_MORE = {
+    "socket", "socketpair", "sendto", "sendmsg", "sendmmsg",
+    "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat",
+    "truncate", "chdir", "fchdir", "chroot", "pivot_root",
+    "kill", "tkill", "tgkill", "prctl", "seccomp", "bpf", "setns", "unshare",
+    "capset", "setgroups", "sethostname", "personality", "process_vm_readv",
+    "userfaultfd", "io_uring_setup", "perf_event_open", "keyctl", "add_key", "request_key",
+    "kexec_load", "kexec_file_load", "open_by_handle_at", "name_to_handle_at",
+}  # fmt: skip
+
+PROFILES: dict[str, frozenset[str]] = {
+    # Opens are in minimal too, but only those asking for write access stop.
+    "minimal": frozenset(_EXEC | _PRIVILEGE | _FILELESS | _OPEN | _NET_OUT),
+    "balanced": frozenset(_EXEC | _PRIVILEGE | _FILELESS | _OPEN | _NET_OUT | _NET_IN | _FILE_CHANGE),
+    "aggressive": frozenset(
+        _EXEC | _PRIVILEGE | _FILELESS | _OPEN | _NET_OUT | _NET_IN | _FILE_CHANGE | _MORE
+    ),
+}
+
+# Profiles whose open/openat/creat stop only when write access is asked for.
+WRITE_ONLY_OPENS = frozenset({"minimal"})
+
+
+def unknown_syscalls(names: Iterable[str]) -> list[str]:
+    return [n for n in names if n not in ALL_NAMES]
+
+
+def resolve(profile: str, custom: Iterable[str] = ()) -> frozenset[str]:
+    if profile == "custom":
+        return frozenset(custom)
+    return PROFILES[profile]
