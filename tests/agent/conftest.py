@@ -1,0 +1,34 @@
+"""Test programs for the tracer, compiled once per session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).parent / "programs"
+
+# name -> gcc flags
+PROGRAMS = {
+    "threads": ["-O1", "-pthread"],
+    "forks": ["-O1"],
+    "rawstatic": ["-O1", "-static", "-nostdlib", "-fno-stack-protector"],
+    "x32open": ["-O1", "-static", "-nostdlib", "-fno-stack-protector"],
+    "int80": ["-O1", "-m32", "-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"],
+    "sigtest": ["-O1"],
+}
+
+
+@pytest.fixture(scope="session")
+def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    if shutil.which("gcc") is None:
+        pytest.fail("gcc is required (installed by .ci/run)")
+    out = tmp_path_factory.mktemp("programs")
+    built = {}
+    for name, flags in PROGRAMS.items():
+        exe = out / name
+        subprocess.run(["gcc", *flags, "-o", str(exe), str(SRC / f"{name}.c")], check=True)
+        built[name] = exe
+    return built

@@ -1,0 +1,95 @@
+"""Parity with strace: for real programs, the multiset of (syscall, path or address)
+tracehound records equals what `strace -f --seccomp-bpf` records for the same syscalls."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from strace_oracle import strace_keys, tracehound_keys
+
+from agent.tracer.profiles import PROFILES
+
+BALANCED = set(PROFILES["balanced"])
+# Same environment for both runs: no .pyc writes that happen only the first time.
+ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C"}
+
+
+@pytest.fixture
+def tcp_server() -> Iterator[int]:
+    """A real TCP server (in this test process, so untraced) that answers once per connection."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(b"hello\n")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield srv.getsockname()[1]
+    stop.set()
+    t.join()
+    srv.close()
+
+
+def assert_parity(run_traced, argv: list[str], cwd: Path, syscalls: set[str] = BALANCED) -> None:
+    oracle = strace_keys(argv, syscalls, cwd, env=ENV)
+    traced = run_traced(argv, cwd=cwd, env=ENV)
+    assert traced.returncode == 0, traced.stderr
+    ours = tracehound_keys(traced.events(), syscalls)
+    assert sum(oracle.values()) > 0, "strace saw nothing: the oracle is broken"
+    missing, extra = oracle - ours, ours - oracle
+    assert not missing and not extra, f"strace only: {dict(missing)}\ntracehound only: {dict(extra)}"
+    assert traced.tracer_stats()["dropped"] == 0
+
+
+def test_shell_pipeline(run_traced, tmp_path: Path) -> None:
+    script = "cat /etc/hostname | tr a-z A-Z > upper.txt; ls -l upper.txt > /dev/null; rm upper.txt"
+    assert_parity(run_traced, ["sh", "-c", script], tmp_path)
+
+
+def test_python_files_and_tcp(run_traced, tmp_path: Path, tcp_server: int) -> None:
+    script = tmp_path / "client.py"
+    # Data goes to a subdirectory: a change to the script's own directory makes
+    # Python's import system list it again, at a moment that depends on timing.
+    (tmp_path / "data").mkdir()
+    script.write_text(
+        "import socket\n"
+        "with open('data/data.txt', 'w') as f: f.write('x')\n"
+        "with open('data/data.txt') as f: f.read()\n"
+        f"s = socket.create_connection(('127.0.0.1', {tcp_server}))\n"
+        "s.recv(16); s.close()\n"
+    )
+    assert_parity(run_traced, [sys.executable, str(script)], tmp_path)
+
+
+def test_multithreaded(run_traced, tmp_path: Path, programs: dict[str, Path]) -> None:
+    assert_parity(run_traced, [str(programs["threads"]), str(tmp_path)], tmp_path)
+
+
+def test_two_hundred_children(run_traced, tmp_path: Path, programs: dict[str, Path]) -> None:
+    assert_parity(run_traced, [str(programs["forks"]), str(tmp_path)], tmp_path)
+    assert len(list(tmp_path.glob("child-*"))) == 200
+
+
+def test_static_binary_without_libc(run_traced, tmp_path: Path, programs) -> None:
+    assert_parity(run_traced, [str(programs["rawstatic"])], tmp_path)
+
+
+def test_32bit_int80(run_traced, tmp_path: Path, programs: dict[str, Path]) -> None:
+    assert_parity(run_traced, [str(programs["int80"])], tmp_path)
+    opens = [e for e in run_traced([str(programs["int80"])], cwd=tmp_path).events("open")]
+    assert {e["fd.name"] for e in opens} == {"/etc/hostname", str(tmp_path / "int80-output")}
+    assert opens[1]["evt.arg.flags"] == "O_WRONLY|O_CREAT"
