@@ -57,7 +57,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{exc.source}: {issue}")
         print(f"{exc.source}: {len(exc.issues)} error(s)")
         return 1
-    sinks = ", ".join(f"{n} ({c.type})" for n, c in cfg.sinks.items()) or "none"  # type: ignore[attr-defined]
+    sinks = ", ".join(f"{n} ({c.type})" for n, c in cfg.sinks.items()) or "none"
     print(f"{args.file}: valid; tracer profile {cfg.tracer.profile}; sinks: {sinks}")
     if args.check_sinks:
         from sinks import check_sinks_health

@@ -28,6 +28,8 @@ from sinks.errors import FatalError, RetryableError
 
 log = logging.getLogger("tracehound")
 
+HEALTHCHECK_WAIT_SECS = 5.0
+
 
 @dataclass
 class SinkStats:
@@ -71,26 +73,33 @@ class SinkRunner:
         self._task: asyncio.Task[None] | None = None
         self._inflight: list[Record] = []  # the request being sent, not yet counted
         self._failing = False  # inside a streak of failures (log the first one only)
+        self._health: asyncio.Task[None] | None = None
 
     # ----- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the sink and run its healthcheck. Failures are logged, never raised:
-        a sink that cannot open now is retried when the first batch is sent."""
+        a sink that cannot open now is retried when the first batch is sent. The
+        application's start waits for a healthcheck at most HEALTHCHECK_WAIT_SECS;
+        a slower one finishes (and is reported) in the background."""
         try:
-            await asyncio.wait_for(self.sink.open(), self.cfg.request.timeout_secs)
+            await asyncio.wait_for(self.sink.open(), min(self.cfg.request.timeout_secs, 10.0))
             self._opened = True
         except Exception as exc:
             self._note_error(f"open failed: {_describe(exc)}")
             log.error("sink %s: open failed (will retry on send): %s", self.name, _describe(exc))
         if self._opened and self.cfg.healthcheck.enabled:
-            try:
-                await asyncio.wait_for(self.sink.healthcheck(), self.cfg.request.timeout_secs)
-                log.info("sink %s: healthcheck passed", self.name)
-            except Exception as exc:
-                self._note_error(f"healthcheck failed: {_describe(exc)}")
-                log.error("sink %s: healthcheck failed: %s", self.name, _describe(exc))
+            self._health = asyncio.create_task(self._healthcheck(), name=f"health:{self.name}")
+            await asyncio.wait({self._health}, timeout=HEALTHCHECK_WAIT_SECS)
         self._task = asyncio.create_task(self._run(), name=f"sink:{self.name}")
+
+    async def _healthcheck(self) -> None:
+        try:
+            await asyncio.wait_for(self.sink.healthcheck(), self.cfg.request.timeout_secs)
+            log.info("sink %s: healthcheck passed", self.name)
+        except Exception as exc:
+            self._note_error(f"healthcheck failed: {_describe(exc)}")
+            log.error("sink %s: healthcheck failed: %s", self.name, _describe(exc))
 
     async def drain(self) -> None:
         """Send everything buffered (no batch timeout), then return. Retries still apply;
@@ -116,6 +125,10 @@ class SinkRunner:
         self._clear_buffer()
 
     async def close(self) -> None:
+        if self._health is not None and not self._health.done():
+            self._health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health
         if self._opened:
             try:
                 await asyncio.wait_for(self.sink.close(), 5.0)
@@ -299,7 +312,7 @@ class SinkRunner:
     def snapshot(self) -> dict[str, Any]:
         s = self.stats
         out: dict[str, Any] = {
-            "type": self.cfg.__struct_config__.tag,
+            "type": self.cfg.type,
             "sent_records": s.sent_records,
             "sent_batches": s.sent_batches,
             "retries": s.retries,

@@ -1,0 +1,10 @@
+"""The stage chain between the tracer and the sinks.
+
+enrich -> sampling -> sensitive paths -> baseline -> rules (Falco rule syntax).
+Exports the config struct and check, `build_chain` and `StageChain`.
+"""
+
+from filters.chain import RulesLoadError, StageChain, build_chain
+from filters.config import FiltersConfig, check_filters
+
+__all__ = ["FiltersConfig", "RulesLoadError", "StageChain", "build_chain", "check_filters"]

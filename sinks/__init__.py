@@ -1,43 +1,104 @@
 """Sinks: where records go. One module per sink type, one registry, no if-chains.
 
 Exports the tagged union `SinkConfig` (TOML `type = "..."` picks the member),
-`build_sink`, `check_sinks` and the `Sink` protocol.
+`build_sink`, `check_sinks`, `check_sinks_health`, the `Sink` protocol and the
+errors a sink raises. Sinks only do I/O; agent/runner.py makes it reliable.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from agent.record import Record
-from sinks._common import SinkBase
+from sinks._common import BaseSink, SinkBase
+from sinks.aws_lambda import LambdaSink, LambdaSinkConfig
+from sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig
+from sinks.errors import FatalError, RetryableError
 from sinks.file import FileSink, FileSinkConfig
 from sinks.stdout import StdoutSink, StdoutSinkConfig
+from sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
 
 
 class Sink(Protocol):
     name: str
 
     async def open(self) -> None: ...
-    async def send(self, records: list[Record]) -> None: ...
+    # Returns how many records the destination refused for good (None = none).
+    async def send(self, records: list[Record]) -> int | None: ...
     async def close(self) -> None: ...
+    async def healthcheck(self) -> None: ...
+    def split(self, records: list[Record]) -> list[list[Record]]: ...
 
 
-SinkConfig = FileSinkConfig | StdoutSinkConfig
+SinkConfig = (
+    FileSinkConfig
+    | StdoutSinkConfig
+    | WebhookSinkConfig
+    | CloudWatchLogsSinkConfig
+    | LambdaSinkConfig
+)
 
-REGISTRY: dict[type[SinkBase], Any] = {
+REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
     FileSinkConfig: FileSink,
     StdoutSinkConfig: StdoutSink,
+    WebhookSinkConfig: WebhookSink,
+    CloudWatchLogsSinkConfig: CloudWatchLogsSink,
+    LambdaSinkConfig: LambdaSink,
 }
 
 
 def build_sink(name: str, cfg: SinkBase) -> Sink:
-    sink: Sink = REGISTRY[type(cfg)](name, cfg)
-    return sink
+    return REGISTRY[type(cfg)](name, cfg)
 
 
 def check_sinks(sinks: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
-    """Semantic checks that need more than one field (types are already checked)."""
-    return []
+    """Semantic checks beyond types: secrets named by *_env must be in the environment
+    (they are never in the file), TLS files must exist."""
+    errs: list[tuple[tuple[str, ...], str]] = []
+    for name, cfg in sinks.items():
+        if not isinstance(cfg, WebhookSinkConfig):
+            continue
+        for keys, var in env_names(cfg):
+            if var not in os.environ:
+                errs.append(((*path, name, *keys), f"environment variable {var} is not set"))
+        for keys, file in tls_files(cfg):
+            if not os.path.isfile(file):
+                errs.append(((*path, name, *keys), f"no such file: {file}"))
+    return errs
 
 
-__all__ = ["REGISTRY", "Sink", "SinkBase", "SinkConfig", "build_sink", "check_sinks"]
+async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """For `tracehound validate --check-sinks`: open each sink, run its healthcheck, close it.
+    Returns (name, error or None) per sink; never raises."""
+
+    async def one(name: str, cfg: SinkBase) -> tuple[str, str | None]:
+        sink = build_sink(name, cfg)
+        try:
+            await asyncio.wait_for(sink.open(), cfg.request.timeout_secs)
+            try:
+                await asyncio.wait_for(sink.healthcheck(), cfg.request.timeout_secs)
+            finally:
+                await sink.close()
+        except Exception as exc:
+            text = str(exc)
+            return name, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return name, None
+
+    return list(await asyncio.gather(*(one(n, c) for n, c in sinks_cfg.items())))
+
+
+__all__ = [
+    "REGISTRY",
+    "BaseSink",
+    "FatalError",
+    "RetryableError",
+    "Sink",
+    "SinkBase",
+    "SinkConfig",
+    "build_sink",
+    "check_sinks",
+    "check_sinks_health",
+]

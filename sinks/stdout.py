@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+from typing import Literal
 
 from agent.record import Record, encode_lines
-from sinks._common import SinkBase
+from sinks._common import BaseSink, SinkBase
 
 
 class StdoutSinkConfig(SinkBase, tag="stdout"):
     # "auto": readable on a terminal, JSON lines otherwise.
-    format: str = "auto"
+    format: Literal["auto", "json", "readable"] = "auto"
 
 
 def readable(rec: Record) -> str:
     f = rec["output_fields"]
-    what = f.get("fd.name") or f.get("proc.cmdline") or ""
+    what = f.get("fd.name") or f.get("fd.sip") or f.get("proc.cmdline") or ""
     head = f"{rec['time'][11:23]} {rec.get('priority', 'Debug')[:4]:4} "
     if "rule" in rec:
         return head + f"{rec['rule']}: {rec['output']}"
     return head + f"{f.get('proc.name')}[{f.get('proc.pid')}] {f.get('evt.type')} {what}"
 
 
-class StdoutSink:
+class StdoutSink(BaseSink):
     def __init__(self, name: str, cfg: StdoutSinkConfig) -> None:
-        self.name = name
+        super().__init__(name)
         self.cfg = cfg
-        self._fd = 1
+        self._fd = -1
         self._readable = cfg.format == "readable" or (cfg.format == "auto" and sys.stdout.isatty())
 
     async def open(self) -> None:
@@ -39,7 +41,16 @@ class StdoutSink:
             data = "".join(readable(r) + "\n" for r in records).encode()
         else:
             data = encode_lines(records)
-        os.write(self._fd, data)
+        # A pipe whose reader is slow blocks write(); keep that off the event loop.
+        await asyncio.to_thread(_write_all, self._fd, data)
 
     async def close(self) -> None:
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

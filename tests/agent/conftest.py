@@ -18,6 +18,7 @@ PROGRAMS = {
     "x32open": ["-O1", "-static", "-nostdlib", "-fno-stack-protector"],
     "int80": ["-O1", "-m32", "-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"],
     "sigtest": ["-O1"],
+    "threadexec": ["-O1", "-pthread"],
 }
 
 

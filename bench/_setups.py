@@ -1,0 +1,86 @@
+"""The configurations every workload runs under, and the commands they prefix."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILE_NAMES = ("minimal", "balanced", "aggressive")
+
+
+def profile_syscalls(profile: str) -> frozenset[str]:
+    """The tracer's own list, so strace --seccomp-bpf traces exactly what tracehound does."""
+    from agent.tracer.profiles import PROFILES
+
+    return PROFILES[profile]
+
+
+def strace_trace_arg(names: frozenset[str]) -> str:
+    # '?' keeps strace from refusing a name it does not know (e.g. fchmodat2 on 6.1)
+    return "trace=" + ",".join("?" + n for n in sorted(names))
+
+
+def tracehound_cmd() -> list[str]:
+    """The console script beside this interpreter: no pyenv shim in the measured path."""
+    beside = Path(sys.executable).parent / "tracehound"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("tracehound")
+    if not found:
+        raise RuntimeError("tracehound is not installed (pip install -e .)")
+    return [found]
+
+
+def tracehound_config(profile: str, sink_path: Path, extra: str = "") -> str:
+    # Every event goes to a file sink, so the pipeline's cost is part of the figure.
+    return f"""\
+[agent]
+stats_interval_secs = 0
+log_level = "warning"
+
+[tracer]
+profile = "{profile}"
+
+[sinks.out]
+type = "file"
+path = "{sink_path}"
+inputs = ["events", "alerts"]
+{extra}"""
+
+
+@dataclass(frozen=True)
+class Setup:
+    key: str
+    label: str
+    profile: str | None = None  # tracehound's profile, if this is a tracehound run
+
+    @property
+    def is_tracehound(self) -> bool:
+        return self.profile is not None
+
+    def prefix(self, run_dir: Path) -> list[str]:
+        """The command put in front of the workload; writes a config into run_dir if needed."""
+        if self.key == "native":
+            return []
+        if self.key == "strace_all":
+            return ["strace", "-f", "-o", "/dev/null"]
+        if self.key == "strace_bpf":
+            arg = strace_trace_arg(profile_syscalls("balanced"))
+            return ["strace", "-f", "--seccomp-bpf", "-e", arg, "-o", "/dev/null"]
+        assert self.profile is not None
+        cfg = run_dir / f"{self.key}.toml"
+        cfg.write_text(tracehound_config(self.profile, self.sink_path(run_dir)))
+        return [*tracehound_cmd(), "run", "--config", str(cfg), "--"]
+
+    def sink_path(self, run_dir: Path) -> Path:
+        return run_dir / f"{self.key}.events.jsonl"
+
+
+SETUPS: tuple[Setup, ...] = (
+    Setup("native", "native"),
+    Setup("strace_all", "strace -f"),
+    Setup("strace_bpf", "strace --seccomp-bpf (balanced)"),
+    *(Setup(f"th_{p}", f"tracehound {p}", p) for p in PROFILE_NAMES),
+)

@@ -1,0 +1,3 @@
+module tracehound/bench/gorout
+
+go 1.19

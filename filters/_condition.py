@@ -1,0 +1,279 @@
+"""Falco condition syntax: tokens -> a small AST, with positions for errors.
+
+    cond  := or
+    or    := and ('or' and)*
+    and   := unary ('and' unary)*
+    unary := 'not' unary | '(' cond ')' | check | MACRO
+    check := FIELD OP VALUE | FIELD ('in'|'intersects'|'pmatch') '(' items ')' | FIELD 'exists'
+
+Macros are expanded into the tree (their own parse errors are reported against
+the macro), lists inside `( ... )` are expanded into their items. Positions are
+1-based columns in the condition text being parsed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from filters._fields import FIELDS
+
+COMPARE_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">="})
+WORD_OPS = frozenset({"contains", "icontains", "startswith", "endswith", "glob", "exists"})
+LIST_OPS = frozenset({"in", "intersects", "pmatch"})
+SUPPORTED_OPS = COMPARE_OPS | WORD_OPS | LIST_OPS
+# Falco operators we recognise but do not implement: reported by name.
+UNSUPPORTED_OPS = frozenset({"bcontains", "bstartswith", "bendswith", "regex", "iglob"})
+
+
+class ConditionError(Exception):
+    def __init__(self, message: str, pos: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+    def __str__(self) -> str:
+        return f"column {self.pos}: {self.message}"
+
+
+@dataclass(slots=True)
+class Check:
+    field: str
+    arg: str | None
+    op: str
+    values: list[str]
+    pos: int  # column of the field
+    value_pos: int = 0
+
+
+@dataclass(slots=True)
+class BoolOp:
+    op: str  # "and" | "or"
+    items: list[Node] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Not:
+    item: Node
+
+
+@dataclass(slots=True)
+class Const:
+    value: bool
+
+
+Node = Check | BoolOp | Not | Const
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<lp>\()
+  | (?P<rp>\))
+  | (?P<comma>,)
+  | (?P<op>==|!=|<=|>=|=|<|>)
+  | (?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+  | (?P<word>[^\s(),=<>!"']+)
+  | (?P<bad>.)
+    """,
+    re.VERBOSE,
+)
+_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)(?:\[([^\]]*)\])?$")
+
+
+@dataclass(slots=True)
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list[Token]:
+    out: list[Token] = []
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "bad"
+        if kind == "ws":
+            continue
+        tok = m.group()
+        if kind == "bad":
+            if tok in "\"'":
+                raise ConditionError("unterminated quoted string", m.start() + 1)
+            raise ConditionError(f"unexpected character {tok!r}", m.start() + 1)
+        if kind == "str":
+            tok = re.sub(r"\\(.)", r"\1", tok[1:-1])
+        out.append(Token(kind, tok, m.start() + 1))
+    out.append(Token("end", "", len(text) + 1))
+    return out
+
+
+MacroResolver = Callable[[str], Node | None]
+ListResolver = Callable[[str], list[str] | None]
+
+
+def parse_condition(text: str, macro: MacroResolver, lists: ListResolver) -> Node:
+    return _Parser(text, macro, lists).parse()
+
+
+class _Parser:
+    def __init__(self, text: str, macro: MacroResolver, lists: ListResolver) -> None:
+        self.toks = tokenize(text)
+        self.i = 0
+        self.macro = macro
+        self.lists = lists
+        self.open_parens: list[int] = []
+
+    def peek(self) -> Token:
+        return self.toks[self.i]
+
+    def take(self) -> Token:
+        t = self.toks[self.i]
+        self.i += 1
+        return t
+
+    def parse(self) -> Node:
+        if self.peek().kind == "end":
+            raise ConditionError("empty condition", 1)
+        node = self.parse_or()
+        t = self.peek()
+        if t.kind == "rp":
+            raise ConditionError("unbalanced ')': no matching '('", t.pos)
+        if t.kind != "end":
+            raise ConditionError(f"expected 'and', 'or' or end of condition, got {t.text!r}", t.pos)
+        return node
+
+    def parse_or(self) -> Node:
+        items = [self.parse_and()]
+        while self.peek().kind == "word" and self.peek().text == "or":
+            self.take()
+            items.append(self.parse_and())
+        return items[0] if len(items) == 1 else BoolOp("or", items)
+
+    def parse_and(self) -> Node:
+        items = [self.parse_unary()]
+        while self.peek().kind == "word" and self.peek().text == "and":
+            self.take()
+            items.append(self.parse_unary())
+        return items[0] if len(items) == 1 else BoolOp("and", items)
+
+    def parse_unary(self) -> Node:
+        t = self.take()
+        if t.kind == "word" and t.text == "not":
+            return Not(self.parse_unary())
+        if t.kind == "lp":
+            node = self.parse_or()
+            close = self.take()
+            if close.kind != "rp":
+                if close.kind == "end":
+                    raise ConditionError("unbalanced '(': missing ')'", t.pos)
+                raise ConditionError(f"expected ')' or 'and'/'or', got {close.text!r}", close.pos)
+            return node
+        if t.kind == "end":
+            raise ConditionError("condition ends where a check was expected", t.pos)
+        if t.kind != "word" or t.text in ("and", "or"):
+            raise ConditionError(f"expected a field, macro or '(', got {t.text!r}", t.pos)
+        if "." in t.text or "[" in t.text:
+            return self.parse_check(t)
+        found = self.macro(t.text)
+        if found is not None:
+            return found
+        if self.lists(t.text) is not None:
+            raise ConditionError(
+                f"{t.text!r} is a list; use it inside a check, as in `proc.name in ({t.text})`",
+                t.pos,
+            )
+        raise ConditionError(f"unknown macro {t.text!r}", t.pos)
+
+    def parse_check(self, t: Token) -> Node:
+        m = _FIELD.match(t.text)
+        if not m:
+            raise ConditionError(f"malformed field {t.text!r}", t.pos)
+        name, arg = m.group(1), m.group(2)
+        spec = FIELDS.get(name)
+        if spec is None:
+            hint = difflib.get_close_matches(name, FIELDS, n=1)
+            more = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConditionError(f"unknown or unsupported field {name!r}{more}", t.pos)
+        if spec.indexed:
+            if arg is None and not spec.index_optional:
+                raise ConditionError(f"field {name!r} needs an index, as in {name}[2]", t.pos)
+            if arg is not None and not arg.isdigit():
+                raise ConditionError(f"index of {name!r} must be a number, got {arg!r}", t.pos)
+        elif arg is not None:
+            raise ConditionError(f"field {name!r} takes no [index]", t.pos)
+        op_tok = self.take()
+        op = op_tok.text
+        if op_tok.kind == "end":
+            raise ConditionError(f"operator expected after {t.text!r}", op_tok.pos)
+        if op_tok.kind == "word" and op in UNSUPPORTED_OPS:
+            raise ConditionError(f"operator {op!r} is not supported", op_tok.pos)
+        if op not in SUPPORTED_OPS or op_tok.kind not in ("op", "word"):
+            raise ConditionError(
+                f"expected an operator after {t.text!r}, got {op!r} "
+                f"(supported: {' '.join(sorted(SUPPORTED_OPS))})",
+                op_tok.pos,
+            )
+        if op == "exists":
+            return Check(name, arg, op, [], t.pos, op_tok.pos)
+        if op in LIST_OPS:
+            return Check(name, arg, op, self.parse_items(op_tok), t.pos, op_tok.pos)
+        v = self.take()
+        if v.kind == "word" and v.text == "val" and self.peek().kind == "lp":
+            raise ConditionError("comparing two fields with val() is not supported", v.pos)
+        if v.kind == "op" and v.text in ("<", ">"):
+            return Check(name, arg, op, [v.text], t.pos, v.pos)  # evt.dir = <
+        if v.kind not in ("word", "str"):
+            what = "end of condition" if v.kind == "end" else repr(v.text)
+            raise ConditionError(f"value expected after {op!r}, got {what}", v.pos)
+        return Check(name, arg, op, [v.text], t.pos, v.pos)
+
+    def parse_items(self, op_tok: Token) -> list[str]:
+        lp = self.take()
+        if lp.kind != "lp":
+            # Falco accepts a bare list name here too.
+            named = self.lists(lp.text) if lp.kind == "word" else None
+            if named is not None:
+                return list(named)
+            raise ConditionError(f"expected '(' after {op_tok.text!r}", lp.pos)
+        items: list[str] = []
+        while True:
+            t = self.take()
+            if t.kind == "rp":
+                return items
+            if t.kind == "comma":
+                continue
+            if t.kind == "end":
+                raise ConditionError("unbalanced '(': list is missing ')'", lp.pos)
+            if t.kind == "word":
+                expanded = self.lists(t.text)
+                items.extend(expanded if expanded is not None else [t.text])
+            elif t.kind == "str":
+                items.append(t.text)
+            else:
+                raise ConditionError(f"unexpected {t.text!r} in list", t.pos)
+
+
+def event_types(node: Node) -> frozenset[str] | None:
+    """The evt.type values a condition can match, or None for "any type"."""
+    if isinstance(node, Check):
+        if node.field == "evt.type" and node.op in ("=", "=="):
+            return frozenset(node.values)
+        if node.field == "evt.type" and node.op == "in":
+            return frozenset(node.values)
+        return None
+    if isinstance(node, BoolOp):
+        sets = [event_types(i) for i in node.items]
+        if node.op == "and":
+            known = [s for s in sets if s is not None]
+            if not known:
+                return None
+            out = known[0]
+            for s in known[1:]:
+                out = out & s
+            return out
+        if any(s is None for s in sets):
+            return None
+        return frozenset().union(*[s for s in sets if s is not None])
+    if isinstance(node, Const):
+        return frozenset() if not node.value else None
+    return None

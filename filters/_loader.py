@@ -1,0 +1,434 @@
+"""Read Falco-style rule files (a documented subset) into compiled rules.
+
+Items are processed in order across files, as Falco does: `list`, `macro` and
+`rule` define or (with `append: true` or `override:`) extend earlier items; a
+rule item with only `enabled:` switches an existing rule. Every problem is
+collected as a LoadIssue (file, line, message) instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from agent.event import Event, parse_priority, priority_rank
+from filters._compile import Matcher, compile_condition, compile_output
+from filters._condition import (
+    LIST_OPS,
+    SUPPORTED_OPS,
+    BoolOp,
+    ConditionError,
+    Const,
+    Node,
+    Not,
+    event_types,
+    parse_condition,
+)
+
+_RULE_KEYS = frozenset(
+    {
+        "rule", "desc", "condition", "output", "priority", "tags", "enabled", "exceptions",
+        "append", "override", "source", "warn_evttypes", "skip-if-unknown-filter",
+        "capture", "capture_duration",
+    }
+)  # fmt: skip
+_MACRO_KEYS = frozenset({"macro", "condition", "append", "override"})
+_LIST_KEYS = frozenset({"list", "items", "append", "override"})
+_IGNORED_ITEMS = frozenset({"required_engine_version", "required_plugin_versions"})
+_EXC_KEYS = frozenset({"name", "fields", "comps", "values"})
+
+
+@dataclass(slots=True)
+class LoadIssue:
+    source: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.source + (f" line {self.line}" if self.line else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class RuleDef:
+    name: str
+    source: str
+    line: int | None
+    condition: str = ""
+    output: str = ""
+    desc: str = ""
+    priority: str = "Warning"
+    tags: list[str] = field(default_factory=list)
+    enabled: bool = True
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+    skip_if_unknown: bool = False
+
+
+@dataclass(slots=True)
+class CompiledRule:
+    name: str
+    desc: str
+    priority: str
+    rank: int
+    tags: tuple[str, ...]
+    match: Matcher
+    render: Callable[[Event], str]
+    types: frozenset[str] | None  # None: the rule looks at every event type
+    order: int
+    source: str
+    line: int | None
+    code: str = ""
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that records the line of each mapping under '__line__'."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    m = loader.construct_mapping(node, deep=True)
+    m["__line__"] = node.start_mark.line + 1
+    return m
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.1 resolves a bare `=` to the "value" tag, and Falco files write `comps: [=, in]`.
+_LineLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+
+
+def _strip(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items() if k != "__line__"}
+    if isinstance(obj, list):
+        return [_strip(v) for v in obj]
+    return obj
+
+
+class RuleLoader:
+    def __init__(self) -> None:
+        self.lists: dict[str, list[str]] = {}
+        self.macros: dict[str, tuple[str, str, int | None]] = {}  # name -> (cond, source, line)
+        self.rules: dict[str, RuleDef] = {}
+        self.issues: list[LoadIssue] = []
+        self._defined_in: dict[tuple[str, str], str] = {}  # (kind, name) -> source
+
+    # ---- reading ----
+
+    def add_text(self, text: str, source: str) -> None:
+        try:
+            docs = yaml.load(text, Loader=_LineLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            self.issues.append(LoadIssue(source, line, f"invalid YAML: {exc}"))
+            return
+        if docs is None:
+            return
+        if not isinstance(docs, list):
+            self.issues.append(LoadIssue(source, 1, "a rules file must be a YAML list of items"))
+            return
+        for item in docs:
+            if not isinstance(item, dict):
+                self.issues.append(LoadIssue(source, None, f"item is not a mapping: {item!r}"))
+                continue
+            line = item.pop("__line__", None)
+            self._add_item(item, source, line)
+
+    def _issue(self, source: str, line: int | None, msg: str) -> None:
+        self.issues.append(LoadIssue(source, line, msg))
+
+    def _add_item(self, item: dict[str, Any], source: str, line: int | None) -> None:
+        for kind, keys in (("rule", _RULE_KEYS), ("macro", _MACRO_KEYS), ("list", _LIST_KEYS)):
+            if kind in item:
+                name = item[kind]
+                if not isinstance(name, str) or not name:
+                    self._issue(source, line, f"{kind} name must be a non-empty string")
+                    return
+                unknown = sorted(set(item) - keys)
+                if unknown:
+                    self._issue(
+                        source,
+                        line,
+                        f"{kind} {name!r}: unknown key(s) {', '.join(unknown)} "
+                        f"(known: {', '.join(sorted(keys))})",
+                    )
+                    return
+                getattr(self, f"_add_{kind}")(name, _strip(item), source, line)
+                return
+        if set(item) & _IGNORED_ITEMS:
+            return
+        self._issue(
+            source, line, f"unknown item with keys {sorted(item)}: expected rule, macro or list"
+        )
+
+    def _mode(self, item: dict[str, Any], key: str, source: str, line: int | None) -> str | None:
+        """'append', 'replace' or None (plain definition) for one key of an item."""
+        ov = item.get("override")
+        if ov is not None:
+            if not isinstance(ov, dict):
+                self._issue(source, line, "override must be a mapping of key: append|replace")
+                return None
+            mode = ov.get(key)
+            if mode is not None and mode not in ("append", "replace"):
+                self._issue(source, line, f"override.{key} must be 'append' or 'replace'")
+                return None
+            return str(mode) if mode else None
+        return "append" if item.get("append") is True else None
+
+    def _check_dup(self, kind: str, name: str, source: str, line: int | None) -> None:
+        if self._defined_in.get((kind, name)) == source:
+            self._issue(source, line, f"duplicate {kind} name {name!r} in the same file")
+        self._defined_in[(kind, name)] = source
+
+    def _add_list(self, name: str, item: dict[str, Any], source: str, line: int | None) -> None:
+        items = item.get("items")
+        if not isinstance(items, list) or not all(isinstance(i, str | int) for i in items):
+            self._issue(source, line, f"list {name!r}: items must be a list of strings")
+            return
+        values = [str(i) for i in items]
+        mode = self._mode(item, "items", source, line)
+        if mode == "append":
+            if name not in self.lists:
+                self._issue(source, line, f"list {name!r}: append to a list that is not defined")
+                return
+            self.lists[name] = self.lists[name] + values
+        else:
+            if mode is None:
+                self._check_dup("list", name, source, line)
+            self.lists[name] = values
+
+    def _add_macro(self, name: str, item: dict[str, Any], source: str, line: int | None) -> None:
+        cond = item.get("condition")
+        if not isinstance(cond, str) or not cond.strip():
+            self._issue(source, line, f"macro {name!r}: condition must be a non-empty string")
+            return
+        mode = self._mode(item, "condition", source, line)
+        if mode == "append":
+            if name not in self.macros:
+                self._issue(source, line, f"macro {name!r}: append to a macro that is not defined")
+                return
+            old, src, ln = self.macros[name]
+            self.macros[name] = (f"{old} {cond}", src, ln)
+        else:
+            if mode is None:
+                self._check_dup("macro", name, source, line)
+            self.macros[name] = (cond, source, line)
+
+    def _add_rule(self, name: str, item: dict[str, Any], source: str, line: int | None) -> None:
+        def bad(msg: str) -> None:
+            self._issue(source, line, f"rule {name!r}: {msg}")
+
+        existing = self.rules.get(name)
+        defining = "condition" in item and not (
+            item.get("append") is True or self._mode(item, "condition", source, line)
+        )
+        if not defining:
+            if existing is None:
+                bad("changes a rule that is not defined (define it first with a condition)")
+                return
+            self._modify_rule(existing, item, source, line)
+            return
+        missing = [k for k in ("condition", "output", "priority") if k not in item]
+        if missing:
+            bad(f"missing required key(s): {', '.join(missing)}")
+            return
+        self._check_dup("rule", name, source, line)
+        r = RuleDef(name, source, line)
+        if not self._set_rule_fields(r, item, bad):
+            return
+        # Redefinition in a later file replaces the rule but keeps its place.
+        self.rules[name] = r
+
+    def _set_rule_fields(
+        self, r: RuleDef, item: dict[str, Any], bad: Callable[[str], None]
+    ) -> bool:
+        ok = True
+        for key in ("condition", "output", "desc"):
+            if key in item:
+                if not isinstance(item[key], str):
+                    bad(f"{key} must be a string")
+                    ok = False
+                else:
+                    setattr(r, key, item[key].strip())
+        if "priority" in item:
+            try:
+                r.priority = parse_priority(str(item["priority"]))
+            except ValueError as exc:
+                bad(str(exc))
+                ok = False
+        if "tags" in item:
+            if not isinstance(item["tags"], list):
+                bad("tags must be a list")
+                ok = False
+            else:
+                r.tags = [str(t) for t in item["tags"]]
+        if "enabled" in item:
+            if not isinstance(item["enabled"], bool):
+                bad("enabled must be true or false")
+                ok = False
+            else:
+                r.enabled = item["enabled"]
+        if "exceptions" in item:
+            excs = item["exceptions"]
+            if not isinstance(excs, list) or not all(isinstance(x, dict) for x in excs):
+                bad("exceptions must be a list of mappings")
+                ok = False
+            else:
+                r.exceptions = list(excs)
+        if item.get("skip-if-unknown-filter") is True:
+            r.skip_if_unknown = True
+        src = item.get("source", "syscall")
+        if src != "syscall":
+            r.enabled = False  # other Falco sources (k8s_audit, plugins) are not ours
+        return ok
+
+    def _modify_rule(self, r: RuleDef, item: dict[str, Any], source: str, line: int | None) -> None:
+        def bad(msg: str) -> None:
+            self._issue(source, line, f"rule {r.name!r}: {msg}")
+
+        legacy_append = item.get("append") is True
+        for key in ("condition", "output", "desc", "priority", "tags", "exceptions", "enabled"):
+            if key not in item:
+                continue
+            mode = "append" if legacy_append else (self._mode(item, key, source, line) or "replace")
+            if key == "enabled" and not legacy_append and "override" not in item:
+                mode = "replace"
+            if mode == "append" and key in ("condition", "output", "desc"):
+                if not isinstance(item[key], str):
+                    bad(f"{key} must be a string")
+                    continue
+                setattr(r, key, f"{getattr(r, key)} {item[key].strip()}")
+            elif mode == "append" and key in ("tags", "exceptions"):
+                if not isinstance(item[key], list):
+                    bad(f"{key} must be a list")
+                    continue
+                getattr(r, key).extend(item[key])
+            else:
+                self._set_rule_fields(r, {key: item[key]}, bad)
+
+    # ---- compiling ----
+
+    def compile(self) -> list[CompiledRule]:
+        out: list[CompiledRule] = []
+        macro_cache: dict[str, Node] = {}
+        for order, r in enumerate(self.rules.values()):
+            if not r.enabled:
+                continue
+            try:
+                node = self._parse(r.condition, macro_cache, [])
+                if r.exceptions:
+                    node = BoolOp("and", [node, Not(self._exceptions(r))])
+                match, code = compile_condition(node)
+                render = compile_output(r.output)
+            except _MacroError as exc:
+                if not r.skip_if_unknown:
+                    self._issue(r.source, r.line, f"rule {r.name!r}: {exc}")
+                continue
+            except ConditionError as exc:
+                if not r.skip_if_unknown:
+                    what = "output" if "in output" in exc.message else "condition"
+                    self._issue(r.source, r.line, f"rule {r.name!r}: {what} {exc}")
+                continue
+            types = event_types(node)
+            out.append(
+                CompiledRule(
+                    r.name, r.desc, r.priority, priority_rank(r.priority), tuple(r.tags),
+                    match, render, types, order, r.source, r.line, code,
+                )
+            )  # fmt: skip
+        return out
+
+    def _parse(self, text: str, cache: dict[str, Node], stack: list[str]) -> Node:
+        def macro(name: str) -> Node | None:
+            if name in cache:
+                return cache[name]
+            if name not in self.macros:
+                return None
+            if name in stack:
+                raise _MacroError(
+                    f"macro {name!r} refers to itself ({' -> '.join([*stack, name])})"
+                )
+            cond, src, line = self.macros[name]
+            try:
+                node = self._parse(cond, cache, [*stack, name])
+            except ConditionError as exc:
+                where = f"{src} line {line}" if line else src
+                raise _MacroError(f"in macro {name!r} ({where}): condition {exc}") from None
+            cache[name] = node
+            return node
+
+        return parse_condition(text, macro, self._list_items)
+
+    def _list_items(self, name: str, depth: int = 0) -> list[str] | None:
+        """A list's items with names of other lists expanded (Falco nests lists)."""
+        items = self.lists.get(name)
+        if items is None or depth > 20:
+            return items
+        out: list[str] = []
+        for i in items:
+            sub = self._list_items(i, depth + 1) if i in self.lists and i != name else None
+            out.extend(sub if sub is not None else [i])
+        return out
+
+    def _exceptions(self, r: RuleDef) -> Node:
+        parts: list[str] = []
+        for i, exc in enumerate(r.exceptions):
+            ename = exc.get("name", f"#{i + 1}")
+            unknown = set(exc) - _EXC_KEYS
+            if unknown:
+                raise ConditionError(f"exception {ename!r}: unknown key(s) {sorted(unknown)}", 1)
+            fields = exc.get("fields")
+            comps = exc.get("comps")
+            values = exc.get("values") or []
+            single = isinstance(fields, str)
+            flist = [fields] if single else list(fields or [])
+            if not flist:
+                raise ConditionError(f"exception {ename!r}: fields is required", 1)
+            if comps is None:
+                clist = ["in" if single else "="] * len(flist)
+            else:
+                clist = [comps] if isinstance(comps, str) else list(comps)
+            if len(clist) != len(flist):
+                raise ConditionError(f"exception {ename!r}: fields and comps differ in length", 1)
+            for c in clist:
+                if c not in SUPPORTED_OPS:
+                    raise ConditionError(f"exception {ename!r}: operator {c!r} is not supported", 1)
+            if single:
+                values = [values] if clist[0] in LIST_OPS else [[v] for v in values]
+            for tup in values:
+                tup = tup if isinstance(tup, list) else [tup]
+                if len(tup) != len(flist):
+                    raise ConditionError(
+                        f"exception {ename!r}: value {tup!r} needs {len(flist)} item(s)", 1
+                    )
+                checks = [
+                    f"{f} {c} {_value_text(v, c)}"
+                    for f, c, v in zip(flist, clist, tup, strict=True)
+                ]
+                parts.append("(" + " and ".join(checks) + ")")
+        if not parts:
+            return Const(False)  # no values: never excepts
+        text = " or ".join(parts)
+        try:
+            return self._parse(text, {}, [])
+        except ConditionError as exc:
+            raise ConditionError(f"in exceptions ({text}): {exc.message}", exc.pos) from None
+
+
+class _MacroError(Exception):
+    pass
+
+
+def _quote(v: Any) -> str:
+    s = str(v)
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _value_text(v: Any, comp: str) -> str:
+    if comp in LIST_OPS:
+        if isinstance(v, list):
+            return "(" + ", ".join(_quote(x) for x in v) + ")"
+        return f"({v})"  # a list name or a single value
+    return _quote(v)

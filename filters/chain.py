@@ -1,0 +1,221 @@
+"""The stage chain: enrich -> sampling -> sensitive paths -> baseline -> rules.
+
+`process` is plain synchronous code over a batch (no I/O, no awaits); `start` and
+`stop` do the I/O around it (ECS metadata, baseline load and saves).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.event import Alert, Event, priority_rank
+from filters import _fields
+from filters._loader import CompiledRule
+from filters.baseline import Baseline, write_atomic
+from filters.config import FiltersConfig
+from filters.enrich import Enricher
+from filters.rules import RuleEngine, load_rules, read_rule_file
+from filters.sampling import Sampler
+from filters.sensitive import MODIFY_TYPES, PATH_TYPES, SensitivePaths
+
+log = logging.getLogger("tracehound.filters")
+
+
+_EXEC_TYPES = frozenset({"execve", "execveat"})
+_BASELINE_TYPES = _EXEC_TYPES | _fields.OPEN_TYPES | {"connect"}
+
+
+class RulesLoadError(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Plan:
+    observe: bool
+    tag: bool
+    exec_: bool
+    baseline: bool
+    sample: bool
+    rules: list[CompiledRule]
+
+
+class StageChain:
+    def __init__(
+        self,
+        cfg: FiltersConfig,
+        rules: RuleEngine | None,
+        *,
+        now_ns: int | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.enricher = Enricher(cfg.enrich)
+        self.sampler = Sampler(cfg.sampling)
+        self.sensitive = (
+            SensitivePaths(cfg.sensitive_paths) if cfg.sensitive_paths.enabled else None
+        )
+        self.baseline = Baseline(cfg.baseline, now_ns)
+        self.rules = rules
+        self.written = _fields.WrittenFiles()
+        _fields.WRITTEN = self.written  # read by proc.is_exe_upper_layer
+        self.events_in = 0
+        self._plans: dict[str, _Plan] = {}
+        self._saver: asyncio.Task[None] | None = None
+
+    # ---- the synchronous hot path ----
+
+    def _plan(self, etype: str) -> _Plan:
+        """Which stages can care about this event type (computed once per type)."""
+        rules = self.rules.candidates(etype) if self.rules is not None else []
+        plan = _Plan(
+            observe=etype in _fields.OPEN_TYPES or etype in MODIFY_TYPES,
+            tag=self.sensitive is not None and etype in PATH_TYPES,
+            exec_=etype in _EXEC_TYPES,
+            baseline=self.baseline.active and etype in _BASELINE_TYPES,
+            sample=self.sampler.active and etype in self.sampler.rates,
+            rules=rules,
+        )
+        self._plans[etype] = plan
+        return plan
+
+    def process(self, batch: list[Event]) -> tuple[list[Event], list[Alert]]:
+        kept: list[Event] = []
+        alerts: list[Alert] = []
+        plans = self._plans
+        enrich = self.enricher
+        users = enrich.users if enrich.enabled else {}
+        groups = enrich.groups if enrich.enabled else {}
+        ancestors = enrich.ancestors if enrich.enabled else None
+        sampler = self.sampler
+        baseline = self.baseline
+        engine = self.rules
+        match_all = engine.match_all if engine is not None else True
+        observe = self.written.observe
+        tag = self.sensitive.process if self.sensitive is not None else None
+        self.events_in += len(batch)
+        for e in batch:
+            plan = plans.get(e.type) or self._plan(e.type)
+            proc = e.proc
+            # enrich: names are dict lookups; ancestors only for execs (and alerts below)
+            name = users.get(proc.uid)
+            if name is not None:
+                e.fields["user.name"] = name
+            name = groups.get(proc.gid)
+            if name is not None:
+                e.fields["group.name"] = name
+            if plan.exec_ and ancestors is not None:
+                ancestors(e)
+            if plan.observe:
+                observe(e)  # before sampling: a dropped write still counts for drop-and-exec
+            if plan.tag and tag is not None:
+                tag(e)
+            if plan.sample and sampler.should_drop(e):
+                if any(r.match(e) for r in plan.rules) or (
+                    plan.baseline and baseline.would_alert(e)
+                ):
+                    sampler.kept_for_alert += 1
+                else:
+                    sampler.count_drop(e)
+                    continue
+            if plan.baseline:
+                a = baseline.process(e)
+                if a is not None:
+                    alerts.append(a)
+            if plan.rules and engine is not None:
+                for r in plan.rules:
+                    if r.match(e):
+                        a = engine.fire(r, e)
+                        if a is not None:
+                            alerts.append(a)
+                        if not match_all:
+                            break
+            kept.append(e)
+        if alerts and ancestors is not None:
+            for a in alerts:
+                ancestors(a.event)
+        return kept, alerts
+
+    # ---- I/O around it ----
+
+    async def start(self) -> None:
+        await self.enricher.start()
+        if self.baseline.active:
+            warning = await asyncio.to_thread(self.baseline.load)
+            if warning:
+                log.warning("%s", warning)
+            interval = self.cfg.baseline.save_interval_secs
+            if interval > 0 and self.baseline.file:
+                self._saver = asyncio.create_task(self._save_loop(interval))
+
+    async def stop(self) -> None:
+        if self._saver is not None:
+            self._saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saver
+            self._saver = None
+        await self.enricher.stop()
+        await self.save_baseline()
+
+    async def save_baseline(self) -> None:
+        if not self.baseline.active:
+            return
+        data = self.baseline.snapshot()
+        if data is None:
+            return
+        try:
+            await asyncio.to_thread(write_atomic, self.baseline.file, data)
+        except OSError as exc:
+            self.baseline.dirty = True  # try again next time
+            log.error("saving baseline to %s failed: %s", self.baseline.file, exc)
+
+    async def _save_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.save_baseline()
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"events_in": self.events_in}
+        out.update(self.sampler.stats())
+        out["sensitive_tagged"] = self.sensitive.tagged if self.sensitive else 0
+        if self.baseline.active:
+            out.update(self.baseline.stats())
+        if self.rules is not None:
+            out["alerts"] = self.rules.alerts
+            out["alerts_suppressed"] = self.rules.suppressed
+            for name, n in sorted(self.rules.suppressed_per_rule.items()):
+                out[f"alerts_suppressed.{name}"] = n
+        out["ecs_metadata"] = bool(self.enricher.ecs)
+        return out
+
+
+def build_rules(cfg: FiltersConfig, base_dir: Path) -> RuleEngine | None:
+    rc = cfg.rules
+    if not rc.enabled:
+        return None
+    sources = [read_rule_file(f, base_dir) for f in rc.files]
+    compiled, issues, _ = load_rules(sources)
+    if issues:
+        raise RulesLoadError("\n".join(str(i) for i in issues))
+    disabled = set(rc.disabled)
+    disabled_tags = set(rc.disabled_tags)
+    floor = priority_rank(rc.minimum_priority)
+    compiled = [
+        r
+        for r in compiled
+        if r.name not in disabled and not disabled_tags.intersection(r.tags) and r.rank <= floor
+    ]
+    return RuleEngine(
+        compiled,
+        match_all=rc.match == "all",
+        rate=rc.rate_limit.rate,
+        burst=rc.rate_limit.burst,
+    )
+
+
+def build_chain(cfg: FiltersConfig, base_dir: Path, *, now_ns: int | None = None) -> StageChain:
+    """Build every stage; raises RulesLoadError if the rule files do not load."""
+    return StageChain(cfg, build_rules(cfg, base_dir), now_ns=now_ns)

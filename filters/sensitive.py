@@ -1,0 +1,99 @@
+"""Sensitive paths: tag events that touch configured prefixes or globs.
+
+Prefixes are checked by walking up the path in a set (cost grows with path depth,
+not with the number of prefixes); globs are joined into one regex per leading
+directory, so a path only meets the globs that could match it. Results are cached
+per (path, write) because programs open the same files over and over.
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.event import Event
+from filters._fields import OPEN_TYPES, is_open_write
+from filters._globs import first_literal_component, glob_to_regex
+from filters.config import SensitivePathsConfig
+
+# Syscalls whose fd.name is a path that is modified (write-only patterns apply).
+MODIFY_TYPES = frozenset(
+    {
+        "unlink", "unlinkat", "rename", "renameat", "renameat2", "chmod", "fchmodat",
+        "chown", "lchown", "fchownat", "truncate", "link", "linkat", "symlink",
+        "symlinkat", "mknod", "mknodat", "creat", "rmdir", "utimensat",
+    }
+)  # fmt: skip
+PATH_TYPES = OPEN_TYPES | MODIFY_TYPES | {"execve", "execveat", "mkdir", "mkdirat"}
+
+_CACHE_MAX = 65536
+
+
+class _Matcher:
+    def __init__(self, prefixes: list[str], globs: list[str]) -> None:
+        self.prefixes = frozenset(p.rstrip("/") or "/" for p in prefixes)
+        buckets: dict[str | None, list[str]] = {}
+        for g in globs:
+            buckets.setdefault(first_literal_component(g), []).append(glob_to_regex(g))
+        self.by_first = {
+            k: re.compile("|".join(f"(?:{r})" for r in rs)).fullmatch
+            for k, rs in buckets.items()
+            if k is not None
+        }
+        general = buckets.get(None)
+        self.general = (
+            re.compile("|".join(f"(?:{r})" for r in general)).fullmatch if general else None
+        )
+        self.empty = not self.prefixes and not buckets
+
+    def __call__(self, path: str) -> bool:
+        if self.empty:
+            return False
+        prefixes = self.prefixes
+        if prefixes:
+            p = path
+            while p:
+                if p in prefixes:
+                    return True
+                i = p.rfind("/")
+                if i <= 0:
+                    break
+                p = p[:i]
+            if "/" in prefixes:
+                return True
+        if self.by_first:
+            end = path.find("/", 1)
+            first = path[1:end] if end != -1 else path[1:]
+            m = self.by_first.get(first)
+            if m is not None and m(path) is not None:
+                return True
+        return self.general is not None and self.general(path) is not None
+
+
+class SensitivePaths:
+    def __init__(self, cfg: SensitivePathsConfig) -> None:
+        self.tag = cfg.tag
+        self.any = _Matcher(cfg.prefixes, cfg.globs)
+        self.write = _Matcher(cfg.write_prefixes, cfg.write_globs)
+        self._cache: dict[tuple[str, bool], bool] = {}
+        self.tagged = 0
+
+    def matches(self, path: str, write: bool) -> bool:
+        key = (path, write)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self.any(path) or (write and self.write(path))
+            if len(self._cache) >= _CACHE_MAX:
+                self._cache.clear()
+            self._cache[key] = hit
+        return hit
+
+    def process(self, e: Event) -> None:
+        if e.type not in PATH_TYPES:
+            return
+        path = e.fields.get("fd.name")
+        if not isinstance(path, str) or not path.startswith("/"):
+            return
+        write = e.type in MODIFY_TYPES or is_open_write(e)
+        if self.matches(path, write):
+            e.tags.add(self.tag)
+            self.tagged += 1

@@ -1,0 +1,250 @@
+"""webhook sink: POST/PUT batches of records to an HTTP(S) endpoint (a SIEM, Splunk HEC...)."""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import gzip
+import hashlib
+import hmac
+import os
+import ssl
+import time
+from typing import Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+import msgspec
+
+from agent.record import Record, encode_lines
+from sinks._common import BaseSink, SinkBase
+from sinks._time import record_ns
+from sinks.errors import FatalError, RetryableError
+
+_json = msgspec.json.Encoder()
+
+
+class AuthConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # bearer: "Authorization: Bearer $token_env"; splunk: "Authorization: Splunk $token_env"
+    # (Splunk HEC); basic: user and password from user_env / password_env.
+    strategy: Literal["bearer", "basic", "splunk"]
+    token_env: str | None = None
+    user_env: str | None = None
+    password_env: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.strategy == "basic":
+            if not (self.user_env and self.password_env):
+                raise ValueError('auth.strategy = "basic" needs user_env and password_env')
+        elif not self.token_env:
+            raise ValueError(f'auth.strategy = "{self.strategy}" needs token_env')
+
+
+class TlsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    verify_certificate: bool = True
+    ca_file: str | None = None  # PEM bundle trusted instead of the system store
+    crt_file: str | None = None  # client certificate (mutual TLS)
+    key_file: str | None = None  # its private key, if not inside crt_file
+
+
+class SplunkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """HEC envelope fields, used with encoding = "splunk_hec"."""
+
+    sourcetype: str = "falco"
+    source: str = "tracehound"
+    index: str | None = None
+
+
+class WebhookSinkConfig(SinkBase, tag="webhook", kw_only=True):
+    url: str
+    method: Literal["POST", "PUT"] = "POST"
+    # json: one JSON array per request; ndjson: one record per line;
+    # splunk_hec: HEC event envelopes, newline-separated (POST to /services/collector/event).
+    encoding: Literal["json", "ndjson", "splunk_hec"] = "json"
+    compression: Literal["none", "gzip"] = "none"
+    headers: dict[str, str] = {}
+    auth: AuthConfig | None = None
+    # HMAC-SHA256 over "<timestamp>." + body, sent as `hmac_header: sha256=<hex>` with the
+    # timestamp in X-Tracehound-Timestamp; the key comes from this environment variable.
+    hmac_secret_env: str | None = None
+    hmac_header: str = "X-Tracehound-Signature"
+    tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
+    splunk: SplunkConfig = msgspec.field(default_factory=SplunkConfig)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"url must be an http:// or https:// URL, got {self.url!r}")
+        if self.tls.key_file and not self.tls.crt_file:
+            raise ValueError("tls.key_file needs tls.crt_file")
+
+
+def env_names(cfg: WebhookSinkConfig) -> list[tuple[tuple[str, ...], str]]:
+    """(key path, variable name) of every secret this sink reads from the environment."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    if cfg.auth:
+        for key in ("token_env", "user_env", "password_env"):
+            var = getattr(cfg.auth, key)
+            if var:
+                out.append((("auth", key), var))
+    if cfg.hmac_secret_env:
+        out.append((("hmac_secret_env",), cfg.hmac_secret_env))
+    return out
+
+
+def tls_files(cfg: WebhookSinkConfig) -> list[tuple[tuple[str, ...], str]]:
+    return [
+        (("tls", key), path)
+        for key in ("ca_file", "crt_file", "key_file")
+        if (path := getattr(cfg.tls, key))
+    ]
+
+
+_CONTENT_TYPES = {
+    "json": "application/json",
+    "ndjson": "application/x-ndjson",
+    "splunk_hec": "application/json",
+}
+
+
+def encode_body(cfg: WebhookSinkConfig, records: list[Record]) -> bytes:
+    if cfg.encoding == "json":
+        return _json.encode(records)
+    if cfg.encoding == "ndjson":
+        return encode_lines(records)
+    hec = cfg.splunk
+    envelopes = []
+    for rec in records:
+        env = {
+            "time": round(record_ns(rec) / 1e9, 6),
+            "host": rec.get("hostname", ""),
+            "source": hec.source,
+            "sourcetype": hec.sourcetype,
+            "event": rec,
+        }
+        if hec.index:
+            env["index"] = hec.index
+        envelopes.append(env)
+    return encode_lines(envelopes)
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """The signature a receiver recomputes: hex HMAC-SHA256 of b"<timestamp>." + body."""
+    return hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def retry_after_secs(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _retryable_status(status: int) -> bool:
+    return status in (408, 429) or (500 <= status < 600 and status != 501)
+
+
+class WebhookSink(BaseSink):
+    def __init__(self, name: str, cfg: WebhookSinkConfig) -> None:
+        super().__init__(name)
+        self.cfg = cfg
+        self._session: aiohttp.ClientSession | None = None
+        self._headers: dict[str, str] = {}
+        self._hmac_key: bytes | None = None
+
+    def _secret(self, var: str) -> str:
+        value = os.environ.get(var)
+        if value is None:
+            raise FatalError(f"environment variable {var} is not set")
+        return value
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        tls = self.cfg.tls
+        if not self.cfg.url.startswith("https:"):
+            return True  # aiohttp's default; unused for http://
+        ctx = ssl.create_default_context(cafile=tls.ca_file)
+        if not tls.verify_certificate:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if tls.crt_file:
+            ctx.load_cert_chain(tls.crt_file, tls.key_file)
+        return ctx
+
+    async def open(self) -> None:
+        cfg = self.cfg
+        headers = {"Content-Type": _CONTENT_TYPES[cfg.encoding], "User-Agent": "tracehound"}
+        if cfg.compression == "gzip":
+            headers["Content-Encoding"] = "gzip"
+        if cfg.auth:
+            a = cfg.auth
+            if a.strategy == "basic":
+                assert a.user_env and a.password_env
+                pair = f"{self._secret(a.user_env)}:{self._secret(a.password_env)}"
+                headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+            else:
+                assert a.token_env
+                scheme = "Bearer" if a.strategy == "bearer" else "Splunk"
+                headers["Authorization"] = f"{scheme} {self._secret(a.token_env)}"
+        headers.update(cfg.headers)
+        self._headers = headers
+        if cfg.hmac_secret_env:
+            self._hmac_key = self._secret(cfg.hmac_secret_env).encode()
+        connector = aiohttp.TCPConnector(ssl=self._ssl(), limit=4)
+        # One session per sink, for its whole life: connections are reused across batches.
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=cfg.request.timeout_secs),
+            auto_decompress=True,
+        )
+
+    async def healthcheck(self) -> None:
+        """Reachable, TLS accepted, credentials not refused. Any other answer (405...) is fine."""
+        assert self._session is not None
+        try:
+            async with self._session.head(self.cfg.url, headers=self._headers) as resp:
+                if resp.status in (401, 403) or resp.status >= 500:
+                    raise RuntimeError(f"HEAD {self.cfg.url} answered {resp.status}")
+        except aiohttp.ClientError as exc:
+            raise RuntimeError(f"{self.cfg.url}: {exc}") from exc
+
+    async def send(self, records: list[Record]) -> None:
+        assert self._session is not None
+        body = encode_body(self.cfg, records)
+        if self.cfg.compression == "gzip":
+            body = gzip.compress(body, compresslevel=5)
+        headers = self._headers
+        if self._hmac_key is not None:
+            ts = str(int(time.time()))
+            headers = {
+                **headers,
+                "X-Tracehound-Timestamp": ts,
+                self.cfg.hmac_header: "sha256=" + sign(self._hmac_key, ts, body),
+            }
+        try:
+            async with self._session.request(
+                self.cfg.method, self.cfg.url, data=body, headers=headers
+            ) as resp:
+                if 200 <= resp.status < 300:
+                    await resp.read()
+                    return
+                detail = (await resp.text(errors="replace"))[:200]
+                status, retry_after = resp.status, resp.headers.get("Retry-After")
+        except (aiohttp.ClientError, OSError) as exc:
+            raise RetryableError(f"{type(exc).__name__}: {exc}") from exc
+        msg = f"HTTP {status}: {detail}".strip()
+        if _retryable_status(status):
+            raise RetryableError(msg, retry_after=retry_after_secs(retry_after))
+        raise FatalError(msg)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,260 @@
+"""The entrypoint wrapper: exit status, signals, orphans, terminal, bad input."""
+
+from __future__ import annotations
+
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from th_support import AGENT
+
+
+def agent(*args: str, **kw) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AGENT, *args], capture_output=True, text=True, timeout=60, **kw)
+
+
+@pytest.mark.parametrize(("script", "status"), [("exit 0", 0), ("exit 7", 7), ("exit 255", 255)])
+def test_exit_code_is_the_applications(run_traced, script: str, status: int) -> None:
+    assert run_traced(["sh", "-c", script]).returncode == status
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGSEGV])
+def test_killed_by_signal_exits_128_plus_n(run_traced, sig: int) -> None:
+    res = run_traced(["sh", "-c", f"kill -{int(sig)} $$"])
+    assert res.returncode == 128 + sig
+
+
+def test_program_not_found_exits_127(tmp_path: Path) -> None:
+    res = agent("run", "--", "no-such-program-tracehound")
+    assert res.returncode == 127
+    assert res.stderr.strip().splitlines() == ["tracehound: no-such-program-tracehound: command not found"]
+    res = agent("run", "--", str(tmp_path / "missing"))
+    assert res.returncode == 127
+    assert "No such file or directory" in res.stderr
+
+
+def test_not_executable_exits_126(tmp_path: Path) -> None:
+    script = tmp_path / "script.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    res = agent("run", "--", str(script))
+    assert res.returncode == 126
+    assert res.stderr.strip() == f"tracehound: {script}: Permission denied"
+    assert agent("run", "--", str(tmp_path)).returncode == 126  # a directory
+
+
+def test_exec_format_error_exits_126(tmp_path: Path) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\x7fELF garbage")
+    junk.chmod(0o755)
+    res = agent("run", "--", str(junk))
+    assert res.returncode == 126
+    assert "Exec format error" in res.stderr
+
+
+def test_no_command_is_a_usage_error() -> None:
+    for args in (["run"], ["run", "--"]):
+        res = agent(*args)
+        assert res.returncode == 2
+        assert "usage:" in res.stderr
+
+
+def test_invalid_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[agent]\nshutdown_timeout_secs = 5\n\n[tracer]\nprofile = "fastest"\n')
+    res = agent("run", "--config", str(cfg), "--", "true")
+    assert res.returncode == 2
+    assert "tracer.profile (line 5)" in res.stderr
+
+
+def test_stdin_and_stdout_are_inherited(run_traced) -> None:
+    res = run_traced(["sh", "-c", "read x; echo got $x"], stdin=None)
+    # stdin=None means "inherit": feed it through a pipe instead.
+    proc = subprocess.run(
+        [*AGENT, "run", "--", "sh", "-c", "read x; echo got $x"],
+        input="hello\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
+    assert proc.returncode == 0
+    assert "got hello" in proc.stdout.splitlines()
+    assert res.returncode == 0
+
+
+def test_terminal_is_inherited(tmp_path: Path) -> None:
+    """The application sees the agent's terminal as its own controlling tty."""
+    main, sub = pty.openpty()
+    out = tmp_path / "tty.txt"
+    try:
+        proc = subprocess.Popen(
+            [*AGENT, "run", "--", "sh", "-c", f"tty > {out}; test -t 0 && test -t 1"],
+            stdin=sub,
+            stdout=sub,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.wait(timeout=60) == 0
+        assert out.read_text().strip() == os.ttyname(sub)
+    finally:
+        os.close(main)
+        os.close(sub)
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float = 20) -> str:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            return line.strip()
+    raise AssertionError("no output from the application")
+
+
+def test_signals_are_forwarded(programs: dict[str, Path], tmp_path: Path) -> None:
+    # Records go to a file so that stdout carries only the application's lines.
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(f'[sinks.f]\ntype = "file"\npath = "{tmp_path / "r.jsonl"}"\n')
+    proc = subprocess.Popen(
+        [*AGENT, "run", "--config", str(cfg), "--", str(programs["sigtest"])],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert _read_line(proc) == "ready"
+        for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1,
+                    signal.SIGUSR2, signal.SIGWINCH, signal.SIGTERM):  # fmt: skip
+            proc.send_signal(sig)
+            assert _read_line(proc) == f"got {int(sig)}"
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _children(pid: int) -> list[int]:
+    """Children of every thread of `pid` (the tracer thread forks the application)."""
+    out = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_orphans_are_reaped(tmp_path: Path) -> None:
+    """A grandchild orphaned by its parent is re-parented to the agent and reaped."""
+    marker = tmp_path / "orphan.pid"
+    proc = subprocess.Popen(
+        [*AGENT, "run", "--", "sh", "-c", f"(sleep 0.3 & echo $! > {marker}); sleep 2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() or not marker.read_text().strip():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError(f"no orphan started: {proc.communicate()[1]!r}")
+            time.sleep(0.02)
+        orphan = int(marker.read_text())
+        # While it lives, the orphan's parent is the agent (child subreaper / PID 1).
+        assert orphan in _children(proc.pid)
+        time.sleep(1.0)  # it has exited by now
+        zombies = [c for c in _children(proc.pid) if _state(c) == "Z"]
+        assert zombies == []
+        assert orphan not in _children(proc.pid)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_sigstop_and_sigcont_behave_as_untraced(tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    script = f"i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > {counter}; sleep 0.05; done"
+    proc = subprocess.Popen([*AGENT, "run", "--", "sh", "-c", script], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not _children(proc.pid) or not counter.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        app = _children(proc.pid)[0]
+        os.kill(app, signal.SIGSTOP)
+        time.sleep(0.3)
+        frozen = counter.read_text()
+        time.sleep(0.4)
+        assert counter.read_text() == frozen, "the application kept running after SIGSTOP"
+        assert _state(app) in ("T", "t")
+        os.kill(app, signal.SIGCONT)
+        assert proc.wait(timeout=30) == 0
+        assert counter.read_text().strip() == "40"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_exec_from_thread_and_vfork(run_traced, programs: dict[str, Path]) -> None:
+    res = run_traced([str(programs["threadexec"])])
+    assert res.returncode == 0, res.stderr
+    assert "from-thread" in res.stdout
+    execs = res.events("execve")
+    main = execs[0]
+    assert main["proc.name"] == "threadexec"
+    by_path = {e["fd.name"]: e for e in execs}
+    assert by_path["/bin/true"]["proc.ppid"] == main["proc.pid"]
+    assert by_path["/bin/true"]["proc.cmdline"] == "true vforked"
+    echo = by_path["/bin/echo"]
+    assert echo["proc.pid"] == main["proc.pid"]  # a thread's exec keeps the process id
+    assert echo["proc.name"] == "echo"
+    assert echo["proc.exepath"] == os.path.realpath("/bin/echo")
+
+
+def test_x32_and_unknown_syscalls_are_traced(run_traced, programs: dict[str, Path]) -> None:
+    res = run_traced([str(programs["x32open"])])
+    assert res.returncode == 0, res.stderr
+    opens = [e for e in res.events("openat") if e["fd.name"] == "/etc/x32-probe"]
+    assert len(opens) == 1
+    unknown = res.events("syscall_1000")
+    assert len(unknown) == 1 and unknown[0]["evt.args"][:3] == ["0x1", "0x2", "0x3"]
+
+
+def test_minimal_profile_stops_only_for_writes(run_traced, tmp_path: Path) -> None:
+    res = run_traced(
+        ["sh", "-c", "cat /etc/hostname > out.txt"], config='[tracer]\nprofile = "minimal"\n'
+    )
+    assert res.returncode == 0
+    opened = {e["fd.name"] for e in res.events("openat")}
+    assert str(tmp_path / "out.txt") in opened
+    assert "/etc/hostname" not in opened  # read-only opens never stop the tracee
+
+
+def test_events_carry_process_fields(run_traced, tmp_path: Path) -> None:
+    res = run_traced(["sh", "-c", "cat /etc/hostname > /dev/null"])
+    cat_open = [e for e in res.events("openat") if e["fd.name"] == "/etc/hostname"][0]
+    assert cat_open["proc.name"] == "cat"
+    assert cat_open["proc.cmdline"] == "cat /etc/hostname"
+    assert cat_open["proc.pname"] == "sh"
+    assert cat_open["proc.exepath"] == os.path.realpath("/bin/cat")
+    assert cat_open["user.uid"] == os.getuid()
+    assert cat_open["evt.arg.flags"] == "O_RDONLY"
+    assert cat_open["proc.cwd"] == str(tmp_path)
+
+
+def test_python_agent_module_runs(tmp_path: Path) -> None:
+    """`python -m agent.cli` and the console script are the same entry point."""
+    assert agent("--help").returncode == 0
+    assert sys.executable

