@@ -48,7 +48,9 @@ def collect_errors(value: Any, tp: Any, path: tuple[str, ...]) -> list[tuple[tup
         assert tag_field is not None
         tag = value.get(tag_field)
         if tag is None:
-            return [(path, f"missing required key `{tag_field}` (one of {', '.join(sorted(tagged))})")]
+            return [
+                (path, f"missing required key `{tag_field}` (one of {', '.join(sorted(tagged))})")
+            ]
         if tag not in tagged:
             return [
                 (
@@ -85,7 +87,7 @@ def _struct_errors(
         return [(path, f"expected a table, got {type(value).__name__}")]
     info = tp.__struct_config__
     fields = {f.encode_name: f for f in msgspec.structs.fields(tp)}
-    hints = typing.get_type_hints(tp)
+    hints = typing.get_type_hints(tp, include_extras=True)
     errs: list[tuple[tuple[str, ...], str]] = []
     for key in value:
         if key == info.tag_field:

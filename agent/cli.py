@@ -37,7 +37,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         args.parser.print_usage(sys.stderr)
-        sys.stderr.write("tracehound run: missing the command to run (tracehound run -- APP ARGS)\n")
+        sys.stderr.write(
+            "tracehound run: missing the command to run (tracehound run -- APP ARGS)\n"
+        )
         return USAGE_EXIT
     cfg = _load(args.config)
     if cfg is None:

@@ -103,7 +103,9 @@ def _semantic(cfg: Config, base_dir: Path) -> list[tuple[tuple[str, ...], str]]:
     errs: list[tuple[tuple[str, ...], str]] = []
     if cfg.tracer.profile == "custom":
         if not cfg.tracer.syscalls:
-            errs.append((("tracer", "syscalls"), 'profile = "custom" needs a non-empty syscalls list'))
+            errs.append(
+                (("tracer", "syscalls"), 'profile = "custom" needs a non-empty syscalls list')
+            )
     elif cfg.tracer.syscalls:
         errs.append((("tracer", "syscalls"), 'syscalls is only used with profile = "custom"'))
     for name in unknown_syscalls(cfg.tracer.syscalls):
@@ -151,4 +153,4 @@ def load_config(path: str | Path | None) -> Config:
 
 def effective_config(cfg: Config) -> dict[str, Any]:
     """The config with every default filled in, as plain data (for print-config)."""
-    return msgspec.to_builtins(cfg)  # type: ignore[no-any-return]
+    return msgspec.to_builtins(cfg)

@@ -11,6 +11,7 @@ the shutdown deadline and exit with the application's status.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -18,7 +19,7 @@ import threading
 from pathlib import Path
 
 from agent.config import Config
-from agent.pipeline import Pipeline, print_stats
+from agent.pipeline import Pipeline
 from agent.router import Router
 from agent.signals import Forwarder, block_forwarded
 from agent.tracer import _ptrace
@@ -40,10 +41,9 @@ def run(cfg: Config, argv: list[str], base_dir: Path) -> int:
     except CommandNotRunnable as exc:
         sys.stderr.write(f"tracehound: {exc}\n")
         return exc.status
-    try:
+    # Orphans come to us even when we are not PID 1 (PID 1 gets them anyway).
+    with contextlib.suppress(OSError):
         _ptrace.prctl(_ptrace.PR_SET_CHILD_SUBREAPER, 1)
-    except OSError:
-        pass  # only matters outside a container; PID 1 reaps orphans anyway
     block_forwarded()
     sys.setswitchinterval(_SWITCH_INTERVAL)
     return asyncio.run(_run(cfg, path, argv, base_dir))

@@ -200,7 +200,8 @@ def markdown(meta: dict[str, Any], results: list[WorkloadResult], extra: dict[st
         "# tracehound benchmark results",
         "",
         f"{meta['date']}, {meta['machine']}; {meta['repeat']} interleaved run(s) per configuration;"
-        f" load average {meta.get('load_before', '?')} before, {meta.get('load_after', '?')} after"
+        f" load average {meta.get('load_before', '?')} before, {meta.get('load_after', '?')} after;"
+        f" tracehound at {meta.get('commit', '?')}; `{meta.get('command', '')}`"
         + (", **quick (smoke) sizes**" if meta["quick"] else "")
         + ".",
         "",

@@ -19,22 +19,46 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import msgspec  # noqa: E402
+import msgspec
 
-from agent.event import Event, ProcInfo  # noqa: E402
-from filters.chain import build_chain  # noqa: E402
-from filters.config import FiltersConfig  # noqa: E402
+from agent.event import Event, ProcInfo
+from filters.chain import build_chain
+from filters.config import FiltersConfig
+
+
+def _open(p: ProcInfo, ts: int, path: str, flags: str) -> Event:
+    return Event(ts, "openat", p.pid, p, {"fd.name": path, "evt.arg.flags": flags})
+
+
+def _connect(p: ProcInfo, ts: int, ip: str, port: int) -> Event:
+    fields = {
+        "fd.name": f"{ip}:{port}",
+        "fd.sip": ip,
+        "fd.sport": port,
+        "fd.rip": ip,
+        "fd.rport": port,
+        "fd.l4proto": "tcp",
+        "fd.sockfamily": "ip",
+        "fd.type": "ipv4",
+    }
+    return Event(ts, "connect", p.pid, p, fields)
+
+
+def _exec(parent: ProcInfo, ts: int, pid: int, exe: str, argv: tuple[str, ...]) -> Event:
+    child = ProcInfo(pid, parent.pid, argv[0], exe, argv, "/app", 1000, 1000, parent)
+    return Event(ts, "execve", pid, child, {})
 
 
 def make_events(n: int, seed: int = 1) -> list[Event]:
     rnd = random.Random(seed)
     init = ProcInfo(1, 0, "tini", "/sbin/tini", ("tini", "--"), "/", 0, 0)
-    app = ProcInfo(7, 1, "python3", "/usr/bin/python3.11", ("python3", "app.py"), "/app", 1000, 1000, init)
+    py = "/usr/bin/python3.11"
+    app = ProcInfo(7, 1, "python3", py, ("python3", "app.py"), "/app", 1000, 1000, init)
+    argv = ("gunicorn", "app:wsgi")
     workers = [
-        ProcInfo(100 + i, 7, "gunicorn", "/usr/bin/python3.11", ("gunicorn", "app:wsgi"), "/app",
-                 1000, 1000, app)
-        for i in range(8)
-    ]  # fmt: skip
+        ProcInfo(100 + i, 7, "gunicorn", py, argv, "/app", 1000, 1000, app) for i in range(8)
+    ]
+    nginx = ProcInfo(50, 7, "nginx", "/usr/sbin/nginx", ("nginx",), "/", 0, 0, app)
     files = [f"/app/static/img/{i}.png" for i in range(200)] + [
         f"/usr/lib/python3.11/{m}.py" for m in ("os", "json", "re", "socket", "ssl", "enum")
     ]
@@ -47,26 +71,19 @@ def make_events(n: int, seed: int = 1) -> list[Event]:
         if r < 0.45:
             ev = Event(ts, "read", p.pid, p, {"evt.arg.fd": 5})
         elif r < 0.80:
-            ev = Event(ts, "openat", p.pid, p, {"fd.name": rnd.choice(files), "evt.arg.flags": "O_RDONLY|O_CLOEXEC"})
+            ev = _open(p, ts, rnd.choice(files), "O_RDONLY|O_CLOEXEC")
         elif r < 0.88:
-            ev = Event(ts, "openat", p.pid, p, {"fd.name": f"/app/logs/req-{i % 50}.log",
-                                                "evt.arg.flags": "O_WRONLY|O_CREAT|O_APPEND"})
+            ev = _open(p, ts, f"/app/logs/req-{i % 50}.log", "O_WRONLY|O_CREAT|O_APPEND")
         elif r < 0.95:
-            ev = Event(ts, "connect", p.pid, p, {"fd.name": "10.0.0.5:5432", "fd.sip": "10.0.0.5", "fd.sport": 5432,
-                                                 "fd.rip": "10.0.0.5", "fd.rport": 5432, "fd.l4proto": "tcp",
-                                                 "fd.sockfamily": "ip", "fd.type": "ipv4"})
+            ev = _connect(p, ts, "10.0.0.5", 5432)
         elif r < 0.985:
-            child = ProcInfo(5000 + i, p.pid, "convert", "/usr/bin/convert", ("convert", "a.png", "b.jpg"), "/app",
-                             1000, 1000, p)
-            ev = Event(ts, "execve", child.pid, child, {})
+            ev = _exec(p, ts, 5000 + i, "/usr/bin/convert", ("convert", "a.png", "b.jpg"))
         elif r < 0.995:
-            ev = Event(ts, "openat", p.pid, p, {"fd.name": "/etc/shadow", "evt.arg.flags": "O_RDONLY"})
+            ev = _open(p, ts, "/etc/shadow", "O_RDONLY")  # alerts (rate-limited)
         else:
-            sh = ProcInfo(9000 + i, p.pid, "sh", "/bin/sh", ("sh", "-c", "id"), "/app", 1000, 1000,
-                          ProcInfo(p.pid, 7, "nginx", "/usr/sbin/nginx", ("nginx",), "/", 0, 0, app))
-            ev = Event(ts, "execve", sh.pid, sh, {})
+            ev = _exec(nginx, ts, 9000 + i, "/bin/sh", ("sh", "-c", "id"))  # alerts
         out.append(ev)
-    return out  # fmt: skip
+    return out
 
 
 def main() -> int:
@@ -106,9 +123,16 @@ def main() -> int:
         "baseline": args.baseline,
         "python": sys.version.split()[0],
     }
-    print(json.dumps(result) if args.json else
-          f"{len(events)} events in {dt:.3f} s: {rate:,.0f} events/s "
-          f"(kept {kept}, alerts {alerts}, sampling={args.sampling}, baseline={args.baseline})")  # fmt: skip
+    stats = chain.stats()
+    result["suppressed"] = stats.get("alerts_suppressed", 0)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"{len(events)} events in {dt:.3f} s: {rate:,.0f} events/s "
+            f"(kept {kept}, alerts {alerts}, rate-limited {result['suppressed']}, "
+            f"sampling={args.sampling}, baseline={args.baseline})"
+        )
     return 0
 
 

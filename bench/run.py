@@ -54,8 +54,19 @@ def _meta(args: argparse.Namespace, repeat: int, load_before: str) -> dict[str, 
         "load_before": load_before,
         "quick": args.quick,
         "command": "python -m bench.run " + " ".join(sys.argv[1:]),
+        "commit": _commit(),
         "load_after": _load(),
     }
+
+
+def _commit() -> str:
+    """HEAD, marked dirty when the tracer or pipeline differ from it (read-only git)."""
+    root = Path(__file__).resolve().parent.parent
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(["git", "status", "--porcelain", "agent", "filters", "sinks"],
+                           cwd=root, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return head + ("+dirty" if dirty else "")
 
 
 def _load() -> str:

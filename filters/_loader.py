@@ -94,8 +94,14 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
 # YAML 1.1 resolves a bare `=` to the "value" tag, and Falco files write `comps: [=, in]`.
-_LineLoader.add_constructor("tag:yaml.org,2002:value", yaml.SafeLoader.construct_yaml_str)
+def _construct_str(loader: _LineLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:value", _construct_str)
 
 
 def _strip(obj: Any) -> Any:

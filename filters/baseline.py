@@ -48,6 +48,19 @@ _TEMP_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
 _EPHEMERAL_PORT = 32768
 
 
+_norm_cache: dict[str, str] = {}
+
+
+def normalize_cached(path: str) -> str:
+    """normalize_path with a bounded cache: the same paths come back all the time."""
+    hit = _norm_cache.get(path)
+    if hit is None:
+        if len(_norm_cache) >= 65536:
+            _norm_cache.clear()
+        hit = _norm_cache[path] = normalize_path(path)
+    return hit
+
+
 def normalize_path(path: str) -> str:
     """Replace the parts of a path that change from run to run with placeholders."""
     p = _UUID.sub("<uuid>", path)
@@ -71,7 +84,7 @@ def normalize_endpoint(e: Event) -> str | None:
         return f"[{ip}]:{shown}" if ":" in str(ip) else f"{ip}:{shown}"
     name = f.get("fd.name")
     if isinstance(name, str) and name:
-        return normalize_path(name) if name.startswith("/") else name
+        return normalize_cached(name) if name.startswith("/") else name
     return None
 
 
@@ -188,17 +201,17 @@ class Baseline:
             if "exec" not in self.kinds or e.fields.get("evt.failed"):
                 return None
             parent = e.proc.parent
-            owner = normalize_path(parent.exepath) if parent is not None else ROOT_PARENT
-            return owner, "exec", normalize_path(e.proc.exepath)
+            owner = normalize_cached(parent.exepath) if parent is not None else ROOT_PARENT
+            return owner, "exec", normalize_cached(e.proc.exepath)
         if t in _CONNECT_TYPES:
             if "connect" not in self.kinds:
                 return None
             ep = normalize_endpoint(e)
-            return None if ep is None else (normalize_path(e.proc.exepath), "connect", ep)
+            return None if ep is None else (normalize_cached(e.proc.exepath), "connect", ep)
         if "write" in self.kinds and is_open_write(e):
             name = e.fields.get("fd.name")
             if isinstance(name, str):
-                return normalize_path(e.proc.exepath), "write", normalize_path(name)
+                return normalize_cached(e.proc.exepath), "write", normalize_cached(name)
         return None
 
     def would_alert(self, e: Event) -> bool:

@@ -113,10 +113,11 @@ class StageChain:
                 observe(e)  # before sampling: a dropped write still counts for drop-and-exec
             if plan.tag and tag is not None:
                 tag(e)
+            matched: list[CompiledRule] | None = None
             if plan.sample and sampler.should_drop(e):
-                if any(r.match(e) for r in plan.rules) or (
-                    plan.baseline and baseline.would_alert(e)
-                ):
+                # Never drop what would alert: evaluate the rules now and reuse the result.
+                matched = [r for r in plan.rules if r.match(e)]
+                if matched or (plan.baseline and baseline.would_alert(e)):
                     sampler.kept_for_alert += 1
                 else:
                     sampler.count_drop(e)
@@ -126,8 +127,8 @@ class StageChain:
                 if a is not None:
                     alerts.append(a)
             if plan.rules and engine is not None:
-                for r in plan.rules:
-                    if r.match(e):
+                for r in plan.rules if matched is None else matched:
+                    if matched is not None or r.match(e):
                         a = engine.fire(r, e)
                         if a is not None:
                             alerts.append(a)

@@ -86,7 +86,7 @@ class Decoder:
         if not raw:
             return ()
         fmt = "<I" if size == 4 else "<Q"
-        out = []
+        out: list[str] = []
         for off in range(0, len(raw) - size + 1, size):
             (ptr,) = struct.unpack_from(fmt, raw, off)
             if not ptr or len(out) >= self.argv_max:
@@ -205,7 +205,9 @@ def _d_execve(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
 def _d_execveat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
     dirfd = s32(a[0])
     name = d.string(tid, a[1]) or ""
-    path = d.fd_path(tid, dirfd) if not name and a[4] & AT_EMPTY_PATH else d.at_path(tid, dirfd, a[1])
+    path = (
+        d.fd_path(tid, dirfd) if not name and a[4] & AT_EMPTY_PATH else d.at_path(tid, dirfd, a[1])
+    )
     fields: Fields = {"fd.name": path, "argv": d.argv(tid, a[2])}
     if not name:
         fields["comm"] = str(dirfd)  # the kernel names such a process after the fd
@@ -298,7 +300,10 @@ def _d_symlinkat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
 
 @decodes("linkat")
 def _d_linkat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.at_path(tid, s32(a[2]), a[3]), "evt.arg.target": d.at_path(tid, s32(a[0]), a[1])}
+    return {
+        "fd.name": d.at_path(tid, s32(a[2]), a[3]),
+        "evt.arg.target": d.at_path(tid, s32(a[0]), a[1]),
+    }
 
 
 @decodes("chmod")
@@ -323,7 +328,11 @@ def _d_chown(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
 
 @decodes("fchown")
 def _d_fchown(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.fd_path(tid, s32(a[0])), "evt.arg.uid": s32(a[1]), "evt.arg.gid": s32(a[2])}
+    return {
+        "fd.name": d.fd_path(tid, s32(a[0])),
+        "evt.arg.uid": s32(a[1]),
+        "evt.arg.gid": s32(a[2]),
+    }
 
 
 @decodes("fchownat")

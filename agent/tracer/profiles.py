@@ -40,7 +40,9 @@ _MORE = {
 PROFILES: dict[str, frozenset[str]] = {
     # Opens are in minimal too, but only those asking for write access stop.
     "minimal": frozenset(_EXEC | _PRIVILEGE | _FILELESS | _OPEN | _NET_OUT),
-    "balanced": frozenset(_EXEC | _PRIVILEGE | _FILELESS | _OPEN | _NET_OUT | _NET_IN | _FILE_CHANGE),
+    "balanced": frozenset(
+        _EXEC | _PRIVILEGE | _FILELESS | _OPEN | _NET_OUT | _NET_IN | _FILE_CHANGE
+    ),
     "aggressive": frozenset(
         _EXEC | _PRIVILEGE | _FILELESS | _OPEN | _NET_OUT | _NET_IN | _FILE_CHANGE | _MORE
     ),

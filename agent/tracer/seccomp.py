@@ -57,7 +57,12 @@ class ArgCheck:
     def code(self) -> list[Insn]:
         load = (_LD_ABS, 0, 0, _arg_low(self.arg))
         if self.mask:
-            return [load, (_JSET, 0, 1, self.mask), (_RET, 0, 0, RET_TRACE), (_RET, 0, 0, RET_ALLOW)]
+            return [
+                load,
+                (_JSET, 0, 1, self.mask),
+                (_RET, 0, 0, RET_TRACE),
+                (_RET, 0, 0, RET_ALLOW),
+            ]
         return [load, (_JGE, 1, 0, self.below), (_RET, 0, 0, RET_TRACE), (_RET, 0, 0, RET_ALLOW)]
 
 
@@ -149,7 +154,7 @@ def to_fprog(prog: list[Insn]) -> SockFprog:
     """A sock_fprog ready for seccomp(); keep the returned object alive until exec."""
     arr = (SockFilter * len(prog))(*(SockFilter(c, jt, jf, k) for c, jt, jf, k in prog))
     fprog = SockFprog(len(prog), ctypes.cast(arr, ctypes.POINTER(SockFilter)))
-    fprog._keep = arr  # type: ignore[attr-defined]
+    fprog._keep = arr
     return fprog
 
 

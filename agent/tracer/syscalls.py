@@ -108,7 +108,9 @@ _UID16_BASES = {
 }  # fmt: skip
 
 
-def _table(base: dict[int, str], *extra: dict[int, str], below: int | None = None) -> dict[int, str]:
+def _table(
+    base: dict[int, str], *extra: dict[int, str], below: int | None = None
+) -> dict[int, str]:
     out = {nr: canonical(name) for nr, name in base.items() if below is None or nr < below}
     for e in extra:
         for nr, name in e.items():
@@ -118,7 +120,9 @@ def _table(base: dict[int, str], *extra: dict[int, str], below: int | None = Non
 
 # x86_64: numbers from 512 up are x32-only, not valid in the 64-bit ABI.
 X86_64 = _table(_x86_64.SYSCALL_NAMES, _UNIFIED_NEW, below=512)
-I386 = _table(_i386.SYSCALL_NAMES | _I386_FIXES, _I386_NEW, {k: v for k, v in X86_64.items() if k >= 424})
+I386 = _table(
+    _i386.SYSCALL_NAMES | _I386_FIXES, _I386_NEW, {k: v for k, v in X86_64.items() if k >= 424}
+)
 # x32 (nr | 0x40000000): the x86_64 numbers, except that the 512+ entries replace
 # the 64-bit versions of calls whose structures differ (execve is 520 there).
 _X32_REPLACED = {name for nr, name in _x86_64.SYSCALL_NAMES.items() if nr >= 512}
@@ -131,7 +135,11 @@ X32 = {
 AARCH64 = _table(_aarch64.SYSCALL_NAMES, _UNIFIED_NEW)
 
 TABLES: dict[str, dict[int, str]] = {"x86_64": X86_64, "i386": I386, "x32": X32, "aarch64": AARCH64}
-ARCH_OF_AUDIT = {AUDIT_ARCH_X86_64: "x86_64", AUDIT_ARCH_I386: "i386", AUDIT_ARCH_AARCH64: "aarch64"}
+ARCH_OF_AUDIT = {
+    AUDIT_ARCH_X86_64: "x86_64",
+    AUDIT_ARCH_I386: "i386",
+    AUDIT_ARCH_AARCH64: "aarch64",
+}
 
 ALL_NAMES: frozenset[str] = frozenset(n for t in TABLES.values() for n in t.values())
 

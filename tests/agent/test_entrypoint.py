@@ -32,7 +32,9 @@ def test_killed_by_signal_exits_128_plus_n(run_traced, sig: int) -> None:
 def test_program_not_found_exits_127(tmp_path: Path) -> None:
     res = agent("run", "--", "no-such-program-tracehound")
     assert res.returncode == 127
-    assert res.stderr.strip().splitlines() == ["tracehound: no-such-program-tracehound: command not found"]
+    assert res.stderr.strip().splitlines() == [
+        "tracehound: no-such-program-tracehound: command not found"
+    ]
     res = agent("run", "--", str(tmp_path / "missing"))
     assert res.returncode == 127
     assert "No such file or directory" in res.stderr
@@ -244,7 +246,7 @@ def test_minimal_profile_stops_only_for_writes(run_traced, tmp_path: Path) -> No
 
 def test_events_carry_process_fields(run_traced, tmp_path: Path) -> None:
     res = run_traced(["sh", "-c", "cat /etc/hostname > /dev/null"])
-    cat_open = [e for e in res.events("openat") if e["fd.name"] == "/etc/hostname"][0]
+    cat_open = next(e for e in res.events("openat") if e["fd.name"] == "/etc/hostname")
     assert cat_open["proc.name"] == "cat"
     assert cat_open["proc.cmdline"] == "cat /etc/hostname"
     assert cat_open["proc.pname"] == "sh"

@@ -51,7 +51,9 @@ def assert_parity(run_traced, argv: list[str], cwd: Path, syscalls: set[str] = B
     ours = tracehound_keys(traced.events(), syscalls)
     assert sum(oracle.values()) > 0, "strace saw nothing: the oracle is broken"
     missing, extra = oracle - ours, ours - oracle
-    assert not missing and not extra, f"strace only: {dict(missing)}\ntracehound only: {dict(extra)}"
+    assert not missing and not extra, (
+        f"strace only: {dict(missing)}\ntracehound only: {dict(extra)}"
+    )
     assert traced.tracer_stats()["dropped"] == 0
 
 

@@ -36,10 +36,6 @@ class TracedRun:
 
 def write_config(path: Path, records: Path, extra: str = "") -> Path:
     path.write_text(
-        f"{extra}\n"
-        "[sinks.out]\n"
-        'type = "file"\n'
-        f'path = "{records}"\n'
-        'inputs = ["events", "alerts"]\n'
+        f'{extra}\n[sinks.out]\ntype = "file"\npath = "{records}"\ninputs = ["events", "alerts"]\n'
     )
     return path
