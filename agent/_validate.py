@@ -60,6 +60,9 @@ def collect_errors(value: Any, tp: Any, path: tuple[str, ...]) -> list[tuple[tup
             ]
         return _struct_errors(value, tagged[tag], path)
     origin = typing.get_origin(tp)
+    if origin is typing.Literal and value not in typing.get_args(tp):
+        allowed = ", ".join(repr(a) for a in typing.get_args(tp))
+        return [(path, f"invalid value {value!r} (expected one of {allowed})")]
     if origin is dict and isinstance(value, dict):
         _, vtp = typing.get_args(tp)
         errs = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import struct
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -152,29 +153,48 @@ def get_event_msg(tid: int) -> int:
     return _eventmsg.value
 
 
+# struct ptrace_syscall_info as one unpack: op, arch, ip, sp, nr (exit: rval),
+# args[6] (exit: is_error in the low byte of args[0]), ret_data.
+_SYSCALL_INFO = struct.Struct("<B3xIQQQ6QI4x")
+assert _SYSCALL_INFO.size == ctypes.sizeof(SyscallInfo)
+
+SyscallInfoTuple = tuple[int, int, int, int, int, int, int, int, int, int, int, int]
+
+
 class SyscallInfoReader:
-    """One reusable buffer for PTRACE_GET_SYSCALL_INFO (one call per stop)."""
+    """One reusable buffer for PTRACE_GET_SYSCALL_INFO (one call per stop).
+
+    Returns the fields as one tuple: a single struct unpack costs far less than
+    reading ctypes fields one attribute at a time on every stop.
+    """
 
     def __init__(self) -> None:
-        self.info = SyscallInfo()
-        self._addr = ctypes.addressof(self.info)
-        self._size = ctypes.sizeof(self.info)
+        self._buf = ctypes.create_string_buffer(_SYSCALL_INFO.size)
+        self._addr = ctypes.addressof(self._buf)
+        self._unpack = _SYSCALL_INFO.unpack_from
 
-    def read(self, tid: int) -> SyscallInfo | None:
-        if _ptrace(PTRACE_GET_SYSCALL_INFO, tid, self._size, self._addr) <= 0:
+    def read(self, tid: int) -> SyscallInfoTuple | None:
+        if _ptrace(PTRACE_GET_SYSCALL_INFO, tid, _SYSCALL_INFO.size, self._addr) <= 0:
             return None
-        return self.info
+        return self._unpack(self._buf)  # type: ignore[return-value]
 
 
 class MemoryReader:
-    """Bounded reads of tracee memory with process_vm_readv (no PEEKDATA loops)."""
+    """Bounded reads of tracee memory with process_vm_readv (no PEEKDATA loops).
+
+    Measured here: one process_vm_readv through ctypes costs the same as a
+    pread of /proc/TID/mem (about 5 us, nearly all of it the syscall), so the
+    count of reads per stop is what matters: one for most strings.
+    """
 
     PAGE = os.sysconf("SC_PAGE_SIZE")
+    FIRST_READ = 256  # most paths are short: a small read first, then whole pages
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._buf = ctypes.create_string_buffer(max_bytes)
-        self._local = IOVec(ctypes.addressof(self._buf), 0)
+        self._addr = ctypes.addressof(self._buf)
+        self._local = IOVec(self._addr, 0)
         self._remote = IOVec(0, 0)
         self._local_p = ctypes.pointer(self._local)
         self._remote_p = ctypes.pointer(self._remote)
@@ -189,17 +209,19 @@ class MemoryReader:
         n = _vm_readv(pid, self._local_p, 1, self._remote_p, 1, 0)
         if n <= 0:
             return None
-        return self._buf.raw[:n]
+        return ctypes.string_at(self._addr, n)  # copies n bytes, not the whole buffer
 
     def read_cstring(self, pid: int, addr: int, limit: int = 0) -> bytes | None:
-        """A NUL-terminated string, read a page at a time so an unmapped page
-        after the string does not fail the whole read."""
+        """A NUL-terminated string, read within page boundaries so an unmapped
+        page after the string does not fail the whole read."""
         if addr == 0:
             return None
         limit = min(limit or self.max_bytes, self.max_bytes)
         out = b""
+        first = self.FIRST_READ
         while len(out) < limit:
-            chunk = min(self.PAGE - (addr % self.PAGE), limit - len(out))
+            chunk = min(self.PAGE - (addr % self.PAGE), limit - len(out), first)
+            first = self.PAGE
             data = self.read(pid, addr, chunk)
             if not data:
                 return out if out else None

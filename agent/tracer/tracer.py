@@ -310,14 +310,13 @@ class Tracer:
         task = self.tasks.get(tid) or self._adopt(tid)
         if task.pending_exec is not None:
             self._exec_failed(tid, task)
-        if info is None or info.op != P.SYSCALL_INFO_SECCOMP:
+        if info is None or info[0] != P.SYSCALL_INFO_SECCOMP:
             P.resume(P.PTRACE_CONT, tid, 0)
             return
-        arch, nr = info.arch, info.nr
+        arch, nr, args = info[1], info[4], info[5:11]
         table = self.names.get(arch)
         name = table.get(nr) if table is not None else None
         self.decoder.ptr_size = 4 if arch == P.AUDIT_ARCH_I386 or nr & P.X32_SYSCALL_BIT else 8
-        args = tuple(info.args)
         if name is None:
             etype = f"syscall_{nr}"
             fields = generic(self.decoder, tid, task.tgid, args)
@@ -338,7 +337,7 @@ class Tracer:
     def _on_syscall_exit(self, tid: int) -> None:
         info = self._sysinfo.read(tid)
         task = self.tasks.get(tid)
-        if info is not None and info.op == P.SYSCALL_INFO_ENTRY:
+        if info is not None and info[0] == P.SYSCALL_INFO_ENTRY:
             P.resume(P.PTRACE_SYSCALL, tid, 0)  # older kernels: an entry stop comes first
             return
         if task is None or task.exit_wait is None or info is None:
@@ -346,7 +345,8 @@ class Tracer:
             return
         ts, etype, args, fields = task.exit_wait
         task.exit_wait = None
-        rval = info.nr - (1 << 64) if info.nr & (1 << 63) else info.nr
+        raw = info[4]  # the exit arm's rval, as unsigned
+        rval = raw - (1 << 64) if raw & (1 << 63) else raw
         if rval in _ERESTART:  # the syscall will be restarted and stop again
             P.resume(P.PTRACE_CONT, tid, 0)
             return
