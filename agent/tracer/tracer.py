@@ -12,6 +12,7 @@ tracee whose tracer is gone gets ENOSYS for every traced syscall.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -160,7 +161,7 @@ class Tracer:
             except Exception:
                 self.stats["errors"] += 1
                 if self.stats["errors"] <= 5:
-                    log.error("tracer: error handling a stop of %d:\n%s", tid, traceback.format_exc())
+                    log.error("tracer: error at a stop of %d:\n%s", tid, traceback.format_exc())
                 P.resume(P.PTRACE_CONT, tid, 0)
 
     def _on_stop(self, tid: int, sig: int, event: int) -> None:
@@ -297,10 +298,8 @@ class Tracer:
             )
             # As when a container's PID 1 exits: the rest of the tree goes too.
             for other in list(self.tasks):
-                try:
+                with contextlib.suppress(OSError):
                     os.kill(other, signal.SIGKILL)
-                except OSError:
-                    pass
 
     # --- syscalls -------------------------------------------------------
 
