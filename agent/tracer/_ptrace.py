@@ -176,7 +176,7 @@ class SyscallInfoReader:
     def read(self, tid: int) -> SyscallInfoTuple | None:
         if _ptrace(PTRACE_GET_SYSCALL_INFO, tid, _SYSCALL_INFO.size, self._addr) <= 0:
             return None
-        return self._unpack(self._buf)  # type: ignore[return-value]
+        return self._unpack(self._buf)
 
 
 class MemoryReader:
