@@ -60,8 +60,9 @@ def collect_errors(value: Any, tp: Any, path: tuple[str, ...]) -> list[tuple[tup
             ]
         return _struct_errors(value, tagged[tag], path)
     origin = typing.get_origin(tp)
-    if origin is typing.Literal and value not in typing.get_args(tp):
-        allowed = ", ".join(repr(a) for a in typing.get_args(tp))
+    literals = typing.get_args(tp) if origin is typing.Literal else ()
+    if literals and type(value) is type(literals[0]) and value not in literals:
+        allowed = ", ".join(repr(a) for a in literals)
         return [(path, f"invalid value {value!r} (expected one of {allowed})")]
     if origin is dict and isinstance(value, dict):
         _, vtp = typing.get_args(tp)
