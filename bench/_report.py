@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._setups import PROFILE_NAMES, SETUPS
-from bench._suite import WorkloadResult, accuracy, median_value, slowdown
+from bench._suite import Run, WorkloadResult, accuracy, median_value, slowdown
 
 _CHECK = {True: "met", False: "**not met**", None: "n/a"}
 
@@ -46,8 +46,10 @@ def spread_table(results: list[WorkloadResult]) -> str:
         for s in SETUPS:
             vals = [r.value for r in res.runs if r.setup == s.key and r.value and not r.error]
             med = median_value(res, s.key)
-            ok = len(vals) > 1 and med
-            cells.append(f"{(max(vals) - min(vals)) / med:.0%}" if ok else "-")
+            if len(vals) > 1 and med:
+                cells.append(f"{(max(vals) - min(vals)) / med:.0%}")
+            else:
+                cells.append("-")
         lines.append(f"| {res.key} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -162,8 +164,9 @@ def chart(results: list[WorkloadResult], path: Path) -> None:
         bars = ax.bar(xs, ys, width, label=s.label)
         for b, y in zip(bars, ys, strict=True):
             if y:
-                ax.annotate(f"{y:.2g}", (b.get_x() + b.get_width() / 2, y), ha="center",
-                            va="bottom", fontsize=6)  # fmt: skip
+                label = f"{y:.2f}" if y < 10 else f"{y:.0f}"
+                x = b.get_x() + b.get_width() / 2
+                ax.annotate(label, (x, y), ha="center", va="bottom", fontsize=6)
     ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
     ax.set_yscale("log")
     ax.set_xticks(
@@ -175,6 +178,19 @@ def chart(results: list[WorkloadResult], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def load(path: Path) -> tuple[dict[str, Any], list[WorkloadResult], dict[str, Any]]:
+    """Read a results.json back (to re-render the report without re-running)."""
+    data = json.loads(path.read_text())
+    results = []
+    for w in data.pop("workloads"):
+        w.pop("accuracy", None)
+        runs = [Run(**r) for r in w.pop("runs")]
+        results.append(WorkloadResult(**w, runs=runs))
+    meta = data.pop("meta")
+    data.pop("targets", None)
+    return meta, results, data
 
 
 def write(

@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke sizes, 1 repeat (CI)")
-    ap.add_argument("--repeat", type=int, help="runs per configuration (default 3, quick 1)")
+    ap.add_argument("--repeat", type=int, help="runs per configuration (default 5, quick 1)")
     ap.add_argument("--only", help="comma-separated workloads, e.g. W1,W5")
     ap.add_argument("--setups", help="comma-separated configurations (default: all)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="results directory")
@@ -41,6 +41,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--flood-secs", type=int, help="memory flood length (default 60, quick 3)")
     ap.add_argument("--no-flood", action="store_true")
     ap.add_argument("--no-pipeline", action="store_true")
+    ap.add_argument("--report-only", action="store_true", help="re-render OUT/results.json")
     return ap.parse_args(argv)
 
 
@@ -76,7 +77,10 @@ def _load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    repeat = args.repeat or (1 if args.quick else 3)
+    if args.report_only:
+        _report.write(args.out, *_report.load(args.out / "results.json"))
+        return 0
+    repeat = args.repeat or (1 if args.quick else 5)
     only = set(args.only.split(",")) if args.only else None
     setups = tuple(s for s in SETUPS if not args.setups or s.key in args.setups.split(","))
     env = dict(os.environ, LC_ALL="C")  # same locale files opened under every configuration
