@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 from agent.config import Config
@@ -88,20 +89,34 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         stats_interval=cfg.agent.stats_interval_secs,
         stats_source=tracer,
     )
+    stats_task = asyncio.create_task(pipeline.report_periodically())
+    pipeline_task = asyncio.create_task(_run_pipeline(pipeline))
+    await asyncio.to_thread(thread.join)  # the application and its tree are gone
+
+    # Everything from here is bounded by the shutdown deadline (ECS sends SIGKILL
+    # at stopTimeout): drain what the tracer handed over, stop the chain, flush.
+    deadline = cfg.agent.shutdown_timeout_secs
+    end = time.monotonic() + deadline
+    try:
+        await asyncio.wait_for(asyncio.shield(pipeline_task), timeout=deadline / 2)
+    except TimeoutError:
+        pipeline_task.cancel()
+        lost = pipeline.abandon()
+        log.error("shutdown: the pipeline could not drain in time; %d events lost", lost)
+    try:
+        await asyncio.wait_for(chain.stop(), timeout=max(0.1, (end - time.monotonic()) / 4))
+    except Exception:
+        log.exception("stage chain did not stop cleanly")
+    await router.stop(max(0.1, end - time.monotonic()))
+    stats_task.cancel()
+    pipeline.log_stats()
+    assert tracer.exit_status is not None
+    return tracer.exit_status
+
+
+async def _run_pipeline(pipeline: Pipeline) -> None:
     try:
         await pipeline.run()
     except Exception:
         log.exception("pipeline stopped; the application keeps running, its events are lost")
         await pipeline.discard_until_closed()
-    await asyncio.to_thread(thread.join)
-
-    # The application is gone: flush within the deadline (ECS kills us at stopTimeout).
-    deadline = cfg.agent.shutdown_timeout_secs
-    try:
-        await asyncio.wait_for(chain.stop(), timeout=deadline / 5)
-    except Exception:
-        log.exception("stage chain did not stop cleanly")
-    await router.stop(deadline)
-    pipeline.log_stats()
-    assert tracer.exit_status is not None
-    return tracer.exit_status

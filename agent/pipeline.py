@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import sys
-import time
 from typing import Any, Protocol
 
 from agent.event import Alert, Event
@@ -51,7 +50,6 @@ class Pipeline:
 
     async def run(self) -> None:
         """Until the tracer has closed the hand-off and everything is drained."""
-        next_stats = time.monotonic() + self.stats_interval if self.stats_interval else None
         while True:
             closed = self.handoff.closed  # read before draining: nothing can follow it
             batches = self.handoff.drain()
@@ -61,9 +59,20 @@ class Pipeline:
                 if closed:
                     return
                 await asyncio.sleep(self.drain_interval)
-            if next_stats is not None and time.monotonic() >= next_stats:
-                self.log_stats()
-                next_stats = time.monotonic() + self.stats_interval
+
+    async def report_periodically(self) -> None:
+        """Counters on stderr every stats_interval, even while a sink holds up run()."""
+        if not self.stats_interval:
+            return
+        while True:
+            await asyncio.sleep(self.stats_interval)
+            self.log_stats()
+
+    def abandon(self) -> int:
+        """Shutdown deadline reached: count what is still queued as lost."""
+        lost = sum(len(b) for b in self.handoff.drain())
+        self.counters["lost"] = self.counters.get("lost", 0) + lost
+        return lost
 
     async def discard_until_closed(self) -> None:
         """After a fatal pipeline fault: keep the hand-off moving (so a blocking
