@@ -61,6 +61,8 @@ class ProcInfo:
     uid: int
     gid: int
     parent: ProcInfo | None = None  # parent's snapshot when this one was made
+    # The record fields of this snapshot, built once (see agent.record.proc_fields).
+    record_cache: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def args(self) -> str:

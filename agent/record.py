@@ -30,13 +30,27 @@ _json_encoder = msgspec.json.Encoder()
 static_fields: dict[str, Any] = {}
 
 
+_second: list[Any] = [-1, ""]  # the last second formatted, and its text
+
+
 def iso_time(ts_ns: int) -> str:
     """RFC 3339 UTC with nanoseconds, as Falco writes it."""
     secs, nanos = divmod(ts_ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{nanos:09d}Z"
+    if secs != _second[0]:  # events come in bursts within one second: format it once
+        _second[0], _second[1] = secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return f"{_second[1]}.{nanos:09d}Z"
 
 
 def proc_fields(proc: ProcInfo) -> dict[str, Any]:
+    """The process part of output_fields; built once per snapshot, copied per record."""
+    cached = proc.record_cache
+    if cached is None:
+        cached = _build_proc_fields(proc)
+        object.__setattr__(proc, "record_cache", cached)  # a cache, not state: frozen is fine
+    return cached.copy()
+
+
+def _build_proc_fields(proc: ProcInfo) -> dict[str, Any]:
     parent = proc.parent
     out: dict[str, Any] = {
         "proc.pid": proc.pid,
