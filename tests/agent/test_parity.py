@@ -95,3 +95,33 @@ def test_32bit_int80(run_traced, tmp_path: Path, programs: dict[str, Path]) -> N
     opens = [e for e in run_traced([str(programs["int80"])], cwd=tmp_path).events("open")]
     assert {e["fd.name"] for e in opens} == {"/etc/hostname", str(tmp_path / "int80-output")}
     assert opens[1]["evt.arg.flags"] == "O_WRONLY|O_CREAT"
+
+
+def test_ipv6_unix_and_accept(run_traced, tmp_path: Path) -> None:
+    """bind/listen/connect/accept over IPv6 and AF_UNIX, all inside the traced program."""
+    with socket.socket(socket.AF_INET6) as probe:  # a port both runs can use
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "sockets.py"
+    script.write_text(
+        "import socket\n"
+        f"for family, addr in ((socket.AF_INET6, ('::1', {port})), (socket.AF_UNIX, '\\0th-srv')):\n"
+        "    srv = socket.socket(family)\n"
+        "    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+        "    srv.bind(addr)\n"
+        "    srv.listen()\n"
+        "    cli = socket.socket(family)\n"
+        "    cli.connect(srv.getsockname())\n"
+        "    conn, peer = srv.accept()\n"
+        "    for s in (conn, cli, srv): s.close()\n"
+    )
+    assert_parity(run_traced, [sys.executable, str(script)], tmp_path)
+    events = run_traced([sys.executable, str(script)], cwd=tmp_path, env=ENV).events()
+    by_type = {(e["evt.type"], e.get("fd.sockfamily")): e for e in events}
+    v6 = by_type[("connect", "ip6")]
+    assert v6["fd.sip"] == "::1" and v6["fd.l4proto"] == "tcp"
+    assert by_type[("connect", "unix")]["fd.name"] == "@th-srv"  # abstract socket
+    listen6 = next(e for e in events if e["evt.type"] == "listen" and e.get("fd.sip") == "::1")
+    assert listen6["fd.sport"] == v6["fd.sport"]
+    accept6 = by_type.get(("accept4", "ip6")) or by_type[("accept", "ip6")]
+    assert accept6["fd.cip"] == "::1" and accept6["evt.res"] >= 0

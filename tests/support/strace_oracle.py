@@ -28,6 +28,12 @@ PATH_CALLS = {
     "lchown", "fchownat", "mount", "umount2",
 }  # fmt: skip
 ADDR_CALLS = {"connect", "bind", "accept", "accept4"}
+# The peer of an accepted connection has an ephemeral port that differs per run.
+PEER_CALLS = {"accept", "accept4"}
+
+
+def _strip_port(name: str, addr: str) -> str:
+    return addr.rsplit(":", 1)[0] if name in PEER_CALLS and ":" in addr else addr
 
 Key = tuple[str, str]
 
@@ -50,9 +56,9 @@ def key_of(name: str, args: str, cwd: str) -> Key | None:
         return (name, "") if newfd < 3 else None  # the filter stops only onto 0-2
     if name in ADDR_CALLS:
         if m := _INET.search(args):
-            return name, f"{m.group(2)}:{m.group(1)}"
+            return name, _strip_port(name, f"{m.group(2)}:{m.group(1)}")
         if m := _INET6.search(args):
-            return name, f"[{m.group(2)}]:{m.group(1)}"
+            return name, _strip_port(name, f"[{m.group(2)}]:{m.group(1)}")
         if m := _UNIX.search(args):
             return name, m.group(1) + _unescape(m.group(2))
         return name, ""
@@ -113,7 +119,7 @@ def tracehound_keys(events: list[dict], syscalls: set[str]) -> collections.Count
         if name in ("dup2", "dup3"):
             keys[(name, "")] += 1
         elif name in PATH_CALLS or name in ADDR_CALLS:
-            keys[(name, f.get("fd.name", ""))] += 1
+            keys[(name, _strip_port(name, f.get("fd.name", "")))] += 1
         else:
             keys[(name, "")] += 1
     return keys
