@@ -105,7 +105,8 @@ def test_ipv6_unix_and_accept(run_traced, tmp_path: Path) -> None:
     script = tmp_path / "sockets.py"
     script.write_text(
         "import socket\n"
-        f"for family, addr in ((socket.AF_INET6, ('::1', {port})), (socket.AF_UNIX, '\\0th-srv')):\n"
+        f"addrs = ((socket.AF_INET6, ('::1', {port})), (socket.AF_UNIX, '\\0th-srv'))\n"
+        "for family, addr in addrs:\n"
         "    srv = socket.socket(family)\n"
         "    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
         "    srv.bind(addr)\n"
