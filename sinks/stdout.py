@@ -19,7 +19,9 @@ class StdoutSinkConfig(SinkBase, tag="stdout"):
 def readable(rec: Record) -> str:
     f = rec["output_fields"]
     what = f.get("fd.name") or f.get("fd.sip") or f.get("proc.cmdline") or ""
-    head = f"{rec['time'][11:23]} {rec.get('priority', 'Debug')[:4]:4} "
+    # Alerts show their priority; plain events are marked "evt" so they never
+    # read like a low-priority alert.
+    head = f"{rec['time'][11:23]} {rec.get('priority', 'evt')[:4]:4} "
     if "rule" in rec:
         return head + f"{rec['rule']}: {rec['output']}"
     return head + f"{f.get('proc.name')}[{f.get('proc.pid')}] {f.get('evt.type')} {what}"

@@ -98,5 +98,5 @@ async def test_stdout_readable(capfd: pytest.CaptureFixture[str]) -> None:
     await sink.send([event_record(make_event(1)), alert_record(make_alert(2, "Critical"))])
     await sink.close()
     ev, al = capfd.readouterr().out.splitlines()
-    assert "cat[42] openat /tmp/f1" in ev and "Debu" in ev
+    assert "cat[42] openat /tmp/f1" in ev and " evt " in ev
     assert "Crit Read sensitive file: sensitive file opened (seq=2)" in al
