@@ -116,11 +116,16 @@ class Tracer:
 
     def run(self) -> None:
         """Thread body: spawn, trace until every tracee is gone."""
+        pid = 0
         try:
             pid = spawn_stopped(self.path, self.argv, self.env, self.fprog)
             P.seize(pid, _OPTIONS)
             os.kill(pid, signal.SIGCONT)
         except BaseException as exc:
+            if pid:  # never leave the application stopped and untraced
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
             self.start_error = exc
             self.handoff.closed = True
             self.started.set()
