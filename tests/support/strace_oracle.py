@@ -35,6 +35,7 @@ PEER_CALLS = {"accept", "accept4"}
 def _strip_port(name: str, addr: str) -> str:
     return addr.rsplit(":", 1)[0] if name in PEER_CALLS and ":" in addr else addr
 
+
 Key = tuple[str, str]
 
 
