@@ -66,22 +66,6 @@ _SYS_PIDFD_OPEN = 434
 _SYS_PIDFD_GETFD = 438
 
 
-class SyscallInfo(ctypes.Structure):
-    """struct ptrace_syscall_info, with the entry/seccomp arm of the union."""
-
-    _fields_ = [
-        ("op", ctypes.c_uint8),
-        ("pad", ctypes.c_uint8 * 3),
-        ("arch", ctypes.c_uint32),
-        ("instruction_pointer", ctypes.c_uint64),
-        ("stack_pointer", ctypes.c_uint64),
-        ("nr", ctypes.c_uint64),  # exit arm: rval (s64)
-        ("args", ctypes.c_uint64 * 6),  # exit arm: is_error in args[0] & 0xff
-        ("ret_data", ctypes.c_uint32),
-        ("pad2", ctypes.c_uint32),
-    ]
-
-
 class IOVec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
@@ -153,10 +137,12 @@ def get_event_msg(tid: int) -> int:
     return _eventmsg.value
 
 
-# struct ptrace_syscall_info as one unpack: op, arch, ip, sp, nr (exit: rval),
-# args[6] (exit: is_error in the low byte of args[0]), ret_data.
+# struct ptrace_syscall_info (88 bytes) as one unpack: u8 op, 3 pad, u32 arch,
+# u64 instruction_pointer, u64 stack_pointer, then the union: for entry and
+# seccomp stops u64 nr, u64 args[6], u32 ret_data; for exit stops s64 rval
+# (where nr is) and u8 is_error (the low byte of args[0]).
 _SYSCALL_INFO = struct.Struct("<B3xIQQQ6QI4x")
-assert _SYSCALL_INFO.size == ctypes.sizeof(SyscallInfo)
+assert _SYSCALL_INFO.size == 88
 
 SyscallInfoTuple = tuple[int, int, int, int, int, int, int, int, int, int, int, int]
 
