@@ -87,7 +87,7 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         )
         await router.stop(cfg.agent.shutdown_timeout_secs)
         return 1
-    Forwarder(lambda: tracer.main_pid, lambda sig: None).start()
+    Forwarder(lambda: tracer.main_pid).start()
 
     pipeline = Pipeline(
         handoff,

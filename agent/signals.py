@@ -35,9 +35,8 @@ def block_forwarded() -> None:
 
 
 class Forwarder:
-    def __init__(self, target_pid: Callable[[], int], on_signal: Callable[[int], None]) -> None:
+    def __init__(self, target_pid: Callable[[], int]) -> None:
         self._target = target_pid
-        self._on_signal = on_signal
         self.forwarded = 0
         self._thread = threading.Thread(target=self._run, name="signals", daemon=True)
 
@@ -61,7 +60,6 @@ class Forwarder:
                 # e.g. EPERM: the app switched user and the task lacks CAP_KILL.
                 # Losing one signal must not end forwarding of the next ones.
                 log.error("cannot forward signal %d to %d: %s", info.si_signo, pid, exc)
-            self._on_signal(info.si_signo)
 
     @staticmethod
     def _same_pgrp(pid: int) -> bool:
