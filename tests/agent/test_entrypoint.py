@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -74,9 +74,7 @@ def test_invalid_config_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert "tracer.profile (line 5)" in res.stderr
 
 
-def test_stdin_and_stdout_are_inherited(run_traced) -> None:
-    res = run_traced(["sh", "-c", "read x; echo got $x"], stdin=None)
-    # stdin=None means "inherit": feed it through a pipe instead.
+def test_stdin_and_stdout_are_inherited() -> None:
     proc = subprocess.run(
         [*AGENT, "run", "--", "sh", "-c", "read x; echo got $x"],
         input="hello\n",
@@ -87,7 +85,6 @@ def test_stdin_and_stdout_are_inherited(run_traced) -> None:
     )
     assert proc.returncode == 0
     assert "got hello" in proc.stdout.splitlines()
-    assert res.returncode == 0
 
 
 def test_terminal_is_inherited(tmp_path: Path) -> None:
@@ -258,7 +255,11 @@ def test_events_carry_process_fields(run_traced, tmp_path: Path) -> None:
     assert cat_open["proc.cwd"] == str(tmp_path)
 
 
-def test_python_agent_module_runs(tmp_path: Path) -> None:
-    """`python -m agent.cli` and the console script are the same entry point."""
-    assert agent("--help").returncode == 0
-    assert sys.executable
+def test_console_script_is_the_module_entry_point() -> None:
+    """The installed `tracehound` command and `python -m agent.cli` are one program."""
+    script = shutil.which("tracehound")
+    assert script is not None, "the console script is not installed"
+    via_script = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+    via_module = agent("--help")
+    assert via_script.returncode == via_module.returncode == 0
+    assert via_script.stdout == via_module.stdout
