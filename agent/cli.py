@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 
-from agent.config import Config, ConfigError, effective_config, load_config
+from tracehound.agent.config import Config, ConfigError, effective_config, load_config
 
 USAGE_EXIT = 2
 
@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if cfg is None:
         return USAGE_EXIT
     _setup_logging(cfg.agent.log_level)
-    from agent.entrypoint import run  # imports the tracer: only needed here
+    from tracehound.agent.entrypoint import run  # imports the tracer: only needed here
 
     base = Path(args.config).resolve().parent if args.config else Path.cwd()
     return run(cfg, command, base)
@@ -62,7 +62,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     sinks = ", ".join(f"{n} ({c.type})" for n, c in cfg.sinks.items()) or "none"
     print(f"{args.file}: valid; tracer profile {cfg.tracer.profile}; sinks: {sinks}")
     if args.check_sinks:
-        from sinks import check_sinks_health
+        from tracehound.sinks import check_sinks_health
 
         results = asyncio.run(check_sinks_health(cfg.sinks))
         failed = 0
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     pc.set_defaults(func=cmd_print_config)
 
     try:
-        from filters.cli import register_commands
+        from tracehound.filters.cli import register_commands
     except ImportError:  # pragma: no cover - filters not installed
         pass
     else:

@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 import msgspec
 
-from agent._toml_lines import key_lines, line_of
-from agent._validate import collect_errors
-from agent.tracer.profiles import PROFILES, unknown_syscalls
-from filters.config import FiltersConfig, check_filters
-from sinks import SinkConfig, check_sinks
+from tracehound.agent._toml_lines import key_lines, line_of
+from tracehound.agent._validate import collect_errors
+from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
+from tracehound.filters.config import FiltersConfig, check_filters
+from tracehound.sinks import SinkConfig, check_sinks
 
 
 class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -96,7 +96,7 @@ class ConfigError(Exception):
 
 
 def default_config_text() -> str:
-    return resources.files("tracehound_config").joinpath("default.toml").read_text()
+    return resources.files("tracehound.config").joinpath("default.toml").read_text()
 
 
 def _semantic(cfg: Config, base_dir: Path) -> list[tuple[tuple[str, ...], str]]:

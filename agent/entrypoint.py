@@ -20,15 +20,15 @@ import threading
 import time
 from pathlib import Path
 
-from agent.config import Config
-from agent.pipeline import Pipeline
-from agent.router import Router
-from agent.signals import Forwarder, block_forwarded
-from agent.tracer import _ptrace
-from agent.tracer.handoff import HandOff
-from agent.tracer.spawn import CommandNotRunnable, resolve_command
-from agent.tracer.tracer import Tracer
-from filters.chain import build_chain
+from tracehound.agent.config import Config
+from tracehound.agent.pipeline import Pipeline
+from tracehound.agent.router import Router
+from tracehound.agent.signals import Forwarder, block_forwarded
+from tracehound.agent.tracer import _ptrace
+from tracehound.agent.tracer.handoff import HandOff
+from tracehound.agent.tracer.spawn import CommandNotRunnable, resolve_command
+from tracehound.agent.tracer.tracer import Tracer
+from tracehound.filters.chain import build_chain
 
 log = logging.getLogger("tracehound")
 

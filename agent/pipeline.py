@@ -14,8 +14,8 @@ import logging
 import sys
 from typing import Any, Protocol
 
-from agent.event import Alert, Event
-from agent.tracer.handoff import HandOff
+from tracehound.agent.event import Alert, Event
+from tracehound.agent.tracer.handoff import HandOff
 
 log = logging.getLogger("tracehound")
 

@@ -15,10 +15,10 @@ import contextlib
 import logging
 from typing import Any
 
-from agent.event import Alert, Event, priority_rank
-from agent.record import Record, alert_record, encode, event_record
-from agent.runner import SinkRunner
-from sinks import SinkConfig, build_sink
+from tracehound.agent.event import Alert, Event, priority_rank
+from tracehound.agent.record import Record, alert_record, encode, event_record
+from tracehound.agent.runner import SinkRunner
+from tracehound.sinks import SinkConfig, build_sink
 
 log = logging.getLogger("tracehound")
 

@@ -21,10 +21,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.record import Record
-from sinks import Sink
-from sinks._common import SinkBase
-from sinks.errors import FatalError, RetryableError
+from tracehound.agent.record import Record
+from tracehound.sinks import Sink
+from tracehound.sinks._common import SinkBase
+from tracehound.sinks.errors import FatalError, RetryableError
 
 log = logging.getLogger("tracehound")
 

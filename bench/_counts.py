@@ -66,8 +66,8 @@ def _int(tok: str) -> int | None:
 
 def arg_checks(profile: str) -> dict[str, ArgPredicate]:
     """The tracer's BPF argument checks for a profile, as predicates over strace -X raw args."""
-    from agent.tracer.profiles import WRITE_ONLY_OPENS
-    from agent.tracer.seccomp import DUP_ONTO_STDIO, OPEN_FOR_WRITE
+    from tracehound.agent.tracer.profiles import WRITE_ONLY_OPENS
+    from tracehound.agent.tracer.seccomp import DUP_ONTO_STDIO, OPEN_FOR_WRITE
 
     checks = dict(DUP_ONTO_STDIO)
     if profile in WRITE_ONLY_OPENS:

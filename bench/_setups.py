@@ -12,7 +12,7 @@ PROFILE_NAMES = ("minimal", "balanced", "aggressive")
 
 def profile_syscalls(profile: str) -> frozenset[str]:
     """The tracer's own list, so strace --seccomp-bpf traces exactly what tracehound does."""
-    from agent.tracer.profiles import PROFILES
+    from tracehound.agent.tracer.profiles import PROFILES
 
     return PROFILES[profile]
 

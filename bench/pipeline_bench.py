@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgspec
 
-from agent.event import Event, ProcInfo
-from filters.chain import build_chain
-from filters.config import FiltersConfig
+from tracehound.agent.event import Event, ProcInfo
+from tracehound.filters.chain import build_chain
+from tracehound.filters.config import FiltersConfig
 
 
 def _open(p: ProcInfo, ts: int, path: str, flags: str) -> Event:

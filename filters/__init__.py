@@ -4,7 +4,7 @@ enrich -> sampling -> sensitive paths -> baseline -> rules (Falco rule syntax).
 Exports the config struct and check, `build_chain` and `StageChain`.
 """
 
-from filters.chain import RulesLoadError, StageChain, build_chain
-from filters.config import FiltersConfig, check_filters
+from tracehound.filters.chain import RulesLoadError, StageChain, build_chain
+from tracehound.filters.config import FiltersConfig, check_filters
 
 __all__ = ["FiltersConfig", "RulesLoadError", "StageChain", "build_chain", "check_filters"]

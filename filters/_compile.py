@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from agent.event import Event
-from filters._condition import BoolOp, Check, ConditionError, Const, Node, Not
-from filters._fields import FIELDS, HELPERS, FieldSpec
+from tracehound.agent.event import Event
+from tracehound.filters._condition import BoolOp, Check, ConditionError, Const, Node, Not
+from tracehound.filters._fields import FIELDS, HELPERS, FieldSpec
 
 Matcher = Callable[[Event], bool]
 

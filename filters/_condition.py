@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from filters._fields import FIELDS
+from tracehound.filters._fields import FIELDS
 
 COMPARE_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">="})
 WORD_OPS = frozenset({"contains", "icontains", "startswith", "endswith", "glob", "exists"})

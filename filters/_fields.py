@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent import record
-from agent.event import Event, ProcInfo
+from tracehound.agent import record
+from tracehound.agent.event import Event, ProcInfo
 
 # Value types: "str", "int", "bool", "list" (of str; `=`/`in` match any element),
 # "any" (compared as text, or as a number when both sides are numbers).

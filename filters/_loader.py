@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from agent.event import Event, parse_priority, priority_rank
-from filters._compile import Matcher, compile_condition, compile_output
-from filters._condition import (
+from tracehound.agent.event import Event, parse_priority, priority_rank
+from tracehound.filters._compile import Matcher, compile_condition, compile_output
+from tracehound.filters._condition import (
     LIST_OPS,
     SUPPORTED_OPS,
     BoolOp,

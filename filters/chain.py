@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.event import Alert, Event, priority_rank
-from filters import _fields
-from filters._loader import CompiledRule
-from filters.baseline import Baseline, write_atomic
-from filters.config import FiltersConfig
-from filters.enrich import Enricher
-from filters.rules import RuleEngine, load_rules, read_rule_file
-from filters.sampling import Sampler
-from filters.sensitive import MODIFY_TYPES, PATH_TYPES, SensitivePaths
+from tracehound.agent.event import Alert, Event, priority_rank
+from tracehound.filters import _fields
+from tracehound.filters._loader import CompiledRule
+from tracehound.filters.baseline import Baseline, write_atomic
+from tracehound.filters.config import FiltersConfig
+from tracehound.filters.enrich import Enricher
+from tracehound.filters.rules import RuleEngine, load_rules, read_rule_file
+from tracehound.filters.sampling import Sampler
+from tracehound.filters.sensitive import MODIFY_TYPES, PATH_TYPES, SensitivePaths
 
 log = logging.getLogger("tracehound.filters")
 

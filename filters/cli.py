@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from filters.baseline import KINDS, BaselineStore, write_atomic
+from tracehound.filters.baseline import KINDS, BaselineStore, write_atomic
 
 
 def register_commands(subparsers: Any) -> None:

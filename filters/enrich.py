@@ -16,9 +16,9 @@ from typing import Any
 
 import aiohttp
 
-from agent import record
-from agent.event import Event
-from filters.config import EnrichConfig
+from tracehound.agent import record
+from tracehound.agent.event import Event
+from tracehound.filters.config import EnrichConfig
 
 log = logging.getLogger("tracehound.filters.enrich")
 

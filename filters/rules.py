@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from agent.event import Alert, Event
-from filters._loader import CompiledRule, LoadIssue, RuleLoader
+from tracehound.agent.event import Alert, Event
+from tracehound.filters._loader import CompiledRule, LoadIssue, RuleLoader
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -31,7 +31,7 @@ def read_rule_file(entry: str, base_dir: Path) -> RuleSource:
     if entry.startswith(BUILTIN_PREFIX):
         name = entry[len(BUILTIN_PREFIX) :]
         try:
-            res = resources.files("tracehound_config").joinpath(name)
+            res = resources.files("tracehound.config").joinpath(name)
             return RuleSource(entry, res.read_text())
         except (FileNotFoundError, OSError, ModuleNotFoundError):
             return RuleSource(entry, None, f"no shipped rule file named {name!r}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 import zlib
 
-from agent.event import Event
-from filters.config import SamplingConfig
+from tracehound.agent.event import Event
+from tracehound.filters.config import SamplingConfig
 
 NEVER_SAMPLED = frozenset({"execve", "execveat", "clone", "clone3", "fork", "vfork", "exit"})
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden ratio: spreads pids over the hash space

@@ -12,14 +12,14 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from agent.record import Record
-from sinks._common import BaseSink, SinkBase
-from sinks.aws_lambda import LambdaSink, LambdaSinkConfig
-from sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig
-from sinks.errors import FatalError, RetryableError
-from sinks.file import FileSink, FileSinkConfig
-from sinks.stdout import StdoutSink, StdoutSinkConfig
-from sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
+from tracehound.agent.record import Record
+from tracehound.sinks._common import BaseSink, SinkBase
+from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
+from tracehound.sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig
+from tracehound.sinks.errors import FatalError, RetryableError
+from tracehound.sinks.file import FileSink, FileSinkConfig
+from tracehound.sinks.stdout import StdoutSink, StdoutSinkConfig
+from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
 
 
 class Sink(Protocol):

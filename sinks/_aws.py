@@ -17,9 +17,9 @@ from aiobotocore.session import get_session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from agent import record
-from sinks._common import BaseSink, SinkBase
-from sinks.errors import FatalError, RetryableError, SinkError
+from tracehound.agent import record
+from tracehound.sinks._common import BaseSink, SinkBase
+from tracehound.sinks.errors import FatalError, RetryableError, SinkError
 
 _RETRYABLE_CODES = frozenset(
     {

@@ -6,8 +6,8 @@ from typing import Literal
 
 import msgspec
 
-from agent.event import parse_priority
-from agent.record import Record
+from tracehound.agent.event import parse_priority
+from tracehound.agent.record import Record
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

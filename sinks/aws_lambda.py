@@ -11,9 +11,9 @@ from typing import Literal
 
 import msgspec
 
-from agent.record import Record, encode
-from sinks._aws import AwsSink, AwsSinkBase, classify
-from sinks.errors import RetryableError, SinkError
+from tracehound.agent.record import Record, encode
+from tracehound.sinks._aws import AwsSink, AwsSinkBase, classify
+from tracehound.sinks.errors import RetryableError, SinkError
 
 PAYLOAD_LIMITS = {"Event": 1_048_576, "RequestResponse": 6_291_456}
 

@@ -11,10 +11,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from agent.record import Record, encode
-from sinks._aws import AwsSink, AwsSinkBase, classify, default_stream_name, ecs_task_id, error_code
-from sinks._time import record_ms
-from sinks.errors import SinkError
+from tracehound.agent.record import Record, encode
+from tracehound.sinks._aws import (
+    AwsSink,
+    AwsSinkBase,
+    classify,
+    default_stream_name,
+    ecs_task_id,
+    error_code,
+)
+from tracehound.sinks._time import record_ms
+from tracehound.sinks.errors import SinkError
 
 MAX_EVENTS = 10_000
 MAX_BATCH_BYTES = 1_048_576

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from agent.record import Record, encode
-from sinks._common import BaseSink, SinkBase
+from tracehound.agent.record import Record, encode
+from tracehound.sinks._common import BaseSink, SinkBase
 
 
 class FileSinkConfig(SinkBase, tag="file"):

@@ -7,8 +7,8 @@ import os
 import sys
 from typing import Literal
 
-from agent.record import Record, encode_lines
-from sinks._common import BaseSink, SinkBase
+from tracehound.agent.record import Record, encode_lines
+from tracehound.sinks._common import BaseSink, SinkBase
 
 
 class StdoutSinkConfig(SinkBase, tag="stdout"):

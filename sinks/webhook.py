@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 import aiohttp
 import msgspec
 
-from agent.record import Record, encode_lines
-from sinks._common import BaseSink, SinkBase
-from sinks._time import record_ns
-from sinks.errors import FatalError, RetryableError
+from tracehound.agent.record import Record, encode_lines
+from tracehound.sinks._common import BaseSink, SinkBase
+from tracehound.sinks._time import record_ns
+from tracehound.sinks.errors import FatalError, RetryableError
 
 _json = msgspec.json.Encoder()
 

@@ -15,8 +15,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from agent.tracer import _ptrace
-from agent.tracer.flags import (
+from tracehound.agent.tracer import _ptrace
+from tracehound.agent.tracer.flags import (
     AF_INET,
     AF_INET6,
     AF_UNIX,

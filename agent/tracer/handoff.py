@@ -13,7 +13,7 @@ from __future__ import annotations
 import collections
 import time
 
-from agent.event import Event
+from tracehound.agent.event import Event
 
 
 class HandOff:

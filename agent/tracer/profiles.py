@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from agent.tracer.syscalls import ALL_NAMES
+from tracehound.agent.tracer.syscalls import ALL_NAMES
 
 _EXEC = {"execve", "execveat"}
 _PRIVILEGE = {

@@ -13,7 +13,7 @@ import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.tracer._ptrace import (
+from tracehound.agent.tracer._ptrace import (
     AUDIT_ARCH_AARCH64,
     AUDIT_ARCH_I386,
     AUDIT_ARCH_X86_64,
@@ -21,7 +21,7 @@ from agent.tracer._ptrace import (
     SockFilter,
     SockFprog,
 )
-from agent.tracer.syscalls import TABLES
+from tracehound.agent.tracer.syscalls import TABLES
 
 # classic BPF opcodes
 _LD_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS

@@ -13,7 +13,7 @@ import shutil
 import signal
 import stat
 
-from agent.tracer import _ptrace
+from tracehound.agent.tracer import _ptrace
 
 
 class CommandNotRunnable(Exception):

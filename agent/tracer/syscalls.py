@@ -12,7 +12,7 @@ from ptrace.syscall.linux import aarch64 as _aarch64
 from ptrace.syscall.linux import i386 as _i386
 from ptrace.syscall.linux import x86_64 as _x86_64
 
-from agent.tracer._ptrace import AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
+from tracehound.agent.tracer._ptrace import AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64
 
 # Numbers >= 424 are shared by all architectures.
 _UNIFIED_NEW = {

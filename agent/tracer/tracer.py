@@ -22,14 +22,14 @@ import time
 import traceback
 from typing import Any
 
-from agent.event import Event, ProcInfo
-from agent.tracer import _ptrace as P
-from agent.tracer.decode import DECODERS, Decoder, accept_result, generic
-from agent.tracer.handoff import HandOff
-from agent.tracer.profiles import WRITE_ONLY_OPENS, resolve
-from agent.tracer.seccomp import DUP_ONTO_STDIO, OPEN_FOR_WRITE, build_program, to_fprog
-from agent.tracer.spawn import spawn_stopped
-from agent.tracer.syscalls import TABLES, canonical
+from tracehound.agent.event import Event, ProcInfo
+from tracehound.agent.tracer import _ptrace as P
+from tracehound.agent.tracer.decode import DECODERS, Decoder, accept_result, generic
+from tracehound.agent.tracer.handoff import HandOff
+from tracehound.agent.tracer.profiles import WRITE_ONLY_OPENS, resolve
+from tracehound.agent.tracer.seccomp import DUP_ONTO_STDIO, OPEN_FOR_WRITE, build_program, to_fprog
+from tracehound.agent.tracer.spawn import spawn_stopped
+from tracehound.agent.tracer.syscalls import TABLES, canonical
 
 log = logging.getLogger("tracehound")
 

@@ -10,20 +10,13 @@ dist=${1:-dist/tracehound}
 work=${2:-$(mktemp -d)}
 python=${PYTHON:-python3}
 
-# PyInstaller cannot see through an editable install's import hook, and the package
-# tracehound_config exists only once installed (it is config/ in the tree). So lay
-# out the packages as pyproject.toml installs them, in WORK/site, and bundle those.
+# PyInstaller cannot see through an editable install's import hook, so install
+# the package as pip lays it out (tracehound/agent, tracehound/config, ...) into
+# WORK/site, without dependencies (those come from $PYTHON), and bundle that.
 site="$work/site"
 rm -rf "$site"
-mkdir -p "$site"
-for pkg in agent sinks filters; do
-    (cd "$repo" && tar cf - --exclude=__pycache__ "$pkg") | (cd "$site" && tar xf -)
-done
-mkdir "$site/tracehound_config"
-cp "$repo"/config/*.py "$repo"/config/*.toml "$site/tracehound_config/"
-for f in "$repo"/config/*.yaml; do
-    if [ -e "$f" ]; then cp "$f" "$site/tracehound_config/"; fi
-done
+"$python" -m pip install -q --disable-pip-version-check --no-deps \
+    --target "$site" "$repo"
 
 PYTHONPATH="$site" "$python" -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath "$dist" --workpath "$work/build" "$here/tracehound.spec"

@@ -27,6 +27,7 @@ COPY agent agent
 COPY sinks sinks
 COPY filters filters
 COPY config config
+COPY src src
 # The local project; its dependency ranges live in pyproject.toml.
 # hadolint ignore=DL3013
 RUN pip install --no-cache-dir ".[bundle]"

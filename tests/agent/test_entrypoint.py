@@ -256,7 +256,7 @@ def test_events_carry_process_fields(run_traced, tmp_path: Path) -> None:
 
 
 def test_console_script_is_the_module_entry_point() -> None:
-    """The installed `tracehound` command and `python -m agent.cli` are one program."""
+    """The installed `tracehound` command and `python -m tracehound.agent.cli` are one program."""
     script = shutil.which("tracehound")
     assert script is not None, "the console script is not installed"
     via_script = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from strace_oracle import strace_keys, tracehound_keys
 
-from agent.tracer.profiles import PROFILES
+from tracehound.agent.tracer.profiles import PROFILES
 
 BALANCED = set(PROFILES["balanced"])
 # Same environment for both runs: no .pyc writes that happen only the first time.

@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from agent.event import Alert, Event
-from agent.pipeline import Pipeline
-from agent.tracer.handoff import HandOff
-from agent.tracer.tracer import Tracer
+from tracehound.agent.event import Alert, Event
+from tracehound.agent.pipeline import Pipeline
+from tracehound.agent.tracer.handoff import HandOff
+from tracehound.agent.tracer.tracer import Tracer
 
 
 class ExplodingChain:

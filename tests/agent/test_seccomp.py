@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.tracer import _ptrace as P
-from agent.tracer.profiles import PROFILES
-from agent.tracer.seccomp import (
+from tracehound.agent.tracer import _ptrace as P
+from tracehound.agent.tracer.profiles import PROFILES
+from tracehound.agent.tracer.seccomp import (
     DUP_ONTO_STDIO,
     OPEN_FOR_WRITE,
     RET_ALLOW,
@@ -17,7 +17,7 @@ from agent.tracer.seccomp import (
     build_program,
     simulate,
 )
-from agent.tracer.syscalls import TABLES, canonical
+from tracehound.agent.tracer.syscalls import TABLES, canonical
 
 HEADERS = Path("/usr/include/x86_64-linux-gnu/asm")
 X86, I386 = P.AUDIT_ARCH_X86_64, P.AUDIT_ARCH_I386

@@ -28,7 +28,7 @@ from deploy_run import (
 
 PY_APP = DEPLOY / "examples" / "python-app"
 NGINX = DEPLOY / "examples" / "nginx"
-CHECKOUT_TRACEHOUND = [sys.executable, "-m", "agent.cli"]
+CHECKOUT_TRACEHOUND = [sys.executable, "-m", "tracehound.agent.cli"]
 
 
 def _image_command(dockerfile: Path) -> tuple[list[str], list[str]]:

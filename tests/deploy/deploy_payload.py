@@ -7,9 +7,9 @@ import json
 import time
 from typing import Any
 
-import agent.record as record_mod
-from agent.event import Alert, Event, ProcInfo
-from sinks.aws_lambda import LambdaSink, LambdaSinkConfig
+import tracehound.agent.record as record_mod
+from tracehound.agent.event import Alert, Event, ProcInfo
+from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
 
 
 def alert(priority: str, rule: str, task_arn: str | None, cluster: str | None) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from deploy_files import AGENT_CONFIG, TASKDEF, load_json, template
 
-from agent.config import load_config
-from sinks.aws_lambda import LambdaSinkConfig
-from sinks.cloudwatch import CloudWatchLogsSinkConfig
+from tracehound.agent.config import load_config
+from tracehound.sinks.aws_lambda import LambdaSinkConfig
+from tracehound.sinks.cloudwatch import CloudWatchLogsSinkConfig
 
 
 def test_loads(monkeypatch: pytest.MonkeyPatch) -> None:

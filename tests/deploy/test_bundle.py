@@ -33,7 +33,7 @@ def test_layout(bundle_bin: Path) -> None:
     internal = bundle_bin.parent / "_internal"
     assert bundle_bin.name == "tracehound" and os.access(bundle_bin, os.X_OK)
     assert bundle_bin.parent.name == "bin"  # DIST/bin/tracehound -> /opt/tracehound/bin/...
-    assert (internal / "tracehound_config" / "default.toml").is_file()
+    assert (internal / "tracehound" / "config" / "default.toml").is_file()
     models = {p.name for p in (internal / "botocore" / "data").iterdir() if p.is_dir()}
     assert {"logs", "lambda"} <= models and "ec2" not in models  # pruned to what sinks use
     assert list(internal.glob("libpython3*.so*")), "bundle must carry its own libpython"

@@ -23,7 +23,7 @@ def _run(tmp: Path, drop: str | None) -> list[dict[str, object]]:
         pytest.skip("capsh not installed (apt-get install libcap2-bin)")
     records = tmp / "records.jsonl"
     cfg = file_sink_config(tmp, records)
-    inner = f"exec {sys.executable} -m agent.cli run --config {cfg} -- {APP}"
+    inner = f"exec {sys.executable} -m tracehound.agent.cli run --config {cfg} -- {APP}"
     argv = [capsh, *([f"--drop={drop}"] if drop else []), "--", "-c", inner]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(tmp)}
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)

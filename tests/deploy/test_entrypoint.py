@@ -1,6 +1,6 @@
 """The examples' ENTRYPOINT + CMD, run as the image would run them, minus the container.
 
-Fast variant: tracehound from this checkout (python -m agent.cli). The slow variant
+Fast variant: tracehound from this checkout (python -m tracehound.agent.cli). The slow variant
 (test_bundle.py) runs the same command lines with the self-contained bundle.
 """
 

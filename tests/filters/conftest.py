@@ -10,10 +10,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from agent import record
-from agent.event import Alert, Event, ProcInfo
-from filters.chain import StageChain, build_chain
-from filters.config import FiltersConfig
+from tracehound.agent import record
+from tracehound.agent.event import Alert, Event, ProcInfo
+from tracehound.filters.chain import StageChain, build_chain
+from tracehound.filters.config import FiltersConfig
 
 _pids = itertools.count(1000)
 INIT = ProcInfo(1, 0, "tini", "/usr/bin/tini", ("tini", "--"), "/", 0, 0)

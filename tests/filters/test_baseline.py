@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from filters.baseline import RULE_NAME, BaselineStore, normalize_path
+from tracehound.filters.baseline import RULE_NAME, BaselineStore, normalize_path
 
 from .conftest import connect_ev, exec_ev, make_chain, open_ev, proc
 
@@ -108,7 +108,7 @@ def test_new_executable_reported_once() -> None:
 
 def test_learn_then_detect_switches_after_learn_secs() -> None:
     t0 = 1_000_000_000_000_000_000
-    from filters.chain import build_chain
+    from tracehound.filters.chain import build_chain
 
     from .conftest import make_config
 

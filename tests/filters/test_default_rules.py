@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.event import Event
-from filters.chain import StageChain
+from tracehound.agent.event import Event
+from tracehound.filters.chain import StageChain
 
 from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_hit
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from agent import record
-from agent.record import event_record
+from tracehound.agent import record
+from tracehound.agent.record import event_record
 
 from .conftest import exec_ev, make_chain, proc
 

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from agent.event import Event
-from filters._condition import ConditionError, parse_condition
-from filters.rules import RuleEngine, RuleSource, load_rules
+from tracehound.agent.event import Event
+from tracehound.filters._condition import ConditionError, parse_condition
+from tracehound.filters.rules import RuleEngine, RuleSource, load_rules
 
 from .conftest import connect_ev, ev, exec_ev, open_ev, proc
 
@@ -220,7 +220,7 @@ def test_condition_errors_name_problem_and_column(cond: str, message: str, colum
     with pytest.raises(ConditionError) as info:
         parse_condition(cond, lambda n: None, lambda n: None)
         # type errors are found at compile time
-        from filters._compile import compile_condition
+        from tracehound.filters._compile import compile_condition
 
         compile_condition(parse_condition(cond, lambda n: None, lambda n: None))
     if "is a number" in message or "needs a" in message:

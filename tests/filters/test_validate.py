@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ConfigError, default_config_text, parse_config
-from filters.config import FiltersConfig, check_filters
+from tracehound.agent.config import ConfigError, default_config_text, parse_config
+from tracehound.filters.config import FiltersConfig, check_filters
 
 BAD_RULES = """\
 - rule: Bad field
@@ -174,7 +174,10 @@ def test_user_rules_file_appends_to_defaults(tmp_path: Path) -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "tracehound.agent.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

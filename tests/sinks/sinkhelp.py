@@ -20,9 +20,9 @@ import msgspec
 from aiobotocore.session import get_session
 from aiohttp import web
 
-from agent.event import Alert, Event, ProcInfo
-from agent.router import Router
-from sinks import SinkConfig
+from tracehound.agent.event import Alert, Event, ProcInfo
+from tracehound.agent.router import Router
+from tracehound.sinks import SinkConfig
 
 HERE = Path(__file__).parent
 

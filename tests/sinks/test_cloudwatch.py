@@ -23,10 +23,10 @@ from sinkhelp import (
     sink_cfg,
 )
 
-from agent.record import event_record
-from agent.router import Router
-from sinks import check_sinks_health
-from sinks.cloudwatch import (
+from tracehound.agent.record import event_record
+from tracehound.agent.router import Router
+from tracehound.sinks import check_sinks_health
+from tracehound.sinks.cloudwatch import (
     EVENT_OVERHEAD,
     MAX_BATCH_BYTES,
     MAX_EVENTS,

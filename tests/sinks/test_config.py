@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from agent.config import ConfigError, default_config_text, parse_config
-from sinks import REGISTRY, SinkConfig
-from sinks.aws_lambda import LambdaSinkConfig
-from sinks.cloudwatch import CloudWatchLogsSinkConfig
-from sinks.file import FileSinkConfig
-from sinks.stdout import StdoutSinkConfig
-from sinks.webhook import WebhookSinkConfig
+from tracehound.agent.config import ConfigError, default_config_text, parse_config
+from tracehound.sinks import REGISTRY, SinkConfig
+from tracehound.sinks.aws_lambda import LambdaSinkConfig
+from tracehound.sinks.cloudwatch import CloudWatchLogsSinkConfig
+from tracehound.sinks.file import FileSinkConfig
+from tracehound.sinks.stdout import StdoutSinkConfig
+from tracehound.sinks.webhook import WebhookSinkConfig
 
 EXAMPLE = re.compile(r"^#(?=[\[a-z])")  # "#key = ..." / "#[sinks.x]", not "# prose"
 

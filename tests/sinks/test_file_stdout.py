@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sinkhelp import FAST_REQUEST, make_alert, make_event, route_all, seqs, sink_cfg
 
-from agent.router import Router
-from sinks.stdout import StdoutSink
+from tracehound.agent.router import Router
+from tracehound.sinks.stdout import StdoutSink
 
 
 def file_cfg(path: Path, **extra: Any) -> Any:
@@ -93,7 +93,7 @@ async def test_stdout_readable(capfd: pytest.CaptureFixture[str]) -> None:
     cfg = sink_cfg(type="stdout", format="readable")
     sink = StdoutSink("out", cfg)
     await sink.open()
-    from agent.record import alert_record, event_record
+    from tracehound.agent.record import alert_record, event_record
 
     await sink.send([event_record(make_event(1)), alert_record(make_alert(2, "Critical"))])
     await sink.close()

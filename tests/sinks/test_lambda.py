@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sinkhelp import FAST_REQUEST, Moto, create_function, make_event, route_all, seqs, sink_cfg
 
-from agent.record import event_record
-from agent.router import Router
-from sinks import check_sinks_health
-from sinks.aws_lambda import PAYLOAD_LIMITS, LambdaSink
+from tracehound.agent.record import event_record
+from tracehound.agent.router import Router
+from tracehound.sinks import check_sinks_health
+from tracehound.sinks.aws_lambda import PAYLOAD_LIMITS, LambdaSink
 
 
 def lambda_cfg(moto: Moto, function: str, **extra: Any) -> Any:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sinkhelp import FAST_REQUEST, make_alert, make_event, route_all, seqs, sink_cfg
 
-from agent.router import Router
-from agent.runner import SinkRunner
-from sinks._common import BaseSink
-from sinks.errors import FatalError, RetryableError
+from tracehound.agent.router import Router
+from tracehound.agent.runner import SinkRunner
+from tracehound.sinks._common import BaseSink
+from tracehound.sinks.errors import FatalError, RetryableError
 
 
 class MemorySink(BaseSink):
@@ -359,9 +359,9 @@ def test_backoff_is_full_jitter_and_honours_retry_after() -> None:
 async def test_hanging_healthcheck_does_not_hold_the_start(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import agent.runner
+    import tracehound.agent.runner as runner_mod
 
-    monkeypatch.setattr(agent.runner, "HEALTHCHECK_WAIT_SECS", 0.05)
+    monkeypatch.setattr(runner_mod, "HEALTHCHECK_WAIT_SECS", 0.05)
     sink = MemorySink()
     never = asyncio.Event()
 

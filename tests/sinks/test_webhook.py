@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sinkhelp import FAST_REQUEST, Siem, free_port, make_alert, route_all, seqs, sink_cfg
 
-from agent.router import Router
-from sinks import check_sinks, check_sinks_health
+from tracehound.agent.router import Router
+from tracehound.sinks import check_sinks, check_sinks_health
 
 
 def webhook(url: str, **extra: Any) -> Any:
@@ -274,7 +274,7 @@ def test_check_sinks_reports_missing_secrets(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_payload_helpers() -> None:
-    from sinks.webhook import retry_after_secs
+    from tracehound.sinks.webhook import retry_after_secs
 
     assert retry_after_secs("7") == 7.0
     assert retry_after_secs(None) is None and retry_after_secs("soon") is None

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sinkhelp import FAST_REQUEST, Siem, route_all, seqs, sink_cfg
 
-from agent.router import Router
-from sinks import check_sinks_health
+from tracehound.agent.router import Router
+from tracehound.sinks import check_sinks_health
 
 
 def _name(cn: str) -> x509.Name:
