@@ -38,6 +38,8 @@ class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     profile: Literal["minimal", "balanced", "aggressive", "custom"] = "balanced"
+    # How traced syscalls reach the capture core (see agent/tracer/backend.py).
+    backend: Literal["auto", "seccomp_notify", "ptrace"] = "auto"
     # With profile = "custom": the syscalls to trace, by name.
     syscalls: list[str] = []
     # Syscalls whose result is worth a second (exit) stop. accept/accept4 need it

@@ -72,6 +72,7 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         argv_max=tc.argv_max,
         arg_max_bytes=tc.arg_max_bytes,
         handoff=handoff,
+        backend=tc.backend,
     )
     chain = build_chain(cfg.filters, base_dir)
     router = Router.from_config(cfg.sinks)
@@ -81,10 +82,7 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
     thread.start()
     await asyncio.to_thread(tracer.started.wait)
     if tracer.start_error is not None:
-        sys.stderr.write(
-            f"tracehound: cannot trace {argv[0]}: {tracer.start_error}"
-            " (does the task have the SYS_PTRACE capability?)\n"
-        )
+        sys.stderr.write(f"tracehound: cannot trace {argv[0]}: {tracer.start_error}\n")
         await router.stop(cfg.agent.shutdown_timeout_secs)
         return 1
     Forwarder(lambda: tracer.main_pid).start()

@@ -10,11 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from th_support import AGENT, TracedRun, write_config
+from th_support import AGENT, TracedRun, with_backend, write_config
 
 
 @pytest.fixture
-def run_traced(tmp_path: Path) -> Callable[..., TracedRun]:
+def tracer_backend() -> str | None:
+    """The tracer backend for run_traced: None is the config's default ("auto").
+    tests/agent runs its tests on every backend (see its conftest)."""
+    return None
+
+
+@pytest.fixture
+def run_traced(tmp_path: Path, tracer_backend: str | None) -> Callable[..., TracedRun]:
     """Run `tracehound run --config X -- argv` with a file sink; return its records."""
     counter = iter(range(1_000_000))
 
@@ -29,9 +36,10 @@ def run_traced(tmp_path: Path) -> Callable[..., TracedRun]:
     ) -> TracedRun:
         n = next(counter)
         records = tmp_path / f"records-{n}.jsonl"
+        config, prefix = with_backend(config, tracer_backend)
         cfg = write_config(tmp_path / f"tracehound-{n}.toml", records, config)
         proc = subprocess.run(
-            [*AGENT, "run", "--config", str(cfg), "--", *argv],
+            [*prefix, *AGENT, "run", "--config", str(cfg), "--", *argv],
             cwd=cwd or tmp_path,
             env={**os.environ, **(env or {})},
             capture_output=True,

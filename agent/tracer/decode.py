@@ -1,9 +1,9 @@
-"""Decode syscall arguments into Falco-style fields.
+"""Decode what the capture core read at a stop into Falco-style fields.
 
 One small function per syscall family, registered in DECODERS by name. Each
-gets the decoder (memory and /proc helpers), the thread id and the six raw
-arguments, and returns the event's fields. Reads are bounded: strings to
-arg_max_bytes, argv to argv_max entries.
+gets one record (records.Raw: the six raw arguments plus the strings, addresses
+and /proc values the core read, as specs.py asked) and returns the event's
+fields. This runs in batches on the pipeline's side, never at the stop.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from tracehound.agent.tracer import _ptrace
 from tracehound.agent.tracer.flags import (
     AF_INET,
     AF_INET6,
@@ -25,6 +24,16 @@ from tracehound.agent.tracer.flags import (
     PTRACE_REQUESTS,
     SOCK_FAMILY,
     open_flags,
+)
+from tracehound.agent.tracer.records import Raw
+from tracehound.agent.tracer.specs import (
+    T_ARGV,
+    T_BASE,
+    T_FDPATH,
+    T_RAW,
+    T_SOCKADDR,
+    T_SOCKINFO,
+    T_STR,
 )
 
 AT_FDCWD = -100
@@ -38,126 +47,89 @@ def s32(v: int) -> int:
     return v - (1 << 32) if v & 0x80000000 else v
 
 
-class Decoder:
-    def __init__(self, argv_max: int, arg_max_bytes: int) -> None:
-        self.argv_max = argv_max
-        self.mem = _ptrace.MemoryReader(max(arg_max_bytes, 8 * (argv_max + 1)))
-        self.arg_max_bytes = arg_max_bytes
-        self.ptr_size = 8  # set per stop: 4 for i386 and x32
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode("utf-8", "surrogateescape")
 
-    # --- paths -----------------------------------------------------------
 
-    def string(self, tid: int, addr: int) -> str | None:
-        raw = self.mem.read_cstring(tid, addr, self.arg_max_bytes)
-        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+def string(r: Raw, arg: int) -> str | None:
+    """A string argument as the core read it (None: unreadable)."""
+    return _text(r.blob(T_STR, arg))
 
-    def cwd(self, tid: int) -> str:
-        try:
-            return os.readlink(f"/proc/{tid}/cwd")
-        except OSError:
-            return "."
 
-    def fd_path(self, tid: int, fd: int) -> str:
-        try:
-            return os.readlink(f"/proc/{tid}/fd/{fd}")
-        except OSError:
-            return f"<fd {fd}>"
+def at_path(r: Raw, arg: int, dirfd: int = AT_FDCWD) -> str:
+    """A path argument resolved against its dirfd or the cwd, as the kernel would."""
+    path = string(r, arg)
+    if path is None:
+        return "<unreadable>"
+    if path.startswith("/"):
+        return os.path.normpath(path) if "/." in path or "//" in path else path
+    base = _text(r.blob(T_BASE, arg))
+    if base is None:
+        base = "." if dirfd == AT_FDCWD else f"<fd {dirfd}>"
+    if not path:
+        return base
+    return os.path.normpath(os.path.join(base, path))
 
-    def at_path(self, tid: int, dirfd: int, addr: int) -> str:
-        """Resolve a *at() path against dirfd or the cwd, as the kernel would."""
-        path = self.string(tid, addr)
-        if path is None:
-            return "<unreadable>"
-        if path.startswith("/"):
-            return os.path.normpath(path) if "/." in path or "//" in path else path
-        base = self.cwd(tid) if dirfd == AT_FDCWD else self.fd_path(tid, dirfd)
-        if not path:
-            return base
-        return os.path.normpath(os.path.join(base, path))
 
-    def path(self, tid: int, addr: int) -> str:
-        return self.at_path(tid, AT_FDCWD, addr)
+def fd_path(r: Raw, arg: int) -> str:
+    return _text(r.blob(T_FDPATH, arg)) or f"<fd {s32(r.args[arg])}>"
 
-    def argv(self, tid: int, addr: int) -> tuple[str, ...]:
-        if not addr:
-            return ()
-        size = self.ptr_size
-        raw = self.mem.read(tid, addr, size * (self.argv_max + 1))
-        if not raw:
-            return ()
-        fmt = "<I" if size == 4 else "<Q"
-        out: list[str] = []
-        for off in range(0, len(raw) - size + 1, size):
-            (ptr,) = struct.unpack_from(fmt, raw, off)
-            if not ptr or len(out) >= self.argv_max:
-                break
-            out.append(self.string(tid, ptr) or "")
-        return tuple(out)
 
-    # --- sockets ---------------------------------------------------------
+def argv(r: Raw, arg: int) -> tuple[str, ...]:
+    raw = r.blob(T_ARGV, arg)
+    if not raw:
+        return ()
+    return tuple(a.decode("utf-8", "surrogateescape") for a in raw.split(b"\0")[:-1])
 
-    def sockaddr(self, tid: int, addr: int, length: int) -> Fields:
-        raw = self.mem.read(tid, addr, min(length, 128))
-        if not raw or len(raw) < 2:
-            return {}
-        family = struct.unpack_from("<H", raw)[0]
-        fields: Fields = {"fd.sockfamily": SOCK_FAMILY.get(family, str(family))}
-        if family == AF_INET and len(raw) >= 8:
-            port = struct.unpack_from(">H", raw, 2)[0]
-            ip = socket.inet_ntop(socket.AF_INET, raw[4:8])
-            fields.update({"fd.rip": ip, "fd.rport": port, "fd.name": f"{ip}:{port}"})
-        elif family == AF_INET6 and len(raw) >= 24:
-            port = struct.unpack_from(">H", raw, 2)[0]
-            ip = str(ipaddress.IPv6Address(raw[8:24]))
-            fields.update({"fd.rip": ip, "fd.rport": port, "fd.name": f"[{ip}]:{port}"})
-        elif family == AF_UNIX:
-            path = raw[2:]
-            if path[:1] == b"\0":  # abstract socket: shown with a leading @
-                name = "@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "replace")
-            else:
-                name = path.split(b"\0", 1)[0].decode("utf-8", "replace")
-            fields["fd.name"] = name
-        return fields
 
-    def socket_info(self, pid: int, fd: int) -> Fields:
-        """Protocol and local address of a tracee's socket, via pidfd_getfd."""
-        try:
-            pidfd = _ptrace.pidfd_open(pid)
-        except OSError:
-            return {}
-        try:
-            local = _ptrace.pidfd_getfd(pidfd, fd)
-        except OSError:
-            return {}
-        finally:
-            os.close(pidfd)
-        try:
-            sock = socket.socket(fileno=local)
-        except OSError:
-            os.close(local)
-            return {"fd.type": "file"}
-        try:
-            out: Fields = {"fd.type": FD_TYPE_OF_FAMILY.get(sock.family, "socket")}
-            proto = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL)
-            if sock.family in (AF_INET, AF_INET6):
-                out["fd.l4proto"] = L4PROTO.get(proto, str(proto))
-                laddr = sock.getsockname()
-                out["fd.lip"], out["fd.lport"] = laddr[0], laddr[1]
-                try:
-                    raddr = sock.getpeername()
-                    out["fd.rip"], out["fd.rport"] = raddr[0], raddr[1]
-                except OSError:
-                    pass
-            return out
-        except OSError:
-            return out
-        finally:
-            sock.close()
+def sockaddr(raw: bytes | None) -> Fields:
+    if not raw or len(raw) < 2:
+        return {}
+    family = struct.unpack_from("<H", raw)[0]
+    fields: Fields = {"fd.sockfamily": SOCK_FAMILY.get(family, str(family))}
+    if family == AF_INET and len(raw) >= 8:
+        port = struct.unpack_from(">H", raw, 2)[0]
+        ip = socket.inet_ntop(socket.AF_INET, raw[4:8])
+        fields.update({"fd.rip": ip, "fd.rport": port, "fd.name": f"{ip}:{port}"})
+    elif family == AF_INET6 and len(raw) >= 24:
+        port = struct.unpack_from(">H", raw, 2)[0]
+        ip = str(ipaddress.IPv6Address(raw[8:24]))
+        fields.update({"fd.rip": ip, "fd.rport": port, "fd.name": f"[{ip}]:{port}"})
+    elif family == AF_UNIX:
+        path = raw[2:]
+        if path[:1] == b"\0":  # abstract socket: shown with a leading @
+            name = "@" + path[1:].split(b"\0", 1)[0].decode("utf-8", "replace")
+        else:
+            name = path.split(b"\0", 1)[0].decode("utf-8", "replace")
+        fields["fd.name"] = name
+    return fields
+
+
+_SOCKINFO = struct.Struct("<iiiI128sI128s")
+
+
+def socket_info(r: Raw, arg: int) -> Fields:
+    """Protocol and addresses of a tracee's socket, as the core read them (pidfd_getfd)."""
+    raw = r.blob(T_SOCKINFO, arg)
+    if raw is None or len(raw) < _SOCKINFO.size:
+        return {}
+    family, _type, proto, llen, laddr, plen, paddr = _SOCKINFO.unpack_from(raw)
+    out: Fields = {"fd.type": FD_TYPE_OF_FAMILY.get(family, "socket")}
+    if family in (AF_INET, AF_INET6):
+        out["fd.l4proto"] = L4PROTO.get(proto, str(proto))
+        local = sockaddr(laddr[:llen])
+        if "fd.rip" in local:
+            out["fd.lip"], out["fd.lport"] = local["fd.rip"], local["fd.rport"]
+        peer = sockaddr(paddr[:plen]) if plen else {}
+        if "fd.rip" in peer and peer["fd.rport"]:
+            out["fd.rip"], out["fd.rport"] = peer["fd.rip"], peer["fd.rport"]
+    return out
 
 
 # --- per-syscall decoders ------------------------------------------------
+# Each gets the record (raw arguments plus what the core read, see specs.py).
 
-Decode = Callable[[Decoder, int, int, tuple[int, ...]], Fields]
+Decode = Callable[[Raw], Fields]
 DECODERS: dict[str, Decode] = {}
 
 
@@ -170,64 +142,60 @@ def decodes(*names: str) -> Callable[[Decode], Decode]:
     return reg
 
 
-def _open(d: Decoder, tid: int, dirfd: int, path_addr: int, flags: int) -> Fields:
-    return {"fd.name": d.at_path(tid, dirfd, path_addr), "evt.arg.flags": open_flags(flags)}
+def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
+    return {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": open_flags(flags)}
 
 
 @decodes("open")
-def _d_open(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return _open(d, tid, AT_FDCWD, a[0], a[1])
+def _d_open(r: Raw) -> Fields:
+    return _open(r, 0, AT_FDCWD, r.args[1])
 
 
 @decodes("creat")
-def _d_creat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return _open(d, tid, AT_FDCWD, a[0], 0o1 | 0o100 | 0o1000)
+def _d_creat(r: Raw) -> Fields:
+    return _open(r, 0, AT_FDCWD, 0o1 | 0o100 | 0o1000)
 
 
 @decodes("openat")
-def _d_openat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return _open(d, tid, s32(a[0]), a[1], a[2])
+def _d_openat(r: Raw) -> Fields:
+    return _open(r, 1, s32(r.args[0]), r.args[2])
 
 
 @decodes("openat2")
-def _d_openat2(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    how = d.mem.read(tid, a[2], 8)
+def _d_openat2(r: Raw) -> Fields:
+    how = r.blob(T_RAW, 2)
     flags = struct.unpack("<Q", how)[0] if how and len(how) == 8 else 0
-    return _open(d, tid, s32(a[0]), a[1], flags)
+    return _open(r, 1, s32(r.args[0]), flags)
 
 
 @decodes("execve")
-def _d_execve(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.path(tid, a[0]), "argv": d.argv(tid, a[1])}
+def _d_execve(r: Raw) -> Fields:
+    return {"fd.name": at_path(r, 0), "argv": argv(r, 1)}
 
 
 @decodes("execveat")
-def _d_execveat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    dirfd = s32(a[0])
-    name = d.string(tid, a[1]) or ""
-    path = (
-        d.fd_path(tid, dirfd) if not name and a[4] & AT_EMPTY_PATH else d.at_path(tid, dirfd, a[1])
-    )
-    fields: Fields = {"fd.name": path, "argv": d.argv(tid, a[2])}
-    if not name:
+def _d_execveat(r: Raw) -> Fields:
+    dirfd = s32(r.args[0])
+    fields: Fields = {"fd.name": at_path(r, 1, dirfd), "argv": argv(r, 2)}
+    if not string(r, 1):
         fields["comm"] = str(dirfd)  # the kernel names such a process after the fd
     return fields
 
 
 @decodes("connect", "bind")
-def _d_connect(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    fields = d.sockaddr(tid, a[1], a[2])
-    fields["evt.arg.fd"] = s32(a[0])
+def _d_connect(r: Raw) -> Fields:
+    fields = sockaddr(r.blob(T_SOCKADDR, 1))
+    fields["evt.arg.fd"] = s32(r.args[0])
     if "fd.rip" in fields:
         fields["fd.sip"], fields["fd.sport"] = fields["fd.rip"], fields["fd.rport"]
-        fields["fd.l4proto"] = d.socket_info(pid, s32(a[0])).get("fd.l4proto", "unknown")
+        fields["fd.l4proto"] = socket_info(r, 0).get("fd.l4proto", "unknown")
     return fields
 
 
 @decodes("listen")
-def _d_listen(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    info = d.socket_info(pid, s32(a[0]))
-    fields: Fields = {"evt.arg.fd": s32(a[0]), "evt.arg.backlog": s32(a[1])}
+def _d_listen(r: Raw) -> Fields:
+    info = socket_info(r, 0)
+    fields: Fields = {"evt.arg.fd": s32(r.args[0]), "evt.arg.backlog": s32(r.args[1])}
     if "fd.lip" in info:
         fields.update(
             {
@@ -240,221 +208,212 @@ def _d_listen(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
     return fields
 
 
-def accept_result(d: Decoder, tid: int, a: tuple[int, ...], res: int) -> Fields:
-    """accept/accept4 at the exit stop: the peer address is only there now."""
-    fields: Fields = {"evt.arg.fd": s32(a[0]), "evt.res": res}
-    if res < 0 or not a[1] or not a[2]:
-        return fields
-    raw_len = d.mem.read(tid, a[2], 4)
-    if raw_len and len(raw_len) == 4:
-        peer = d.sockaddr(tid, a[1], struct.unpack("<I", raw_len)[0])
-        if "fd.rip" in peer:
-            peer["fd.cip"], peer["fd.cport"] = peer["fd.rip"], peer["fd.rport"]
-        fields.update(peer)
+@decodes("accept", "accept4")
+def _d_accept(r: Raw) -> Fields:
+    """The peer address is there only when the exit stop was taken."""
+    fields: Fields = {"evt.arg.fd": s32(r.args[0])}
+    peer = sockaddr(r.blob(T_SOCKADDR, 1))
+    if "fd.rip" in peer:
+        peer["fd.cip"], peer["fd.cport"] = peer["fd.rip"], peer["fd.rport"]
+    fields.update(peer)
     return fields
 
 
-@decodes("accept", "accept4")
-def _d_accept(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"evt.arg.fd": s32(a[0])}  # the address comes with the exit stop
-
-
 @decodes("unlink", "rmdir")
-def _d_unlink(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    p = d.path(tid, a[0])
+def _d_unlink(r: Raw) -> Fields:
+    p = at_path(r, 0)
     return {"fd.name": p, "evt.arg.path": p}
 
 
 @decodes("unlinkat")
-def _d_unlinkat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    p = d.at_path(tid, s32(a[0]), a[1])
+def _d_unlinkat(r: Raw) -> Fields:
+    p = at_path(r, 1, s32(r.args[0]))
     return {"fd.name": p, "evt.arg.path": p}
 
 
-def _rename(d: Decoder, tid: int, olddir: int, old: int, newdir: int, new: int) -> Fields:
-    oldp, newp = d.at_path(tid, olddir, old), d.at_path(tid, newdir, new)
+def _rename(oldp: str, newp: str) -> Fields:
     return {"fd.name": oldp, "evt.arg.oldpath": oldp, "evt.arg.newpath": newp}
 
 
 @decodes("rename")
-def _d_rename(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return _rename(d, tid, AT_FDCWD, a[0], AT_FDCWD, a[1])
+def _d_rename(r: Raw) -> Fields:
+    return _rename(at_path(r, 0), at_path(r, 1))
 
 
 @decodes("renameat", "renameat2")
-def _d_renameat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return _rename(d, tid, s32(a[0]), a[1], s32(a[2]), a[3])
+def _d_renameat(r: Raw) -> Fields:
+    return _rename(at_path(r, 1, s32(r.args[0])), at_path(r, 3, s32(r.args[2])))
 
 
 @decodes("symlink", "link")
-def _d_link(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    target = d.string(tid, a[0]) or ""
-    p = d.path(tid, a[1])
-    return {"fd.name": p, "evt.arg.target": target}
+def _d_link(r: Raw) -> Fields:
+    return {"fd.name": at_path(r, 1), "evt.arg.target": string(r, 0) or ""}
 
 
 @decodes("symlinkat")
-def _d_symlinkat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.at_path(tid, s32(a[1]), a[2]), "evt.arg.target": d.string(tid, a[0]) or ""}
+def _d_symlinkat(r: Raw) -> Fields:
+    return {"fd.name": at_path(r, 2, s32(r.args[1])), "evt.arg.target": string(r, 0) or ""}
 
 
 @decodes("linkat")
-def _d_linkat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
+def _d_linkat(r: Raw) -> Fields:
     return {
-        "fd.name": d.at_path(tid, s32(a[2]), a[3]),
-        "evt.arg.target": d.at_path(tid, s32(a[0]), a[1]),
+        "fd.name": at_path(r, 3, s32(r.args[2])),
+        "evt.arg.target": at_path(r, 1, s32(r.args[0])),
     }
 
 
 @decodes("chmod")
-def _d_chmod(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.path(tid, a[0]), "evt.arg.mode": oct(a[1] & 0o7777)}
+def _d_chmod(r: Raw) -> Fields:
+    return {"fd.name": at_path(r, 0), "evt.arg.mode": oct(r.args[1] & 0o7777)}
 
 
 @decodes("fchmod")
-def _d_fchmod(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.fd_path(tid, s32(a[0])), "evt.arg.mode": oct(a[1] & 0o7777)}
+def _d_fchmod(r: Raw) -> Fields:
+    return {"fd.name": fd_path(r, 0), "evt.arg.mode": oct(r.args[1] & 0o7777)}
 
 
 @decodes("fchmodat", "fchmodat2")
-def _d_fchmodat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.at_path(tid, s32(a[0]), a[1]), "evt.arg.mode": oct(a[2] & 0o7777)}
+def _d_fchmodat(r: Raw) -> Fields:
+    return {"fd.name": at_path(r, 1, s32(r.args[0])), "evt.arg.mode": oct(r.args[2] & 0o7777)}
+
+
+def _owner(name: str, uid: int, gid: int) -> Fields:
+    return {"fd.name": name, "evt.arg.uid": s32(uid), "evt.arg.gid": s32(gid)}
 
 
 @decodes("chown", "lchown")
-def _d_chown(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.path(tid, a[0]), "evt.arg.uid": s32(a[1]), "evt.arg.gid": s32(a[2])}
+def _d_chown(r: Raw) -> Fields:
+    return _owner(at_path(r, 0), r.args[1], r.args[2])
 
 
 @decodes("fchown")
-def _d_fchown(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {
-        "fd.name": d.fd_path(tid, s32(a[0])),
-        "evt.arg.uid": s32(a[1]),
-        "evt.arg.gid": s32(a[2]),
-    }
+def _d_fchown(r: Raw) -> Fields:
+    return _owner(fd_path(r, 0), r.args[1], r.args[2])
 
 
 @decodes("fchownat")
-def _d_fchownat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {
-        "fd.name": d.at_path(tid, s32(a[0]), a[1]),
-        "evt.arg.uid": s32(a[2]),
-        "evt.arg.gid": s32(a[3]),
-    }
+def _d_fchownat(r: Raw) -> Fields:
+    return _owner(at_path(r, 1, s32(r.args[0])), r.args[2], r.args[3])
 
 
 @decodes("setuid", "setfsuid")
-def _d_setuid(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"evt.arg.uid": s32(a[0])}
+def _d_setuid(r: Raw) -> Fields:
+    return {"evt.arg.uid": s32(r.args[0])}
 
 
 @decodes("setgid", "setfsgid")
-def _d_setgid(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"evt.arg.gid": s32(a[0])}
+def _d_setgid(r: Raw) -> Fields:
+    return {"evt.arg.gid": s32(r.args[0])}
 
 
 @decodes("setreuid", "setresuid")
-def _d_setreuid(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
+def _d_setreuid(r: Raw) -> Fields:
     # The effective id is what privilege checks use; -1 means "unchanged".
-    return {"evt.arg.ruid": s32(a[0]), "evt.arg.uid": s32(a[1])}
+    return {"evt.arg.ruid": s32(r.args[0]), "evt.arg.uid": s32(r.args[1])}
 
 
 @decodes("setregid", "setresgid")
-def _d_setregid(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"evt.arg.rgid": s32(a[0]), "evt.arg.gid": s32(a[1])}
+def _d_setregid(r: Raw) -> Fields:
+    return {"evt.arg.rgid": s32(r.args[0]), "evt.arg.gid": s32(r.args[1])}
 
 
 @decodes("ptrace")
-def _d_ptrace(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    req = a[0] & 0xFFFFFFFF
-    return {"evt.arg.request": PTRACE_REQUESTS.get(req, hex(req)), "evt.arg.pid": s32(a[1])}
+def _d_ptrace(r: Raw) -> Fields:
+    req = r.args[0] & 0xFFFFFFFF
+    return {"evt.arg.request": PTRACE_REQUESTS.get(req, hex(req)), "evt.arg.pid": s32(r.args[1])}
 
 
 @decodes("process_vm_writev", "process_vm_readv", "kill", "tkill")
-def _d_pid_target(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"evt.arg.pid": s32(a[0]), "evt.arg.sig": s32(a[1])}
+def _d_pid_target(r: Raw) -> Fields:
+    return {"evt.arg.pid": s32(r.args[0]), "evt.arg.sig": s32(r.args[1])}
 
 
 @decodes("tgkill")
-def _d_tgkill(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
+def _d_tgkill(r: Raw) -> Fields:
+    a = r.args
     return {"evt.arg.pid": s32(a[0]), "evt.arg.tid": s32(a[1]), "evt.arg.sig": s32(a[2])}
 
 
 @decodes("memfd_create")
-def _d_memfd(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    name = d.string(tid, a[0]) or ""
-    return {"evt.arg.name": name, "fd.name": f"memfd:{name}", "evt.arg.flags": a[1] & 0xFFFFFFFF}
+def _d_memfd(r: Raw) -> Fields:
+    name = string(r, 0) or ""
+    return {
+        "evt.arg.name": name,
+        "fd.name": f"memfd:{name}",
+        "evt.arg.flags": r.args[1] & 0xFFFFFFFF,
+    }
 
 
 @decodes("dup2", "dup3")
-def _d_dup2(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    old = s32(a[0])
-    fields: Fields = {"evt.arg.fd": old, "evt.arg.newfd": s32(a[1]), "fd.name": d.fd_path(tid, old)}
-    if fields["fd.name"].startswith("socket:"):
-        info = d.socket_info(pid, old)
+def _d_dup2(r: Raw) -> Fields:
+    old = s32(r.args[0])
+    name = fd_path(r, 0)
+    fields: Fields = {"evt.arg.fd": old, "evt.arg.newfd": s32(r.args[1]), "fd.name": name}
+    if name.startswith("socket:"):
+        info = socket_info(r, 0)
         fields.update(info)
         if "fd.rip" in info:
             fields["fd.sip"], fields["fd.sport"] = info["fd.rip"], info["fd.rport"]
     else:
-        fields["fd.type"] = "pipe" if fields["fd.name"].startswith("pipe:") else "file"
+        fields["fd.type"] = "pipe" if name.startswith("pipe:") else "file"
     return fields
 
 
 @decodes("mount")
-def _d_mount(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
+def _d_mount(r: Raw) -> Fields:
     return {
-        "evt.arg.source": d.string(tid, a[0]) or "",
-        "fd.name": d.path(tid, a[1]),
-        "evt.arg.fstype": d.string(tid, a[2]) or "",
-        "evt.arg.flags": a[3] & 0xFFFFFFFF,
+        "evt.arg.source": string(r, 0) or "",
+        "fd.name": at_path(r, 1),
+        "evt.arg.fstype": string(r, 2) or "",
+        "evt.arg.flags": r.args[3] & 0xFFFFFFFF,
     }
 
 
 @decodes("umount2", "umount", "chdir", "chroot", "mkdir", "truncate")
-def _d_path0(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.path(tid, a[0])}
+def _d_path0(r: Raw) -> Fields:
+    return {"fd.name": at_path(r, 0)}
 
 
 @decodes("mkdirat")
-def _d_mkdirat(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.at_path(tid, s32(a[0]), a[1])}
+def _d_mkdirat(r: Raw) -> Fields:
+    return {"fd.name": at_path(r, 1, s32(r.args[0]))}
 
 
 @decodes("fchdir")
-def _d_fchdir(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.fd_path(tid, s32(a[0]))}
+def _d_fchdir(r: Raw) -> Fields:
+    return {"fd.name": fd_path(r, 0)}
 
 
 @decodes("init_module")
-def _d_init_module(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"evt.arg.len": a[1], "evt.arg.params": d.string(tid, a[2]) or ""}
+def _d_init_module(r: Raw) -> Fields:
+    return {"evt.arg.len": r.args[1], "evt.arg.params": string(r, 2) or ""}
 
 
 @decodes("finit_module")
-def _d_finit_module(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"fd.name": d.fd_path(tid, s32(a[0])), "evt.arg.params": d.string(tid, a[1]) or ""}
+def _d_finit_module(r: Raw) -> Fields:
+    return {"fd.name": fd_path(r, 0), "evt.arg.params": string(r, 1) or ""}
 
 
 @decodes("delete_module")
-def _d_delete_module(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    return {"evt.arg.name": d.string(tid, a[0]) or ""}
+def _d_delete_module(r: Raw) -> Fields:
+    return {"evt.arg.name": string(r, 0) or ""}
 
 
 @decodes("socket")
-def _d_socket(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    fam = a[0] & 0xFFFF
-    return {"fd.sockfamily": SOCK_FAMILY.get(fam, str(fam)), "evt.arg.type": a[1] & 0xF}
+def _d_socket(r: Raw) -> Fields:
+    fam = r.args[0] & 0xFFFF
+    return {"fd.sockfamily": SOCK_FAMILY.get(fam, str(fam)), "evt.arg.type": r.args[1] & 0xF}
 
 
 @decodes("sendto")
-def _d_sendto(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
-    fields = d.sockaddr(tid, a[4], a[5]) if a[4] else {}
-    fields["evt.arg.fd"] = s32(a[0])
-    fields["evt.arg.size"] = a[2]
+def _d_sendto(r: Raw) -> Fields:
+    fields = sockaddr(r.blob(T_SOCKADDR, 4)) if r.args[4] else {}
+    fields["evt.arg.fd"] = s32(r.args[0])
+    fields["evt.arg.size"] = r.args[2]
     return fields
 
 
-def generic(d: Decoder, tid: int, pid: int, a: tuple[int, ...]) -> Fields:
+def generic(r: Raw) -> Fields:
     """Syscalls without a decoder of their own (custom lists, unknown numbers)."""
-    return {"evt.args": [hex(x) for x in a]}
+    return {"evt.args": [hex(x) for x in r.args]}

@@ -1,19 +1,20 @@
-"""The bounded hand-off between the tracer thread and the asyncio loop.
+"""The hand-off between the capture core and the asyncio loop.
 
-The tracer appends each event to a deque (atomic under the GIL: no lock, no
-syscall, no wake-up); the loop drains it on a short timer in batches of up to
-`batch_max` events, so a quiet application's last events are never held back
-waiting for a batch to fill. The fill level is derived from two counters, each
-written by one side only, so neither needs a lock. When full, the tracer drops
-and counts (the default: the tracee never stalls) or waits (when_full = "block").
+The core appends encoded records to a bounded buffer of its own (C, no GIL);
+when it is full, syscall events are dropped and counted, or the tracee waits
+(when_full = "block"); lifecycle records are never dropped. The loop drains it
+on a short timer: drain() takes everything handed over so far, turns it into
+Events with the process table, and returns them in batches of up to batch_max,
+so a quiet application's last events are never held back.
 """
 
 from __future__ import annotations
 
-import collections
 import time
+from typing import Any
 
 from tracehound.agent.event import Event
+from tracehound.agent.tracer.proctable import ProcessTable
 
 
 class HandOff:
@@ -21,33 +22,26 @@ class HandOff:
         self.max_events = max_events
         self.block = block
         self.batch_max = batch_max
-        self._events: collections.deque[Event] = collections.deque()
-        self.produced = 0  # written by the tracer thread only
-        self.consumed = 0  # written by the loop thread only
-        self.dropped = 0  # tracer thread only
-        self.closed = False  # set by the tracer when it is done
+        self.core: Any = None  # the tracer attaches its core and process table
+        self.table: ProcessTable | None = None
+        self.produced = 0  # events handed to the pipeline
+        self.closed = False  # set by the tracer when the core is done
 
-    def push(self, event: Event) -> None:
-        """Tracer side, once per event."""
-        if self.produced - self.consumed >= self.max_events:
-            if not self.block:
-                self.dropped += 1
-                return
-            while self.produced - self.consumed >= self.max_events:
-                time.sleep(0.001)  # the tracee stays stopped meanwhile: nothing lost
-        self.produced += 1
-        self._events.append(event)
+    def attach(self, core: Any, table: ProcessTable) -> None:
+        self.core, self.table = core, table
 
     def drain(self) -> list[list[Event]]:
         """Loop side: everything handed over so far, in batches."""
-        out = []
-        popleft = self._events.popleft
-        while self._events:
-            n = min(len(self._events), self.batch_max)
-            out.append([popleft() for _ in range(n)])
-            self.consumed += n
-        return out
+        if self.core is None or self.table is None:
+            return []
+        closed = self.closed
+        events: list[Event] = []
+        self.table.feed(self.core.drain(), events)
+        self.table.settle_execs(time.time_ns(), events, everything=closed)
+        self.produced += len(events)
+        n = self.batch_max
+        return [events[i : i + n] for i in range(0, len(events), n)]
 
     @property
-    def pending(self) -> int:
-        return self.produced - self.consumed
+    def dropped(self) -> int:
+        return int(self.core.stats()["dropped"]) if self.core is not None else 0

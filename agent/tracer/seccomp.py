@@ -3,13 +3,13 @@
 Layout: check the architecture word first (x86_64 + x32, i386, aarch64, each
 with its own table); then a binary search over number intervals, so a syscall
 costs about log2(intervals) comparisons whatever the profile size. Numbers we
-do not know, and architectures we do not know, are traced (RET_TRACE), never
+do not know, and architectures we do not know, are traced (the trace action), never
 allowed silently and never failed.
 """
 
 from __future__ import annotations
 
-import ctypes
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,8 +18,6 @@ from tracehound.agent.tracer._ptrace import (
     AUDIT_ARCH_I386,
     AUDIT_ARCH_X86_64,
     X32_SYSCALL_BIT,
-    SockFilter,
-    SockFprog,
 )
 from tracehound.agent.tracer.syscalls import TABLES
 
@@ -32,7 +30,8 @@ _JA = 0x05
 _RET = 0x06
 
 RET_ALLOW = 0x7FFF0000
-RET_TRACE = 0x7FF00000
+RET_TRACE = 0x7FF00000  # stop for the ptrace tracer (PTRACE_EVENT_SECCOMP)
+RET_USER_NOTIF = 0x7FC00000  # notify the seccomp listener
 
 _OFF_NR = 0
 _OFF_ARCH = 4
@@ -54,16 +53,11 @@ class ArgCheck:
     below: int = 0
     mask: int = 0
 
-    def code(self) -> list[Insn]:
+    def code(self, trace: int = RET_TRACE) -> list[Insn]:
         load = (_LD_ABS, 0, 0, _arg_low(self.arg))
         if self.mask:
-            return [
-                load,
-                (_JSET, 0, 1, self.mask),
-                (_RET, 0, 0, RET_TRACE),
-                (_RET, 0, 0, RET_ALLOW),
-            ]
-        return [load, (_JGE, 1, 0, self.below), (_RET, 0, 0, RET_TRACE), (_RET, 0, 0, RET_ALLOW)]
+            return [load, (_JSET, 0, 1, self.mask), (_RET, 0, 0, trace), (_RET, 0, 0, RET_ALLOW)]
+        return [load, (_JGE, 1, 0, self.below), (_RET, 0, 0, trace), (_RET, 0, 0, RET_ALLOW)]
 
 
 _WRITE_FLAGS = 0x1 | 0x2 | 0x40 | 0x200  # O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
@@ -72,7 +66,9 @@ _WRITE_FLAGS = 0x1 | 0x2 | 0x40 | 0x200  # O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
 DUP_ONTO_STDIO = {"dup2": ArgCheck(1, below=3), "dup3": ArgCheck(1, below=3)}
 OPEN_FOR_WRITE = {"open": ArgCheck(1, mask=_WRITE_FLAGS), "openat": ArgCheck(2, mask=_WRITE_FLAGS)}
 
-Action = str | ArgCheck  # "allow" | "trace" | ArgCheck
+# "allow", "trace" (the run's trace action), "ptrace" (always RET_TRACE: syscalls
+# whose exit stop we take), or an argument check before the trace action.
+Action = str | ArgCheck
 
 
 def _intervals(actions: dict[int, Action]) -> list[tuple[int, Action]]:
@@ -96,18 +92,19 @@ def _intervals(actions: dict[int, Action]) -> list[tuple[int, Action]]:
     return out
 
 
-def _leaf(act: Action) -> list[Insn]:
+def _leaf(act: Action, trace: int) -> list[Insn]:
     if isinstance(act, ArgCheck):
-        return act.code()
-    return [(_RET, 0, 0, RET_ALLOW if act == "allow" else RET_TRACE)]
+        return act.code(trace)
+    ret = {"allow": RET_ALLOW, "ptrace": RET_TRACE}.get(act, trace)
+    return [(_RET, 0, 0, ret)]
 
 
-def _tree(iv: Sequence[tuple[int, Action]]) -> list[Insn]:
+def _tree(iv: Sequence[tuple[int, Action]], trace: int) -> list[Insn]:
     """Binary search over interval starts; A holds the syscall number."""
     if len(iv) == 1:
-        return _leaf(iv[0][1])
+        return _leaf(iv[0][1], trace)
     mid = len(iv) // 2
-    left, right = _tree(iv[:mid]), _tree(iv[mid:])
+    left, right = _tree(iv[:mid], trace), _tree(iv[mid:], trace)
     if len(left) <= 255:
         return [(_JGE, len(left), 0, iv[mid][0]), *left, *right]
     # Conditional jumps reach 255 instructions; hop further with JA.
@@ -115,26 +112,40 @@ def _tree(iv: Sequence[tuple[int, Action]]) -> list[Insn]:
 
 
 def _arch_actions(
-    table: dict[int, str], traced: frozenset[str], checks: dict[str, ArgCheck], base: int = 0
+    table: dict[int, str],
+    traced: frozenset[str],
+    checks: dict[str, ArgCheck],
+    via_ptrace: frozenset[str],
+    base: int = 0,
 ) -> dict[int, Action]:
     acts: dict[int, Action] = {}
     for nr, name in table.items():
-        if name in traced:
+        if name in via_ptrace:
+            acts[base + nr] = "ptrace"
+        elif name in traced:
             acts[base + nr] = checks.get(name, "trace")
         else:
             acts[base + nr] = "allow"
     return acts
 
 
-def build_program(traced: frozenset[str], checks: dict[str, ArgCheck]) -> list[Insn]:
-    x86 = _arch_actions(TABLES["x86_64"], traced, checks)
-    x86 |= _arch_actions(TABLES["x32"], traced, checks, base=X32_SYSCALL_BIT)
+def build_program(
+    traced: frozenset[str],
+    checks: dict[str, ArgCheck],
+    trace: int = RET_TRACE,
+    via_ptrace: frozenset[str] = frozenset(),
+) -> list[Insn]:
+    """The filter. `trace` is what a traced syscall returns (RET_TRACE or
+    RET_USER_NOTIF); the names in `via_ptrace` return RET_TRACE regardless."""
+    via = via_ptrace & traced
+    x86 = _arch_actions(TABLES["x86_64"], traced, checks, via)
+    x86 |= _arch_actions(TABLES["x32"], traced, checks, via, base=X32_SYSCALL_BIT)
     sections = [
         (AUDIT_ARCH_X86_64, x86),
-        (AUDIT_ARCH_I386, _arch_actions(TABLES["i386"], traced, checks)),
-        (AUDIT_ARCH_AARCH64, _arch_actions(TABLES["aarch64"], traced, checks)),
+        (AUDIT_ARCH_I386, _arch_actions(TABLES["i386"], traced, checks, via)),
+        (AUDIT_ARCH_AARCH64, _arch_actions(TABLES["aarch64"], traced, checks, via)),
     ]
-    bodies = [[(_LD_ABS, 0, 0, _OFF_NR), *_tree(_intervals(acts))] for _, acts in sections]
+    bodies = [[(_LD_ABS, 0, 0, _OFF_NR), *_tree(_intervals(acts), trace)] for _, acts in sections]
     # Dispatch: per arch "jeq ARCH; ja BODY", unknown arch traced.
     head: list[Insn] = [(_LD_ABS, 0, 0, _OFF_ARCH)]
     n = len(sections)
@@ -143,19 +154,19 @@ def build_program(traced: frozenset[str], checks: dict[str, ArgCheck]) -> list[I
         after_ja = 2 * (n - i - 1) + 1  # remaining dispatch pairs + the final ret
         head += [(_JEQ, 0, 1, arch), (_JA, 0, 0, after_ja + offset)]
         offset += len(bodies[i])
-    head.append((_RET, 0, 0, RET_TRACE))
+    head.append((_RET, 0, 0, trace))
     prog = head + [insn for body in bodies for insn in body]
     if len(prog) > 4096:
         raise ValueError(f"seccomp program too long: {len(prog)} instructions")
     return prog
 
 
-def to_fprog(prog: list[Insn]) -> SockFprog:
-    """A sock_fprog ready for seccomp(); keep the returned object alive until exec."""
-    arr = (SockFilter * len(prog))(*(SockFilter(c, jt, jf, k) for c, jt, jf, k in prog))
-    fprog = SockFprog(len(prog), ctypes.cast(arr, ctypes.POINTER(SockFilter)))
-    fprog._keep = arr
-    return fprog
+def to_bytes(prog: list[Insn]) -> bytes:
+    """The program as an array of struct sock_filter, for the capture core."""
+    return b"".join(_INSN.pack(*insn) for insn in prog)
+
+
+_INSN = struct.Struct("<HBBI")
 
 
 def simulate(prog: list[Insn], arch: int, nr: int, args: Sequence[int] = (0,) * 6) -> int:

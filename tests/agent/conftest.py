@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from th_support import BACKENDS
 
 SRC = Path(__file__).parent / "programs"
 
@@ -33,3 +34,9 @@ def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         subprocess.run(["gcc", *flags, "-o", str(exe), str(SRC / f"{name}.c")], check=True)
         built[name] = exe
     return built
+
+
+@pytest.fixture(params=BACKENDS)
+def tracer_backend(request: pytest.FixtureRequest) -> str:
+    """Every tracer test runs on every backend: one event stream whatever the backend."""
+    return str(request.param)

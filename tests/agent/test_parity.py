@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,11 +45,31 @@ def tcp_server() -> Iterator[int]:
     srv.close()
 
 
-def assert_parity(run_traced, argv: list[str], cwd: Path, syscalls: set[str] = BALANCED) -> None:
+# Without ptrace no exit stop can be taken: accept's peer address is unknown there
+# (documented in the README), so those events are compared by name only.
+RESULT_ONLY = {"accept", "accept4"}
+
+
+def _names_only(keys: Counter[tuple[str, str]], names: set[str]) -> Counter[tuple[str, str]]:
+    out: Counter[tuple[str, str]] = Counter()
+    for (n, k), c in keys.items():
+        out[(n, "" if n in names else k)] += c
+    return out
+
+
+def assert_parity(
+    run_traced,
+    argv: list[str],
+    cwd: Path,
+    syscalls: set[str] = BALANCED,
+    backend: str | None = None,
+) -> None:
     oracle = strace_keys(argv, syscalls, cwd, env=ENV)
     traced = run_traced(argv, cwd=cwd, env=ENV)
     assert traced.returncode == 0, traced.stderr
     ours = tracehound_keys(traced.events(), syscalls)
+    if backend == "notify_no_ptrace":
+        oracle, ours = _names_only(oracle, RESULT_ONLY), _names_only(ours, RESULT_ONLY)
     assert sum(oracle.values()) > 0, "strace saw nothing: the oracle is broken"
     missing, extra = oracle - ours, ours - oracle
     assert not missing and not extra, (
@@ -97,7 +118,7 @@ def test_32bit_int80(run_traced, tmp_path: Path, programs: dict[str, Path]) -> N
     assert opens[1]["evt.arg.flags"] == "O_WRONLY|O_CREAT"
 
 
-def test_ipv6_unix_and_accept(run_traced, tmp_path: Path) -> None:
+def test_ipv6_unix_and_accept(run_traced, tmp_path: Path, tracer_backend: str) -> None:
     """bind/listen/connect/accept over IPv6 and AF_UNIX, all inside the traced program."""
     with socket.socket(socket.AF_INET6) as probe:  # a port both runs can use
         probe.bind(("::1", 0))
@@ -116,7 +137,7 @@ def test_ipv6_unix_and_accept(run_traced, tmp_path: Path) -> None:
         "    conn, peer = srv.accept()\n"
         "    for s in (conn, cli, srv): s.close()\n"
     )
-    assert_parity(run_traced, [sys.executable, str(script)], tmp_path)
+    assert_parity(run_traced, [sys.executable, str(script)], tmp_path, backend=tracer_backend)
     events = run_traced([sys.executable, str(script)], cwd=tmp_path, env=ENV).events()
     by_type = {(e["evt.type"], e.get("fd.sockfamily")): e for e in events}
     v6 = by_type[("connect", "ip6")]
@@ -124,5 +145,9 @@ def test_ipv6_unix_and_accept(run_traced, tmp_path: Path) -> None:
     assert by_type[("connect", "unix")]["fd.name"] == "@th-srv"  # abstract socket
     listen6 = next(e for e in events if e["evt.type"] == "listen" and e.get("fd.sip") == "::1")
     assert listen6["fd.sport"] == v6["fd.sport"]
+    if tracer_backend == "notify_no_ptrace":  # no exit stop: the accept has no peer, no result
+        accepts = [e for e in events if e["evt.type"] in ("accept", "accept4")]
+        assert len(accepts) == 2 and all("fd.cip" not in e and "evt.res" not in e for e in accepts)
+        return
     accept6 = by_type.get(("accept4", "ip6")) or by_type[("accept", "ip6")]
     assert accept6["fd.cip"] == "::1" and accept6["evt.res"] >= 0

@@ -82,4 +82,6 @@ async def test_a_full_handoff_drops_and_counts_without_stalling(tmp_path) -> Non
     await asyncio.to_thread(thread.join, 30)
     assert tracer.exit_status == 0
     assert handoff.dropped > 0
-    assert tracer.counters()["events"] == handoff.produced + handoff.dropped
+    delivered = sum(len(batch) for batch in handoff.drain())
+    assert delivered > 0  # what fitted is still there, in order
+    assert tracer.counters()["events"] == delivered + handoff.dropped

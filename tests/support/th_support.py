@@ -9,6 +9,26 @@ from pathlib import Path
 from typing import Any
 
 AGENT = [sys.executable, "-m", "tracehound.agent.cli"]
+NO_PTRACE = str(Path(__file__).with_name("no_ptrace.py"))
+
+# Backends the tracer tests run on: "notify_no_ptrace" is seccomp_notify where
+# ptrace(2) is refused (a container without SYS_PTRACE), so /proc stands in for
+# the lifecycle events.
+BACKENDS = ("seccomp_notify", "ptrace", "notify_no_ptrace")
+
+
+def with_backend(config: str, backend: str | None) -> tuple[str, list[str]]:
+    """The config with `tracer.backend` set, and the command prefix the backend needs."""
+    if backend is None:
+        return config, []
+    name = "seccomp_notify" if backend == "notify_no_ptrace" else backend
+    line = f'backend = "{name}"'
+    if "[tracer]\n" in config:
+        config = config.replace("[tracer]\n", f"[tracer]\n{line}\n", 1)
+    else:
+        config = f"[tracer]\n{line}\n{config}"
+    prefix = [sys.executable, NO_PTRACE] if backend == "notify_no_ptrace" else []
+    return config, prefix
 
 
 @dataclass

@@ -1,0 +1,27 @@
+# Types of the C capture core (_core.c).
+RECORD_HEAD_SIZE: int
+BLOB_HEAD_SIZE: int
+
+class Core:
+    sync_wakeup: bool
+    def __init__(
+        self,
+        filter: bytes,
+        specs: list[tuple[int, int, int, bytes]],
+        notify: bool,
+        ptrace: bool,
+        sync_wakeup: bool,
+        argv_max: int,
+        arg_max_bytes: int,
+        max_events: int,
+        max_bytes: int,
+        block: bool,
+        /,
+    ) -> None: ...
+    def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes], /) -> int: ...
+    def run(self) -> None: ...
+    def drain(self) -> bytes: ...
+    def stats(self) -> dict[str, int]: ...
+
+def probe_notify() -> tuple[bool, bool, bool]: ...
+def probe_ptrace() -> int: ...

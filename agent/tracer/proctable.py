@@ -1,0 +1,311 @@
+"""Turn the core's records into Events: the process table and the lifecycle.
+
+Runs on the pipeline's side, in batches. It keeps one ProcInfo snapshot per
+process (thread group) and the thread -> process map, applies the lifecycle
+records the core sends (new task, exec, exit) and attaches the right snapshot
+to each syscall event.
+
+An execve is reported once its outcome is known: confirmed by the exec record
+(PTRACE_EVENT_EXEC), failed when the same thread makes another syscall or exits
+first. Without ptrace there are no lifecycle records: a process is read from
+/proc when first seen, and an execve is settled by looking at /proc when the
+process is next seen or after EXEC_SETTLE_NS (see settle_execs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+from tracehound.agent.event import Event, ProcInfo
+from tracehound.agent.tracer import records as R
+from tracehound.agent.tracer._ptrace import (
+    AUDIT_ARCH_AARCH64,
+    AUDIT_ARCH_I386,
+    AUDIT_ARCH_X86_64,
+)
+from tracehound.agent.tracer._ptrace import X32_SYSCALL_BIT as X32_BIT
+from tracehound.agent.tracer.decode import DECODERS, generic
+from tracehound.agent.tracer.specs import SETID, T_CMDLINE, T_COMM, T_CWD, T_EXE, T_IDS
+from tracehound.agent.tracer.syscalls import TABLES
+
+_EXEC = frozenset({"execve", "execveat"})
+EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
+
+
+@dataclasses.dataclass(slots=True)
+class _Pending:
+    """An execve whose outcome is not known yet."""
+
+    ts: int
+    etype: str
+    tid: int
+    fields: dict[str, Any]
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "surrogateescape")
+    except OSError:
+        return ""
+
+
+def _status(tid: int) -> dict[str, str]:
+    out = {}
+    for line in _read(f"/proc/{tid}/status").splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.strip()
+    return out
+
+
+def _link(path: str, default: str = "") -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return default
+
+
+class ProcessTable:
+    def __init__(self, root: ProcInfo, lifecycle: bool) -> None:
+        """`root`: the application's first process; `lifecycle`: ptrace records come."""
+        self.procs: dict[int, ProcInfo] = {root.pid: root}
+        self.tgid_of: dict[int, int] = {root.pid: root.pid}
+        self.pending: dict[int, _Pending] = {}  # by tid (by pid without lifecycle)
+        self.lifecycle = lifecycle
+        self.processes = 1
+        x86 = dict(TABLES["x86_64"])
+        x86.update({nr | X32_BIT: n for nr, n in TABLES["x32"].items()})
+        self.names = {
+            AUDIT_ARCH_X86_64: x86,
+            AUDIT_ARCH_I386: TABLES["i386"],
+            AUDIT_ARCH_AARCH64: TABLES["aarch64"],
+        }
+
+    # --- records -> events -------------------------------------------------
+
+    def feed(self, data: bytes, out: list[Event]) -> None:
+        for r in R.parse(data):
+            if r.kind == R.KIND_SYSCALL:
+                self._syscall(r, out)
+            elif r.kind == R.KIND_NEW_TASK:
+                self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
+            elif r.kind == R.KIND_EXEC:
+                self._exec(r, out)
+            elif r.kind == R.KIND_EXIT:
+                self._exit(r.tid, out)
+
+    def _syscall(self, r: R.Raw, out: list[Event]) -> None:
+        tid = r.tid
+        tgid = self.tgid_of.get(tid) or self._adopt(tid)
+        key = tid if self.lifecycle else tgid
+        if key in self.pending:
+            self._settle(key, out)
+        table = self.names.get(r.arch)
+        name = table.get(r.nr) if table is not None else None
+        if name is None:
+            etype = f"syscall_{r.nr}"
+            fields = generic(r)
+            fields["evt.arg.arch"] = hex(r.arch)
+        else:
+            etype = name
+            fields = DECODERS.get(name, generic)(r)
+        if r.has_result:
+            fields["evt.res"] = r.res
+            ids = r.blob(T_IDS)
+            if name in SETID and r.res == 0 and ids:
+                self._set_ids(tgid, ids)
+        if name in _EXEC:
+            self.pending[key] = _Pending(r.ts, etype, tid, fields)
+            return
+        out.append(Event(r.ts, etype, tid, self.procs[tgid], fields))
+
+    def _set_ids(self, tgid: int, ids: bytes) -> None:
+        _ruid, euid, _rgid, egid = (int(x) for x in ids.split())
+        self.procs[tgid] = dataclasses.replace(self.procs[tgid], uid=euid, gid=egid)
+
+    # --- processes -----------------------------------------------------------
+
+    def _adopt(self, tid: int) -> int:
+        """A thread seen without a creation record: read it from /proc."""
+        st = _status(tid)
+        tgid = int(st.get("Tgid", tid) or tid)
+        self.tgid_of[tid] = tgid
+        if tgid not in self.procs:
+            self.procs[tgid] = self._from_proc(tgid, int(st.get("PPid", 0) or 0), st)
+            self.processes += 1
+        return tgid
+
+    def _from_proc(self, pid: int, ppid: int, st: dict[str, str] | None = None) -> ProcInfo:
+        st = st if st is not None else _status(pid)
+        uid = int(st.get("Uid", "0 0").split()[1])
+        gid = int(st.get("Gid", "0 0").split()[1])
+        argv = tuple(_read(f"/proc/{pid}/cmdline").split("\0")[:-1])
+        parent = self.procs.get(ppid)
+        return ProcInfo(
+            pid=pid,
+            ppid=ppid,
+            name=st.get("Name", "?")[:15],
+            exepath=_link(f"/proc/{pid}/exe"),
+            argv=argv,
+            cwd=_link(f"/proc/{pid}/cwd", "."),
+            uid=uid,
+            gid=gid,
+            parent=parent,
+        )
+
+    def _new_task(self, child: int, parent_tid: int, thread: bool, adopted: R.Raw | None) -> None:
+        """A new thread or process; `adopted`: seen by the core without ptrace, with
+        what it runs read from /proc while it was stopped."""
+        if child in self.tgid_of and adopted is None:
+            return
+        parent_tgid = self.tgid_of.get(parent_tid, parent_tid)
+        if thread:
+            self.tgid_of[child] = parent_tgid
+            return
+        self.tgid_of[child] = child
+        parent = self.procs.get(parent_tgid)
+        if adopted is not None:
+            self.procs[child] = self._from_blobs(adopted, child, parent_tgid, parent)
+        elif parent is None:
+            self.procs[child] = self._from_proc(child, parent_tgid)
+        else:
+            self.procs[child] = dataclasses.replace(
+                parent, pid=child, ppid=parent.pid, parent=parent
+            )
+        self.processes += 1
+
+    @staticmethod
+    def _from_blobs(r: R.Raw, pid: int, ppid: int, parent: ProcInfo | None) -> ProcInfo:
+        def text(tag: int, default: str = "") -> str:
+            raw = r.blob(tag)
+            return default if raw is None else raw.decode("utf-8", "surrogateescape")
+
+        ids = text(T_IDS, "0 0 0 0").split()
+        return ProcInfo(
+            pid=pid,
+            ppid=ppid,
+            name=text(T_COMM, "?")[:15],
+            exepath=text(T_EXE),
+            argv=tuple(text(T_CMDLINE).split("\0")[:-1]),
+            cwd=text(T_CWD, "."),
+            uid=int(ids[1]),
+            gid=int(ids[3]),
+            parent=parent,
+        )
+
+    def _exec(self, r: R.Raw, out: list[Event]) -> None:
+        pid, former = r.tid, r.args[0]
+        if r.args[1]:  # without ptrace: a look at the process after its execve
+            self._observed_exec(r, out)
+            return
+        pending = self.pending.pop(former, None)
+        # Every other thread of the group is gone now; the group continues as `pid`.
+        for t in [t for t, g in self.tgid_of.items() if g == pid and t != pid]:
+            del self.tgid_of[t]
+            self.pending.pop(t, None)
+        self.tgid_of.pop(former, None)
+        self.tgid_of[pid] = pid
+        before = self.procs.get(pid)
+        cmdline = (r.blob(T_CMDLINE) or b"").decode("utf-8", "surrogateescape")
+        if pending is not None:
+            fields = pending.fields
+            argv = fields.pop("argv", ())
+            name = fields.pop("comm", None) or os.path.basename(fields["fd.name"])
+        else:
+            fields, argv = {}, tuple(cmdline.split("\0")[:-1])
+            name = (r.blob(T_COMM) or b"").decode("utf-8", "replace")
+        exepath = (r.blob(T_EXE) or b"").decode("utf-8", "surrogateescape")
+        proc = ProcInfo(
+            pid=pid,
+            ppid=before.ppid if before else 0,
+            name=name[:15],
+            exepath=exepath or fields.get("fd.name", ""),
+            argv=tuple(argv),
+            cwd=(r.blob(T_CWD) or b".").decode("utf-8", "surrogateescape"),
+            uid=before.uid if before else 0,
+            gid=before.gid if before else 0,
+            parent=before.parent if before else None,
+        )
+        self.procs[pid] = proc
+        if pending is not None:
+            fields["evt.res"] = 0
+            out.append(Event(pending.ts, pending.etype, pid, proc, fields))
+
+    def _exit(self, tid: int, out: list[Event]) -> None:
+        key = tid if self.lifecycle else self.tgid_of.get(tid, tid)
+        if key in self.pending:
+            self._settle(key, out)
+        tgid = self.tgid_of.pop(tid, None)
+        if tgid == tid:
+            self.procs.pop(tid, None)
+
+    # --- execve outcomes -------------------------------------------------------
+
+    def _observed_exec(self, r: R.Raw, out: list[Event]) -> None:
+        """Without ptrace: the process's next stop after an execve shows whether it
+        took effect (it now runs the argv asked for) or failed."""
+        pid = r.tid
+        p = self.pending.pop(pid, None)
+        if p is None:
+            return
+        before = self.procs.get(pid)
+        now = self._from_blobs(r, pid, before.ppid if before else 0, None)
+        if now.argv and now.argv == tuple(p.fields.get("argv", ())):
+            proc = dataclasses.replace(
+                now,
+                uid=before.uid if before else now.uid,
+                gid=before.gid if before else now.gid,
+                parent=before.parent if before else None,
+            )
+            self.procs[pid] = proc
+            p.fields.pop("argv", None)
+            p.fields.pop("comm", None)
+            p.fields["evt.res"] = 0
+            out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
+        else:
+            self.pending[pid] = p
+            self._settle(pid, out, failed_only=True)
+
+    def _settle(self, key: int, out: list[Event], failed_only: bool = False) -> None:
+        """The thread (or, without ptrace, the process) went on after an execve."""
+        p = self.pending.pop(key)
+        tgid = self.tgid_of.get(p.tid, key)
+        if not (self.lifecycle or failed_only) and self._exec_took_effect(tgid, p):
+            self._exec_from_proc(tgid, p, out)
+            return
+        p.fields.pop("comm", None)
+        p.fields["evt.arg.argv"] = list(p.fields.pop("argv", ()))
+        p.fields["evt.failed"] = True
+        out.append(Event(p.ts, p.etype, p.tid, self.procs[tgid], p.fields))
+
+    @staticmethod
+    def _exec_took_effect(pid: int, p: _Pending) -> bool:
+        """Without ptrace: the process now runs what the execve asked for."""
+        argv = tuple(_read(f"/proc/{pid}/cmdline").split("\0")[:-1])
+        return bool(argv) and argv == tuple(p.fields.get("argv", ()))
+
+    def _exec_from_proc(self, pid: int, p: _Pending, out: list[Event]) -> None:
+        before = self.procs.get(pid)
+        proc = self._from_proc(pid, before.ppid if before else 0)
+        if before is not None:
+            proc = dataclasses.replace(proc, parent=before.parent)
+        self.procs[pid] = proc
+        p.fields.pop("argv", None)
+        p.fields.pop("comm", None)
+        p.fields["evt.res"] = 0
+        out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
+
+    def settle_execs(self, now_ns: int, out: list[Event], everything: bool = False) -> None:
+        """Without ptrace: settle execves older than EXEC_SETTLE_NS (all at the end)."""
+        for key in [
+            k for k, p in self.pending.items() if everything or now_ns - p.ts > EXEC_SETTLE_NS
+        ]:
+            p = self.pending[key]
+            tgid = self.tgid_of.get(p.tid, key)
+            if self._exec_took_effect(tgid, p):
+                del self.pending[key]
+                self._exec_from_proc(tgid, p, out)
+            elif everything or not self.lifecycle:
+                self._settle(key, out)

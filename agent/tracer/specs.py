@@ -1,0 +1,108 @@
+"""What the capture core reads at a stop, per syscall: its "spec".
+
+A spec is a short list of operations on the six raw arguments (read the string
+at args[1] and resolve it against the dirfd in args[0], read the sockaddr at
+args[1] of length args[2], ...). Python compiles the specs once into the
+core's per-architecture tables; the core runs them at each stop without Python,
+and decode.py turns what they read into Falco fields later, in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tracehound.agent.tracer.syscalls import TABLES
+
+# Opcodes, shared with _core.c (enum OP_*). AT_EXIT marks an op done at the exit stop.
+STR, PATH, FDPATH, SOCKADDR, SOCKINFO, ARGV, RAW, SOCKADDR_PLEN, IDS = range(1, 10)
+AT_EXIT = 0x80
+CWD = 0xFF  # PATH's dirfd argument when the path is relative to the cwd
+CAPTURE = 1  # spec flag: take the exit stop (ptrace only)
+EXEC = 2  # spec flag: execve/execveat (without ptrace the core looks again afterwards)
+
+# Blob tags, shared with _core.c (enum T_*).
+T_STR, T_BASE, T_FDPATH, T_SOCKADDR, T_SOCKINFO, T_ARGV, T_RAW = range(1, 8)
+T_EXE, T_COMM, T_CMDLINE, T_CWD, T_IDS = range(8, 13)
+
+Op = tuple[int, int, int]
+
+
+def _path(arg: int, dirfd: int = CWD) -> Op:
+    return (PATH, arg, dirfd)
+
+
+OPS: dict[str, tuple[Op, ...]] = {
+    "open": (_path(0),),
+    "creat": (_path(0),),
+    "openat": (_path(1, 0),),
+    "openat2": (_path(1, 0), (RAW, 2, 8)),
+    "execve": (_path(0), (ARGV, 1, 0)),
+    "execveat": (_path(1, 0), (ARGV, 2, 0)),
+    "connect": ((SOCKADDR, 1, 2), (SOCKINFO, 0, 0)),
+    "bind": ((SOCKADDR, 1, 2), (SOCKINFO, 0, 0)),
+    "listen": ((SOCKINFO, 0, 0),),
+    "accept": ((SOCKADDR_PLEN | AT_EXIT, 1, 2),),
+    "accept4": ((SOCKADDR_PLEN | AT_EXIT, 1, 2),),
+    "unlink": (_path(0),),
+    "rmdir": (_path(0),),
+    "unlinkat": (_path(1, 0),),
+    "rename": (_path(0), _path(1)),
+    "renameat": (_path(1, 0), _path(3, 2)),
+    "renameat2": (_path(1, 0), _path(3, 2)),
+    "symlink": ((STR, 0, 0), _path(1)),
+    "link": ((STR, 0, 0), _path(1)),
+    "symlinkat": ((STR, 0, 0), _path(2, 1)),
+    "linkat": (_path(1, 0), _path(3, 2)),
+    "chmod": (_path(0),),
+    "fchmod": ((FDPATH, 0, 0),),
+    "fchmodat": (_path(1, 0),),
+    "fchmodat2": (_path(1, 0),),
+    "chown": (_path(0),),
+    "lchown": (_path(0),),
+    "fchown": ((FDPATH, 0, 0),),
+    "fchownat": (_path(1, 0),),
+    "memfd_create": ((STR, 0, 0),),
+    "dup2": ((FDPATH, 0, 0), (SOCKINFO, 0, 0)),
+    "dup3": ((FDPATH, 0, 0), (SOCKINFO, 0, 0)),
+    "mount": ((STR, 0, 0), _path(1), (STR, 2, 0)),
+    "umount2": (_path(0),),
+    "umount": (_path(0),),
+    "chdir": (_path(0),),
+    "chroot": (_path(0),),
+    "mkdir": (_path(0),),
+    "truncate": (_path(0),),
+    "mkdirat": (_path(1, 0),),
+    "fchdir": ((FDPATH, 0, 0),),
+    "init_module": ((STR, 2, 0),),
+    "finit_module": ((FDPATH, 0, 0), (STR, 1, 0)),
+    "delete_module": ((STR, 0, 0),),
+    "sendto": ((SOCKADDR, 4, 5),),
+}
+SETID = frozenset(
+    {"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid"}
+)
+for _name in SETID:
+    OPS[_name] = ((IDS | AT_EXIT, 0, 0),)
+
+_EXECS = frozenset({"execve", "execveat"})
+
+# Architecture index in the core's tables; x32 numbers carry the X32 bit.
+ARCH_INDEX = {"x86_64": 0, "x32": 1, "i386": 2, "aarch64": 3}
+
+
+def compile_specs(
+    traced: frozenset[str], capture: Iterable[str]
+) -> list[tuple[int, int, int, bytes]]:
+    """[(arch index, nr, flags, ops)] for every traced syscall of every architecture."""
+    capture = frozenset(capture)
+    out = []
+    for arch, index in ARCH_INDEX.items():
+        for nr, name in TABLES[arch].items():
+            if name not in traced:
+                continue
+            ops = OPS.get(name, ())
+            if name not in capture:
+                ops = tuple(op for op in ops if not op[0] & AT_EXIT)
+            flags = (CAPTURE if name in capture else 0) | (EXEC if name in _EXECS else 0)
+            out.append((index, nr, flags, bytes(b for op in ops for b in op)))
+    return out
