@@ -33,7 +33,7 @@ def tracehound_cmd() -> list[str]:
     return [found]
 
 
-def tracehound_config(profile: str, sink_path: Path, extra: str = "") -> str:
+def tracehound_config(profile: str, sink_path: Path, extra: str = "", backend: str = "auto") -> str:
     # Every event goes to a file sink, so the pipeline's cost is part of the figure.
     return f"""\
 [agent]
@@ -42,6 +42,7 @@ log_level = "warning"
 
 [tracer]
 profile = "{profile}"
+backend = "{backend}"
 
 [sinks.out]
 type = "file"
@@ -55,6 +56,7 @@ class Setup:
     key: str
     label: str
     profile: str | None = None  # tracehound's profile, if this is a tracehound run
+    backend: str = "auto"  # tracehound's tracer.backend
 
     @property
     def is_tracehound(self) -> bool:
@@ -71,7 +73,9 @@ class Setup:
             return ["strace", "-f", "--seccomp-bpf", "-e", arg, "-o", "/dev/null"]
         assert self.profile is not None
         cfg = run_dir / f"{self.key}.toml"
-        cfg.write_text(tracehound_config(self.profile, self.sink_path(run_dir)))
+        cfg.write_text(
+            tracehound_config(self.profile, self.sink_path(run_dir), backend=self.backend)
+        )
         return [*tracehound_cmd(), "run", "--config", str(cfg), "--"]
 
     def sink_path(self, run_dir: Path) -> Path:
@@ -83,4 +87,7 @@ SETUPS: tuple[Setup, ...] = (
     Setup("strace_all", "strace -f"),
     Setup("strace_bpf", "strace --seccomp-bpf (balanced)"),
     *(Setup(f"th_{p}", f"tracehound {p}", p) for p in PROFILE_NAMES),
+    # The profiles above run on backend "auto" (seccomp_notify where SYNC_WAKE_UP
+    # works, as on these machines); this column forces the other backend.
+    Setup("th_balanced_ptrace", "tracehound balanced, ptrace", "balanced", "ptrace"),
 )

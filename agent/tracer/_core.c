@@ -650,7 +650,7 @@ static void *notify_loop(void *arg) {
 static void on_seccomp_stop(Core *c, Task *t, int tid) {
     struct th_syscall_info info;
     memset(&info, 0, sizeof info);
-    long n = ptrace((enum __ptrace_request)TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
+    long n = ptrace(TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
     if (n <= 0 || info.op != SI_SECCOMP) {
         ptrace(PTRACE_CONT, tid, 0, 0);
         return;
@@ -682,7 +682,7 @@ static void on_seccomp_stop(Core *c, Task *t, int tid) {
 static void on_syscall_exit(Core *c, Task *t, int tid) {
     struct th_syscall_info info;
     memset(&info, 0, sizeof info);
-    long n = ptrace((enum __ptrace_request)TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
+    long n = ptrace(TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
     if (n > 0 && info.op == SI_ENTRY) {
         ptrace(PTRACE_SYSCALL, tid, 0, 0); /* older kernels: an entry stop comes first */
         return;

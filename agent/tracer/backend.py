@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass
+from typing import Any
 
 try:
     from tracehound.agent.tracer import _core
@@ -57,9 +58,15 @@ class Features:
         return self.ptrace_errno == 0
 
 
-def probe() -> Features:
+def core() -> Any:
+    """The capture core module, or a clear error when it was not built."""
     if _core is None:
         raise BackendUnavailable(_CORE_MISSING)
+    return _core
+
+
+def probe() -> Features:
+    core()
     works, sync, _killable = _core.probe_notify()
     return Features(notify=works, sync_wakeup=works and sync, ptrace_errno=_core.probe_ptrace())
 

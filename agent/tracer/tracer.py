@@ -20,8 +20,7 @@ import threading
 from typing import Any
 
 from tracehound.agent.event import ProcInfo
-from tracehound.agent.tracer import _core
-from tracehound.agent.tracer.backend import Backend, choose, describe, probe
+from tracehound.agent.tracer.backend import Backend, choose, core, describe, probe
 from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.proctable import ProcessTable
 from tracehound.agent.tracer.profiles import WRITE_ONLY_OPENS, resolve
@@ -82,7 +81,7 @@ class Tracer:
         capture = self.capture if b.ptrace else frozenset()
         action = RET_USER_NOTIF if b.notify else RET_TRACE
         prog = build_program(traced, self.checks, action, via_ptrace=capture)
-        return _core.Core(
+        return core().Core(
             to_bytes(prog),
             compile_specs(traced, capture),
             b.notify,

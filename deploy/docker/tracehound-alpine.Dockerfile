@@ -11,10 +11,11 @@ ARG PYTHON_BUILDER=python:3.11-alpine3.20
 
 FROM ${PYTHON_BUILDER} AS build
 WORKDIR /src
-# binutils: PyInstaller inspects shared libraries with objdump.
+# binutils: PyInstaller inspects shared libraries with objdump; gcc, musl-dev and
+# linux-headers build the C capture core.
 # hadolint ignore=DL3018
-RUN apk add --no-cache binutils
-COPY pyproject.toml README.md ./
+RUN apk add --no-cache binutils gcc musl-dev linux-headers
+COPY pyproject.toml setup.py README.md ./
 COPY agent agent
 COPY sinks sinks
 COPY filters filters

@@ -16,13 +16,14 @@ ARG PYTHON_BUILDER=python:3.11-slim-bookworm
 
 FROM ${PYTHON_BUILDER} AS build
 WORKDIR /src
-# binutils: PyInstaller inspects shared libraries with objdump.
+# binutils: PyInstaller inspects shared libraries with objdump; gcc and libc6-dev
+# build the C capture core (the image's Python brings its own headers).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends binutils \
+    && apt-get install -y --no-install-recommends binutils gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/*
 # Dependencies first, so source edits do not reinstall them.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY agent agent
 COPY sinks sinks
 COPY filters filters

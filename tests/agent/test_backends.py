@@ -1,0 +1,145 @@
+"""The capture core's backends: the choice `auto` makes and says, what happens when
+the core is missing or the agent dies, and Go's preemption signals on each backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from th_support import AGENT, with_backend, write_config
+
+from tracehound.agent.tracer.backend import BackendUnavailable, Features, choose, probe
+
+REPO = Path(__file__).resolve().parents[2]
+GOROUT = REPO / "bench" / "workloads" / "gorout"
+
+
+def test_choice_follows_the_features() -> None:
+    fast = Features(notify=True, sync_wakeup=True, ptrace_errno=0)
+    assert choose("auto", fast).name == "seccomp_notify" and choose("auto", fast).ptrace
+    old_kernel = Features(notify=True, sync_wakeup=False, ptrace_errno=0)
+    assert choose("auto", old_kernel).name == "ptrace"
+    assert "SYNC_WAKE_UP" in choose("auto", old_kernel).reason
+    no_ptrace = Features(notify=True, sync_wakeup=False, ptrace_errno=1)
+    b = choose("auto", no_ptrace)
+    assert (b.name, b.ptrace) == ("seccomp_notify", False) and "EPERM" in b.reason
+    with pytest.raises(BackendUnavailable, match="ptrace is not permitted"):
+        choose("ptrace", no_ptrace)
+    with pytest.raises(BackendUnavailable, match="user notification does not work"):
+        choose("seccomp_notify", Features(notify=False, sync_wakeup=False, ptrace_errno=0))
+
+
+def test_this_machine_has_what_the_fast_path_needs() -> None:
+    """The probes on this kernel (6.6+): notify with SYNC_WAKE_UP, and ptrace (root)."""
+    f = probe()
+    assert f.notify and f.sync_wakeup and f.ptrace
+
+
+@pytest.mark.parametrize(
+    ("backend", "said"),
+    [
+        (None, "tracer backend seccomp_notify, same-CPU hand-off: the kernel hands"),
+        ("ptrace", "tracer backend ptrace: requested"),
+        ("notify_no_ptrace", "ptrace is not permitted (EPERM): /proc does"),
+    ],
+)
+def test_the_agent_says_which_backend_and_why(
+    tmp_path: Path, backend: str | None, said: str
+) -> None:
+    config, prefix = with_backend("", backend)
+    done = _agent(prefix, config, ["true"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert said in done.stderr
+
+
+def _agent(
+    prefix: list[str], config: str, argv: list[str], tmp: Path
+) -> subprocess.CompletedProcess[str]:
+    cfg = write_config(tmp / "th-backend.toml", tmp / "th-backend.jsonl", config)
+    return subprocess.run(
+        [*prefix, *AGENT, "run", "--config", str(cfg), "--", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_missing_core_is_a_clear_error_never_a_slower_agent(tmp_path: Path) -> None:
+    # As if the C extension had not been built: importing it fails.
+    code = (
+        "import sys; sys.modules['tracehound.agent.tracer._core'] = None\n"
+        "from tracehound.agent.cli import main\n"
+        "sys.exit(main(['run', '--', 'true']))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert "the capture core is not built" in done.stderr
+    assert "pip install ." in done.stderr
+
+
+def _children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+def test_the_application_dies_with_the_agent(tmp_path: Path, tracer_backend: str) -> None:
+    """Never run on unobserved: SIGKILL the agent, the application goes too."""
+    config, prefix = with_backend("", tracer_backend)
+    cfg = write_config(tmp_path / "c.toml", tmp_path / "r.jsonl", config)
+    agent = subprocess.Popen(
+        [*prefix, *AGENT, "run", "--config", str(cfg), "--", "sleep", "300"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not (apps := _children_of(agent.pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert apps, "the application never started"
+    app = apps[0]
+    agent.send_signal(signal.SIGKILL)
+    agent.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(app, 0)
+        except ProcessLookupError:
+            return
+        # a zombie re-parented to init counts as gone once reaped; give it a moment
+        time.sleep(0.05)
+    state = Path(f"/proc/{app}/stat").read_text().split()[2]
+    assert state == "Z", f"application {app} still running (state {state})"
+
+
+@pytest.fixture(scope="module")
+def gorout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("go is required (golang-go, installed by .ci/run)")
+    out = tmp_path_factory.mktemp("go")
+    env = {**os.environ, "GOCACHE": str(out / "cache"), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"}
+    subprocess.run([go, "build", "-o", str(out / "gorout"), "."], cwd=GOROUT, env=env, check=True)
+    return out / "gorout"
+
+
+def test_go_preemption_loses_and_doubles_nothing(
+    run_traced, tracer_backend: str, gorout: Path, tmp_path: Path
+) -> None:
+    """Goroutines preempted by SIGURG while they open files: every open seen once."""
+    data = tmp_path / "d"
+    data.mkdir()
+    for i in range(16):
+        (data / f"f{i}").write_text("x")
+    goroutines, per = 8, 40
+    res = run_traced([str(gorout), str(data), str(goroutines), str(per)])
+    assert res.returncode == 0, res.stderr
+    opens = [e for e in res.events("openat") if str(e.get("fd.name", "")).startswith(str(data))]
+    assert len(opens) == goroutines * per
+    assert res.tracer_stats()["dropped"] == 0
