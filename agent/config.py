@@ -40,6 +40,9 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     profile: Literal["minimal", "balanced", "aggressive", "custom"] = "balanced"
     # How traced syscalls reach the capture core (see agent/tracer/backend.py).
     backend: Literal["auto", "seccomp_notify", "ptrace"] = "auto"
+    # Backend ptrace only: "follow" moves the tracer thread to the CPU its tracees
+    # run on (sampled every 64 stops), never pinning the application.
+    ptrace_placement: Literal["none", "follow"] = "none"
     # With profile = "custom": the syscalls to trace, by name.
     syscalls: list[str] = []
     # Syscalls whose result is worth a second (exit) stop. accept/accept4 need it

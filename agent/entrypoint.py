@@ -73,6 +73,7 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         arg_max_bytes=tc.arg_max_bytes,
         handoff=handoff,
         backend=tc.backend,
+        ptrace_placement=tc.ptrace_placement,
     )
     chain = build_chain(cfg.filters, base_dir)
     router = Router.from_config(cfg.sinks)

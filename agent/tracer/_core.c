@@ -219,6 +219,10 @@ typedef struct {
     struct sock_filter *filter;
     unsigned short filter_len;
     int use_notify, use_ptrace, sync_wakeup_wanted;
+    int follow_cpu; /* ptrace placement: keep the tracer on the CPU of the tracees */
+    int tracer_cpu;
+    unsigned place_tick, place_votes;
+    uint64_t migrations;
     size_t arg_max, argv_max;
     size_t max_events, max_bytes;
     int block_when_full;
@@ -261,8 +265,10 @@ static ssize_t read_mem(pid_t tid, uint64_t addr, void *dst, size_t len) {
 /* A C string from the tracee, at most max bytes; returns its length or -1. */
 static ssize_t read_cstr(pid_t tid, uint64_t addr, char *dst, size_t max) {
     size_t got = 0;
-    /* First read up to the page end (short paths: one syscall), then page by page. */
+    /* A short first read (most paths fit; copying a whole page costs more), never
+     * past the page end, then page by page. */
     size_t chunk = 4096 - (addr & 4095);
+    if (chunk > 256) chunk = 256;
     while (got < max) {
         if (chunk > max - got) chunk = max - got;
         ssize_t n = read_mem(tid, addr + got, dst + got, chunk);
@@ -810,6 +816,42 @@ static void on_stop(Core *c, int tid, int status) {
     }
 }
 
+/* The CPU a thread last ran on: field 39 of /proc/TID/stat. */
+static int cpu_of(pid_t tid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", tid);
+    ssize_t n = read_file(path, buf, sizeof buf - 1);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* comm may hold spaces */
+    if (!p) return -1;
+    for (int field = 2; field < 39 && p; field++) p = strchr(p + 1, ' ');
+    return p ? atoi(p + 1) : -1;
+}
+
+/* ptrace placement "follow": every 64 stops, move the tracer thread to the CPU the
+ * stopped thread ran on, so the next stops wake it there (a same-CPU hand-off)
+ * instead of an idle CPU. The application's own threads are never pinned. */
+static void follow(Core *c, pid_t tid) {
+    if ((++c->place_tick & 63) != 1) return;
+    int cpu = cpu_of(tid);
+    if (cpu < 0 || cpu == c->tracer_cpu) {
+        c->place_votes = 0;
+        return;
+    }
+    /* Move only when the tracees stay elsewhere (3 samples in a row): chasing every
+     * sample makes tracer and tracee swap CPUs back and forth. */
+    if (++c->place_votes < 3 && c->tracer_cpu >= 0) return;
+    c->place_votes = 0;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) == 0) {
+        c->tracer_cpu = cpu;
+        c->migrations++;
+    }
+}
+
 static void wait_loop(Core *c) {
     int flags = c->use_ptrace ? __WALL : 0;
     for (;;) {
@@ -821,6 +863,7 @@ static void wait_loop(Core *c) {
         }
         if (c->use_ptrace) c->stops++;
         if (WIFSTOPPED(status)) {
+            if (c->follow_cpu) follow(c, tid);
             if (c->use_ptrace)
                 on_stop(c, tid, status);
             else
@@ -1046,13 +1089,13 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     (void)noargs;
     pthread_mutex_lock(&c->mu);
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n}", "stops",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
         (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
         (unsigned long long)c->notif_invalid, "lifecycle", (unsigned long long)c->lifecycle,
         "sync_wakeup", c->sync_wakeup, "exit_status", c->exit_status, "pending_bytes",
-        (Py_ssize_t)c->out.len);
+        (Py_ssize_t)c->out.len, "tracer_migrations", (unsigned long long)c->migrations);
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -1065,9 +1108,9 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     PyObject *specs;
     int notify, ptr, sync;
     Py_ssize_t argv_max, arg_max, max_events, max_bytes;
-    int block;
-    if (!PyArg_ParseTuple(args, "y*Opppnnnnp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
-                          &arg_max, &max_events, &max_bytes, &block))
+    int block, follow_cpu = 0;
+    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|p", &filt, &specs, &notify, &ptr, &sync, &argv_max,
+                          &arg_max, &max_events, &max_bytes, &block, &follow_cpu))
         return -1;
     if (filt.len % sizeof(struct sock_filter) || filt.len == 0) {
         PyBuffer_Release(&filt);
@@ -1086,6 +1129,8 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     c->max_events = (size_t)max_events;
     c->max_bytes = (size_t)max_bytes;
     c->block_when_full = block;
+    c->follow_cpu = follow_cpu && ptr && !notify;
+    c->tracer_cpu = -1;
     c->notify_fd = -1;
     c->exit_status = -1;
     pthread_mutex_init(&c->mu, NULL);

@@ -58,6 +58,7 @@ class Tracer:
         arg_max_bytes: int,
         handoff: HandOff,
         backend: str = "auto",
+        ptrace_placement: str = "none",
     ) -> None:
         self.path, self.argv, self.env = path, argv, env
         self.traced = resolve(profile, syscalls)
@@ -67,6 +68,7 @@ class Tracer:
         self.capture = frozenset(canonical(n) for n in capture_results) & self.traced
         self.argv_max, self.arg_max_bytes = argv_max, arg_max_bytes
         self.requested = backend
+        self.ptrace_placement = ptrace_placement
         self.backend: Backend | None = None
         self.handoff = handoff
         self.core: Any = None
@@ -92,6 +94,7 @@ class Tracer:
             self.handoff.max_events,
             QUEUE_MAX_BYTES,
             self.handoff.block,
+            self.ptrace_placement == "follow",
         )
 
     def run(self) -> None:

@@ -143,3 +143,18 @@ def test_go_preemption_loses_and_doubles_nothing(
     opens = [e for e in res.events("openat") if str(e.get("fd.name", "")).startswith(str(data))]
     assert len(opens) == goroutines * per
     assert res.tracer_stats()["dropped"] == 0
+
+
+def test_follow_placement_keeps_every_event(run_traced, tracer_backend: str, programs) -> None:
+    """ptrace_placement = "follow" moves the tracer thread between CPUs mid-run: no
+    stop may be lost or doubled while it does (16 threads opening files)."""
+    if tracer_backend != "ptrace":
+        pytest.skip("a placement of the ptrace backend")
+    res = run_traced([str(programs["threads"])], config='[tracer]\nptrace_placement = "follow"\n')
+    assert res.returncode == 0, res.stderr
+    plain = run_traced([str(programs["threads"])])
+    key = "fd.name"
+    assert sorted(str(e.get(key)) for e in res.events("openat")) == sorted(
+        str(e.get(key)) for e in plain.events("openat")
+    )
+    assert res.tracer_stats()["dropped"] == 0
