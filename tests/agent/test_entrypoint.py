@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from th_support import AGENT
+from th_support import AGENT, with_backend, write_config
 
 
 def agent(*args: str, **kw) -> subprocess.CompletedProcess[str]:
@@ -115,12 +115,18 @@ def _read_line(proc: subprocess.Popen[str], timeout: float = 20) -> str:
     raise AssertionError("no output from the application")
 
 
-def test_signals_are_forwarded(programs: dict[str, Path], tmp_path: Path) -> None:
-    # Records go to a file so that stdout carries only the application's lines.
-    cfg = tmp_path / "cfg.toml"
-    cfg.write_text(f'[sinks.f]\ntype = "file"\npath = "{tmp_path / "r.jsonl"}"\n')
+def _agent_cmd(tmp: Path, backend: str, argv: list[str]) -> list[str]:
+    """`tracehound run` on `backend`, records to a file so stdout is the application's."""
+    config, prefix = with_backend("", backend)
+    cfg = write_config(tmp / "cfg.toml", tmp / "r.jsonl", config)
+    return [*prefix, *AGENT, "run", "--config", str(cfg), "--", *argv]
+
+
+def test_signals_are_forwarded(
+    programs: dict[str, Path], tmp_path: Path, tracer_backend: str
+) -> None:
     proc = subprocess.Popen(
-        [*AGENT, "run", "--config", str(cfg), "--", str(programs["sigtest"])],
+        _agent_cmd(tmp_path, tracer_backend, [str(programs["sigtest"])]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -154,11 +160,12 @@ def _state(pid: int) -> str:
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
-def test_orphans_are_reaped(tmp_path: Path) -> None:
+def test_orphans_are_reaped(tmp_path: Path, tracer_backend: str) -> None:
     """A grandchild orphaned by its parent is re-parented to the agent and reaped."""
     marker = tmp_path / "orphan.pid"
+    script = f"(sleep 1 & echo $! > {marker}); sleep 4"
     proc = subprocess.Popen(
-        [*AGENT, "run", "--", "sh", "-c", f"(sleep 1 & echo $! > {marker}); sleep 4"],
+        _agent_cmd(tmp_path, tracer_backend, ["sh", "-c", script]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -184,10 +191,12 @@ def test_orphans_are_reaped(tmp_path: Path) -> None:
         proc.wait()
 
 
-def test_sigstop_and_sigcont_behave_as_untraced(tmp_path: Path) -> None:
+def test_sigstop_and_sigcont_behave_as_untraced(tmp_path: Path, tracer_backend: str) -> None:
     counter = tmp_path / "count"
     script = f"i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > {counter}; sleep 0.05; done"
-    proc = subprocess.Popen([*AGENT, "run", "--", "sh", "-c", script], stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _agent_cmd(tmp_path, tracer_backend, ["sh", "-c", script]), stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 30
         while not _children(proc.pid) or not counter.exists():
