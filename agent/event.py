@@ -63,6 +63,9 @@ class ProcInfo:
     parent: ProcInfo | None = None  # parent's snapshot when this one was made
     # The record fields of this snapshot, built once (see agent.record.proc_fields).
     record_cache: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
+    # Process-level values read from /proc on first use by a rule or an output
+    # (capabilities, loginuid, tty, environment...; see filters._procinfo).
+    proc_cache: Any = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def args(self) -> str:
@@ -108,6 +111,8 @@ class Alert:
     event: Event
     rule: str
     priority: str
-    output: str
+    output: str  # the rendered message; records prefix it with evt.time and the priority
     tags: tuple[str, ...] = ()
     uuid: str = ""
+    # The values of the fields the rule's output names (Falco's output_fields), or None.
+    output_fields: dict[str, Any] | None = None

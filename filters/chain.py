@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracehound.agent.event import Alert, Event, priority_rank
+from tracehound.agent.event import Alert, Event
 from tracehound.filters import _fields
 from tracehound.filters._loader import CompiledRule
 from tracehound.filters.baseline import Baseline, write_atomic
@@ -198,17 +198,18 @@ def build_rules(cfg: FiltersConfig, base_dir: Path) -> RuleEngine | None:
     if not rc.enabled:
         return None
     sources = [read_rule_file(f, base_dir) for f in rc.files]
-    compiled, issues, _ = load_rules(sources)
-    if issues:
-        raise RulesLoadError("\n".join(str(i) for i in issues))
-    disabled = set(rc.disabled)
-    disabled_tags = set(rc.disabled_tags)
-    floor = priority_rank(rc.minimum_priority)
-    compiled = [
-        r
-        for r in compiled
-        if r.name not in disabled and not disabled_tags.intersection(r.tags) and r.rank <= floor
-    ]
+    compiled, issues, _ = load_rules(
+        sources,
+        disabled=rc.disabled,
+        disabled_tags=rc.disabled_tags,
+        minimum_priority=rc.minimum_priority,
+    )
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise RulesLoadError("\n".join(str(i) for i in errors))
+    for issue in issues:
+        if issue.severity == "warning":
+            log.warning("%s", issue)
     return RuleEngine(
         compiled,
         match_all=rc.match == "all",
