@@ -24,7 +24,13 @@ from tracehound.filters._condition import (
     Not,
     UnsupportedError,
 )
-from tracehound.filters._fields import FIELDS, HELPERS, FieldSpec, generic_field
+from tracehound.filters._fields import (
+    FIELDS,
+    HELPERS,
+    PROC_LEVEL_FIELDS,
+    FieldSpec,
+    generic_field,
+)
 
 Matcher = Callable[[Event], bool]
 
@@ -299,7 +305,7 @@ def _cost(node: Node) -> float:
         return sum(_cost(i) for i in node.items)
     spec = FIELDS[node.field]
     base = _HELPER_COST if "_h_" in spec.expr or "_PI" in spec.expr or spec.indexed else 1.0
-    if "_PI" in spec.expr or spec.name in _PROC_LEVEL:
+    if spec.name in PROC_LEVEL_FIELDS:
         base += 20.0  # may read /proc the first time: test everything cheaper first
     if node.field == "evt.type":
         base = 0.2
@@ -332,10 +338,6 @@ def compile_condition(node: Node) -> tuple[Matcher, str]:
     fn: Matcher = eval(f"lambda e: bool({src})", g.ns)
     return fn, src
 
-
-_PROC_LEVEL = frozenset(
-    {"user.loginname", "proc.sname", "proc.duration", "proc.env", "proc.is_vpgid_leader"}
-)
 
 # ---- output templates: "%proc.name read %fd.name" ----
 

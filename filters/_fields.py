@@ -676,6 +676,36 @@ _add("evt.arg.cmd", "any", "_h_arg(e, 'cmd')")
 HELPERS["_HOSTNAME"] = record.HOSTNAME  # type: ignore[assignment]
 
 
+_PROC_HELPERS = (
+    "_PI.", "_h_loginname", "_h_sname", "_h_vpgid", "_h_is_", "_h_duration", "_h_pduration",
+    "_h_env", "_h_exe_ino",
+)  # fmt: skip
+# Fields read from /proc/<pid> (once per process snapshot): see filters._procinfo.
+PROC_LEVEL_FIELDS = frozenset(
+    n for n, spec in FIELDS.items() if any(h in spec.expr + spec.any_expr for h in _PROC_HELPERS)
+)
+
+
+def container_privileged(status_text: str, cap_last_cap: int) -> bool:
+    """A privileged container keeps every capability in its bounding set."""
+    for line in status_text.splitlines():
+        if line.startswith("CapBnd:"):
+            mask = int(line.split()[1], 16)
+            return mask & ((1 << (cap_last_cap + 1)) - 1) == (1 << (cap_last_cap + 1)) - 1
+    return False
+
+
+def detect_privileged() -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            status = f.read()
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        return False
+    return container_privileged(status, last)
+
+
 def generic_field(name: str) -> FieldSpec | None:
     """evt.arg.NAME for any argument name: read what the tracer decoded under that name."""
     if not name.startswith("evt.arg.") or len(name) <= 8:
