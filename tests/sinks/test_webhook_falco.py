@@ -141,7 +141,7 @@ async def test_falcosidekick_receives_every_alert_in_parallel() -> None:
     a = kick.accepted[0]
     assert a["rule"] == "Read sensitive file" and a["source"] == "syscall"
     assert a["output"].endswith(
-        ": Warning sensitive file opened (seq=%d)" % a["output_fields"]["test.seq"]
+        f": Warning sensitive file opened (seq={a['output_fields']['test.seq']})"
     )
 
 
