@@ -64,6 +64,7 @@ class ProcExtra:
     loginuid: int | None = None
     env: list[str] | None = None
     exe_stat: os.stat_result | None = None
+    start_ns: int | None = None
     _loaded: set[str] = field(default_factory=set)
 
     def _once(self, what: str) -> bool:
@@ -177,10 +178,14 @@ def sid(proc: ProcInfo) -> int | None:
 
 def clone_ts(proc: ProcInfo) -> int | None:
     """Start of the process in ns since the epoch (field 22 of stat: starttime in ticks)."""
-    st = extra(proc).load_stat()
-    if st is None:
-        return None
-    return _boot_epoch_ns() + int(st[19]) * 1_000_000_000 // _TICKS
+    x = extra(proc)
+    if x.start_ns is None:
+        st = x.load_stat()
+        if st is None:
+            return None
+        # Computed once: the boot epoch moves by microseconds between clock readings.
+        x.start_ns = _boot_epoch_ns() + int(st[19]) * 1_000_000_000 // _TICKS
+    return x.start_ns
 
 
 def env(proc: ProcInfo) -> list[str] | None:
