@@ -275,7 +275,6 @@ _add("evt.arg.sgid", "int", _f("evt.arg.sgid"))
 _add("evt.arg.mode", "any", _f("evt.arg.mode"))
 # container / ECS (static per task, set by the enrichment stage)
 for _n in (
-    "container.id",
     "container.name",
     "container.image",
     "container.image.repository",
@@ -289,6 +288,9 @@ for _n in (
 ):
     _add(_n, "str", f"_h_static({_n!r})")
 _add("container.info", "str", "_h_static('container.name')")
+# Falco's container.id is "host" for a process outside any container; without ECS
+# metadata we cannot tell, and say "host" as Falco does when no container is found.
+_add("container.id", "str", "(_h_static('container.id') or 'host')")
 
 
 def field_names() -> list[str]:
