@@ -66,6 +66,7 @@ class ProcInfo:
     # Process-level values read from /proc on first use by a rule or an output
     # (capabilities, loginuid, tty, environment...; see filters._procinfo).
     proc_cache: Any = field(default=None, init=False, compare=False, repr=False)
+    cmdline_cache: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def args(self) -> str:
@@ -74,8 +75,12 @@ class ProcInfo:
 
     @property
     def cmdline(self) -> str:
-        """Falco proc.cmdline: name followed by the arguments."""
-        return " ".join((self.name, *self.argv[1:]))
+        """Falco proc.cmdline: name followed by the arguments (joined once per snapshot)."""
+        c = self.cmdline_cache
+        if c is None:
+            c = " ".join((self.name, *self.argv[1:]))
+            object.__setattr__(self, "cmdline_cache", c)  # a cache, not state
+        return c
 
     def ancestor(self, level: int) -> ProcInfo | None:
         """proc.aname[level]: level 0 is self, 1 the parent, 2 the grandparent..."""
