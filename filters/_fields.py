@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import fnmatch
 import ipaddress
 import posixpath
 import socket
@@ -533,8 +534,6 @@ def _h_time(e: Event) -> str:
 
 def _h_mount_dest(e: Event, source: str) -> str:
     """container.mount.dest[SOURCE]: the destination of the mount whose source matches."""
-    import fnmatch
-
     for src, dest in CONTAINER_MOUNTS:
         if fnmatch.fnmatchcase(src, source):
             return dest
@@ -544,7 +543,8 @@ def _h_mount_dest(e: Event, source: str) -> str:
 def _h_mounts(e: Event) -> str | None:
     if not CONTAINER_MOUNTS:
         return None
-    return ",".join(f"{s}:{d}:rw:true:private" for s, d in CONTAINER_MOUNTS)
+    # Falco adds mode, rw and propagation; ECS metadata gives only source and destination.
+    return ",".join(f"{s}:{d}" for s, d in CONTAINER_MOUNTS)
 
 
 def _h_privileged(e: Event) -> bool:

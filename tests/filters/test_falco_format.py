@@ -309,3 +309,29 @@ def test_net_fields_and_uid_names() -> None:
     engine = one("evt.type = setuid and evt.arg.uid = www-data")
     assert fired(engine, ev("setuid", p, evt__arg__uid=33)) == ["R"]
     assert fired(engine, ev("setuid", p, evt__arg__uid=0)) == []
+
+
+def test_container_privileged_from_the_bounding_set() -> None:
+    from tracehound.filters._fields import container_privileged, detect_privileged
+
+    full = "Name:\tx\nCapBnd:\t000001ffffffffff\n"
+    docker_default = "CapBnd:\t00000000a80425fb\n"
+    assert container_privileged(full, 40) is True
+    assert container_privileged(docker_default, 40) is False
+    with open("/proc/self/status") as f:
+        status = f.read()
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    assert detect_privileged() == container_privileged(status, last)
+
+
+def test_ecs_start_time_and_mounts() -> None:
+    from tracehound.filters.enrich import ecs_fields, ecs_mounts
+
+    doc = {
+        "StartedAt": "2026-11-22T10:20:05.123456789Z",
+        "Volumes": [{"Source": "/var/lib/ecs/x", "Destination": "/data"}, {"Source": "y"}],
+    }
+    assert ecs_fields(None, doc)["container.start_ts"] == 1795342805123456789
+    assert ecs_mounts(doc) == [("/var/lib/ecs/x", "/data")]
+    assert "container.start_ts" not in ecs_fields(None, {"StartedAt": "yesterday"})

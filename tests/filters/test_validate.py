@@ -219,6 +219,8 @@ def test_validate_notes_rules_the_profile_never_traces(base: Path) -> None:
     (base / "sym.yaml").write_text(
         "- rule: Symlink\n  desc: d\n  condition: evt.type = symlinkat\n"
         "  output: o\n  priority: warning\n"
+        "- rule: Opened\n  desc: d\n  condition: evt.type = openat and fd.num >= 0\n"
+        "  output: o\n  priority: warning\n"
     )
     cfg = base / "sym.toml"
     cfg.write_text('[tracer]\nprofile = "minimal"\n[filters.rules]\nfiles = ["sym.yaml"]\n')
@@ -226,6 +228,9 @@ def test_validate_notes_rules_the_profile_never_traces(base: Path) -> None:
         ["tracehound", "validate", str(cfg)], capture_output=True, text=True, timeout=60
     )
     assert "rule 'Symlink' can never fire: profile 'minimal' traces none" in r.stdout
+    assert "rule 'Opened' reads fd.num, known only for syscalls in tracer.capture_results" in (
+        r.stdout
+    )
 
 
 def test_cli_validate_accepts_the_default(tmp_path: Path) -> None:
