@@ -61,6 +61,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     sinks = ", ".join(f"{n} ({c.type})" for n, c in cfg.sinks.items()) or "none"
     print(f"{args.file}: valid; tracer profile {cfg.tracer.profile}; sinks: {sinks}")
+    from tracehound.filters.report import print_rules_report
+
+    if not print_rules_report(cfg, Path(args.file).resolve().parent, strict=args.strict):
+        return 1
     if args.check_sinks:
         from tracehound.sinks import check_sinks_health
 
@@ -97,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a config file; print every error")
     val.add_argument("file")
     val.add_argument("--check-sinks", action="store_true", help="also run each sink's healthcheck")
+    val.add_argument(
+        "--strict", action="store_true", help="fail when a rule is skipped as unsupported"
+    )
     val.set_defaults(func=cmd_validate)
 
     pc = sub.add_parser("print-config", help="print the effective config, defaults filled in")

@@ -63,6 +63,10 @@ class ProcInfo:
     parent: ProcInfo | None = None  # parent's snapshot when this one was made
     # The record fields of this snapshot, built once (see agent.record.proc_fields).
     record_cache: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
+    # Process-level values read from /proc on first use by a rule or an output
+    # (capabilities, loginuid, tty, environment...; see filters._procinfo).
+    proc_cache: Any = field(default=None, init=False, compare=False, repr=False)
+    cmdline_cache: str | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def args(self) -> str:
@@ -71,8 +75,12 @@ class ProcInfo:
 
     @property
     def cmdline(self) -> str:
-        """Falco proc.cmdline: name followed by the arguments."""
-        return " ".join((self.name, *self.argv[1:]))
+        """Falco proc.cmdline: name followed by the arguments (joined once per snapshot)."""
+        c = self.cmdline_cache
+        if c is None:
+            c = " ".join((self.name, *self.argv[1:]))
+            object.__setattr__(self, "cmdline_cache", c)  # a cache, not state
+        return c
 
     def ancestor(self, level: int) -> ProcInfo | None:
         """proc.aname[level]: level 0 is self, 1 the parent, 2 the grandparent..."""
@@ -108,6 +116,8 @@ class Alert:
     event: Event
     rule: str
     priority: str
-    output: str
+    output: str  # the rendered message; records prefix it with evt.time and the priority
     tags: tuple[str, ...] = ()
     uuid: str = ""
+    # The values of the fields the rule's output names (Falco's output_fields), or None.
+    output_fields: dict[str, Any] | None = None

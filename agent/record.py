@@ -41,6 +41,12 @@ def iso_time(ts_ns: int) -> str:
     return f"{_second[1]}.{nanos:09d}Z"
 
 
+def falco_time(ts_ns: int) -> str:
+    """Falco's evt.time: local wall-clock time of day with nanoseconds (HH:MM:SS.nnnnnnnnn)."""
+    secs, nanos = divmod(ts_ns, 1_000_000_000)
+    return time.strftime("%H:%M:%S", time.localtime(secs)) + f".{nanos:09d}"
+
+
 def proc_fields(proc: ProcInfo) -> dict[str, Any]:
     """The process part of output_fields; built once per snapshot, copied per record."""
     cached = proc.record_cache
@@ -92,13 +98,35 @@ def event_record(event: Event) -> Record:
 
 
 def alert_record(alert: Alert) -> Record:
-    rec = event_record(alert.event)
-    rec["rule"] = alert.rule
-    rec["priority"] = alert.priority
-    rec["output"] = alert.output
-    rec["tags"] = sorted(set(alert.tags) | alert.event.tags)
-    rec["uuid"] = alert.uuid
+    """Falco's JSON alert: output_fields are exactly the rule output's fields plus evt.time;
+    `output` is "<evt.time>: <Priority> <message>"; tags are the rule's tags only."""
+    event = alert.event
+    if alert.output_fields is not None:
+        fields = dict(alert.output_fields)
+    else:  # an alert without an output template (the baseline): the event's fields
+        fields = output_fields(event)
+        fields["evt.time"] = event.ts
+    rec: Record = {
+        "uuid": alert.uuid,
+        "output": f"{falco_time(event.ts)}: {alert.priority} {alert.output}",
+        "priority": alert.priority,
+        "rule": alert.rule,
+        "time": iso_time(event.ts),
+        "output_fields": fields,
+        "source": "syscall",
+        "tags": sorted(alert.tags),
+        "hostname": HOSTNAME,
+    }
     return rec
+
+
+def alert_message(rec: Record) -> str:
+    """An alert record's message: its `output` without Falco's "<evt.time>: <Priority> "."""
+    out = str(rec.get("output", ""))
+    prefix_end = out.find(f": {rec.get('priority')} ")
+    if prefix_end != -1:
+        return out[prefix_end + len(str(rec.get("priority"))) + 3 :]
+    return out
 
 
 def encode(record: Record) -> bytes:

@@ -15,13 +15,86 @@ from collections.abc import Callable
 from typing import Any
 
 from tracehound.agent.event import Event
-from tracehound.filters._condition import BoolOp, Check, ConditionError, Const, Node, Not
-from tracehound.filters._fields import FIELDS, HELPERS, FieldSpec
+from tracehound.filters._condition import (
+    BoolOp,
+    Check,
+    ConditionError,
+    Const,
+    Node,
+    Not,
+    UnsupportedError,
+)
+from tracehound.filters._fields import (
+    FIELDS,
+    HELPERS,
+    PROC_LEVEL_FIELDS,
+    FieldSpec,
+    generic_field,
+)
 
 Matcher = Callable[[Event], bool]
 
-_STR_OPS = frozenset({"contains", "icontains", "startswith", "endswith", "glob"})
+_STR_OPS = frozenset(
+    {
+        "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith",
+        "glob", "iglob", "regex",
+    }
+)  # fmt: skip
 _ORDER_OPS = frozenset({"<", "<=", ">", ">="})
+_TRANSFORM_HELPERS = {
+    "tolower": "_h_tf_lower",
+    "toupper": "_h_tf_upper",
+    "b64": "_h_tf_b64",
+    "basename": "_h_tf_basename",
+    "len": "_h_tf_len",
+}
+
+
+def field_expr(name: str, arg: str | None, transforms: tuple[str, ...] = ()) -> tuple[str, str]:
+    """The Python expression reading a field (with its [arg] and transformers) and its type."""
+    spec: FieldSpec = FIELDS[name]
+    if spec.indexed and arg is None:
+        # proc.aname without [N]: every ancestor (a list); proc.env without [NAME]: all of it.
+        expr, ftype = spec.any_expr, (spec.type if spec.key_type == "str" else "list")
+    else:
+        expr = spec.expr.replace("{arg}", arg or "0").replace("{key}", repr(arg or ""))
+        ftype = spec.type
+    for t in transforms:
+        expr = f"{_TRANSFORM_HELPERS[t]}({expr})"
+        ftype = "int" if t == "len" else "str"
+    return expr, ftype
+
+
+def _field_cmp(op: str, a: Any, b: Any) -> bool:
+    """`field OP val(other)`: both values known, compared as Falco compares two fields."""
+    if a is None or b is None:
+        return False
+    if op == "=":
+        return bool(a == b or str(a) == str(b))
+    if op == "!=":
+        return not (a == b or str(a) == str(b))
+    if op in ("<", "<=", ">", ">="):
+        try:
+            x, y = int(a), int(b)
+        except (TypeError, ValueError):
+            return False
+        return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[op]
+    sa, sb = str(a), str(b)
+    return _str_cmp(op, sa, sb)
+
+
+def _str_cmp(op: str, x: str, y: str) -> bool:
+    if op == "contains":
+        return y in x
+    if op == "icontains":
+        return y.lower() in x.lower()
+    if op == "startswith":
+        return x.startswith(y)
+    if op == "endswith":
+        return x.endswith(y)
+    if op == "glob":
+        return fnmatch.fnmatchcase(x, y)
+    return False
 
 
 def _pmatch(value: Any, prefixes: tuple[str, ...]) -> bool:
@@ -50,6 +123,7 @@ class _Gen:
         self.ns: dict[str, Any] = dict(HELPERS)
         self.ns["_pmatch"] = _pmatch
         self.ns["_any_eq"] = _any_eq
+        self.ns["_field_cmp"] = _field_cmp
         self.n = 0
 
     def const(self, value: Any) -> str:
@@ -74,36 +148,51 @@ class _Gen:
         return self.check(node)
 
     def check(self, c: Check) -> str:
-        spec: FieldSpec = FIELDS[c.field]
-        if spec.indexed and c.arg is None:
-            expr, ftype = spec.any_expr, "list"
-        else:
-            expr = spec.expr.replace("{arg}", c.arg or "0")
-            ftype = spec.type
+        expr, ftype = field_expr(c.field, c.arg, c.transforms)
         op = "=" if c.op == "==" else c.op
         if op == "exists":
             return f"({expr} is not None)"
+        if c.rhs_field is not None:
+            other, _ = field_expr(*c.rhs_field)
+            if op not in ("=", "!=", "<", "<=", ">", ">=", "contains", "icontains",
+                          "startswith", "endswith", "glob"):  # fmt: skip
+                raise UnsupportedError(
+                    f"operator {op!r} with val() is not supported", c.pos, f"{op} val()"
+                )
+            return f"_field_cmp({op!r}, {expr}, {other})"
+        if c.field == "evt.dir" and not c.transforms:
+            # One tracehound record stands for both the enter and the exit of a syscall.
+            if op in ("=", "in"):
+                return "True" if {"<", ">"} & set(c.values) else "False"
+            if op == "!=":
+                return "False" if c.values[0] in ("<", ">") else "True"
+        if ftype == "net":
+            return self.net_check(c, op, expr)
+        if ftype == "list":
+            elem = FIELDS[c.field].elem
+            vals = [self.convert(c, elem, v) for v in c.values]
+            return self.list_check(c, op, expr, vals)
         vals = [self.convert(c, ftype, v) for v in c.values]
         t = self.tmp()
-        if ftype == "list":
-            return self.list_check(c, op, expr, vals)
-        if ftype == "any":
+        if ftype in ("any", "uid"):
+            eq = "_h_uid_eq" if ftype == "uid" else "_any_eq"
             if op in ("=", "!="):
                 k = self.const(c.values[0])
-                test = f"_any_eq({expr}, {k})"
+                test = f"{eq}({expr}, {k})"
                 return (
-                    test
-                    if op == "="
-                    else f"(({t} := {expr}) is not None and not _any_eq({t}, {k}))"
+                    test if op == "=" else f"(({t} := {expr}) is not None and not {eq}({t}, {k}))"
                 )
             if op == "in":
                 k = self.const(tuple(c.values))
-                return f"(({t} := {expr}) is not None and any(_any_eq({t}, _v) for _v in {k}))"
+                return f"(({t} := {expr}) is not None and any({eq}({t}, _v) for _v in {k}))"
             ftype = "str"
             expr = f"(None if ({t}x := {expr}) is None else str({t}x))"
         if ftype == "bool" and op in ("=", "!="):
-            # Boolean helpers never return None: test them directly.
-            return f"({expr})" if vals[0] == (op == "=") else f"(not {expr})"
+            # A bool field may be unknown (None): then neither `= true` nor `= false` holds.
+            want = "True" if vals[0] else "False"
+            if op == "=":
+                return f"({expr} is {want})"
+            return f"(({t} := {expr}) is not None and {t} is not {want})"
         if op == "=":
             return f"({expr} == {self.const(vals[0])})"
         if op == "!=":
@@ -128,10 +217,48 @@ class _Gen:
             return f"(({t} := {expr}) is not None and {t}.startswith({self.const(vals[0])}))"
         if op == "endswith":
             return f"(({t} := {expr}) is not None and {t}.endswith({self.const(vals[0])}))"
-        if op == "glob":
-            rx = re.compile(fnmatch.translate(vals[0]))
+        if op in ("glob", "iglob"):
+            flags = re.IGNORECASE if op == "iglob" else 0
+            rx = re.compile(fnmatch.translate(vals[0]), flags)
             return f"(({t} := {expr}) is not None and {self.const(rx.match)}({t}) is not None)"
+        if op == "regex":
+            try:
+                rx = re.compile(vals[0])
+            except re.error as exc:
+                raise ConditionError(
+                    f"bad regex {vals[0]!r}: {exc}", c.value_pos or c.pos
+                ) from None
+            return f"(({t} := {expr}) is not None and {self.const(rx.fullmatch)}({t}) is not None)"
+        if op in ("bcontains", "bstartswith"):
+            try:
+                needle = bytes.fromhex(vals[0])
+            except ValueError:
+                raise ConditionError(
+                    f"{op} needs hex bytes, got {vals[0]!r}", c.value_pos or c.pos
+                ) from None
+            k = self.const(needle)
+            test = f"{k} in {t}.encode()" if op == "bcontains" else f"{t}.encode().startswith({k})"
+            return f"(({t} := {expr}) is not None and {test})"
         raise ConditionError(f"operator {op!r} is not supported", c.pos)
+
+    def net_check(self, c: Check, op: str, expr: str) -> str:
+        import ipaddress
+
+        if op not in ("=", "!=", "in"):
+            raise ConditionError(f"operator {op!r} cannot be used with {c.field}", c.pos)
+        nets = []
+        for v in c.values:
+            try:
+                nets.append(ipaddress.ip_network(v, strict=False))
+            except ValueError:
+                raise ConditionError(
+                    f"{c.field} needs an address or CIDR network, got {v!r}", c.value_pos or c.pos
+                ) from None
+        k = self.const(tuple(nets))
+        t = self.tmp()
+        if op == "!=":
+            return f"(({t} := {expr}) is not None and not _h_in_nets({t}, {k}))"
+        return f"_h_in_nets({expr}, {k})"
 
     def list_check(self, c: Check, op: str, expr: str, vals: list[Any]) -> str:
         t = self.tmp()
@@ -177,7 +304,9 @@ def _cost(node: Node) -> float:
     if isinstance(node, BoolOp):
         return sum(_cost(i) for i in node.items)
     spec = FIELDS[node.field]
-    base = _HELPER_COST if "_h_" in spec.expr or spec.indexed else 1.0
+    base = _HELPER_COST if "_h_" in spec.expr or "_PI" in spec.expr or spec.indexed else 1.0
+    if spec.name in PROC_LEVEL_FIELDS:
+        base += 20.0  # may read /proc the first time: test everything cheaper first
     if node.field == "evt.type":
         base = 0.2
     if node.op == "glob":
@@ -212,32 +341,41 @@ def compile_condition(node: Node) -> tuple[Matcher, str]:
 
 # ---- output templates: "%proc.name read %fd.name" ----
 
-_PLACEHOLDER = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)(?:\[(\d+)\])?")
+_PLACEHOLDER = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)(?:\[([^\]]*)\])?")
 
 
-def compile_output(template: str) -> Callable[[Event], str]:
-    """Render %field placeholders; unknown values print as <NA> like Falco."""
-    parts: list[str | Callable[[Event], Any]] = []
-    last = 0
-    g = _Gen()
-    for m in _PLACEHOLDER.finditer(template):
-        name, idx = m.group(1), m.group(2)
-        spec = FIELDS.get(name)
-        if spec is None:
-            raise ConditionError(f"unknown field {name!r} in output", m.start() + 1)
-        parts.append(template[last : m.start()])
-        if spec.indexed and idx is None:
-            expr = f"' '.join({spec.any_expr})"
-        else:
-            expr = spec.expr.replace("{arg}", idx or "0")
-        parts.append(eval(f"lambda e: {expr}", g.ns))
-        last = m.end()
-    parts.append(template[last:])
-    fixed = [p for p in parts if p != ""]
+class OutputTemplate:
+    """A rule's output: the rendered message and the values of the fields it names."""
 
-    def render(e: Event) -> str:
+    def __init__(self, template: str) -> None:
+        parts: list[str | Callable[[Event], Any]] = []
+        getters: dict[str, Callable[[Event], Any]] = {}
+        last = 0
+        g = _Gen()
+        for m in _PLACEHOLDER.finditer(template):
+            name, idx = m.group(1), m.group(2)
+            spec = FIELDS.get(name) or generic_field(name)
+            if spec is None:
+                raise UnsupportedError(f"unknown field {name!r} in output", m.start() + 1, name)
+            parts.append(template[last : m.start()])
+            expr, ftype = field_expr(name, idx)
+            if ftype == "list":
+                expr = f"(None if (_l := {expr}) is None else ' '.join(map(str, _l)))"
+            getter = eval(f"lambda e: {expr}", g.ns)
+            parts.append(getter)
+            getters[m.group(0)[1:]] = getter
+            last = m.end()
+        parts.append(template[last:])
+        self._parts = [p for p in parts if p != ""]
+        self._getters = getters
+
+    @property
+    def field_names(self) -> list[str]:
+        return list(self._getters)
+
+    def __call__(self, e: Event) -> str:
         out = []
-        for p in fixed:
+        for p in self._parts:
             if isinstance(p, str):
                 out.append(p)
             else:
@@ -245,4 +383,16 @@ def compile_output(template: str) -> Callable[[Event], str]:
                 out.append("<NA>" if v is None else str(v))
         return "".join(out)
 
-    return render
+    def fields(self, e: Event) -> dict[str, Any]:
+        """Falco's output_fields: each referenced field (None when unknown) plus evt.time."""
+        out: dict[str, Any] = {"evt.time": e.ts}
+        for name, getter in self._getters.items():
+            if name == "evt.time":
+                continue  # output_fields carries the raw ns timestamp, as Falco's JSON does
+            out[name] = getter(e)
+        return out
+
+
+def compile_output(template: str) -> OutputTemplate:
+    """Render %field placeholders; unknown values print as <NA> like Falco."""
+    return OutputTemplate(template)

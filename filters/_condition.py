@@ -18,14 +18,23 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tracehound.filters._fields import FIELDS
+from tracehound.filters._fields import FIELDS, generic_field
 
 COMPARE_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">="})
-WORD_OPS = frozenset({"contains", "icontains", "startswith", "endswith", "glob", "exists"})
+WORD_OPS = frozenset(
+    {
+        "contains", "icontains", "bcontains", "startswith", "bstartswith", "endswith",
+        "glob", "iglob", "regex", "exists",
+    }
+)  # fmt: skip
 LIST_OPS = frozenset({"in", "intersects", "pmatch"})
 SUPPORTED_OPS = COMPARE_OPS | WORD_OPS | LIST_OPS
-# Falco operators we recognise but do not implement: reported by name.
-UNSUPPORTED_OPS = frozenset({"bcontains", "bstartswith", "bendswith", "regex", "iglob"})
+# Falco syntax we recognise but do not implement: the rule is skipped with a warning.
+UNSUPPORTED_OPS = frozenset({"bendswith"})
+UNSUPPORTED_MODIFIERS = frozenset({"oneof", "anyof", "allof"})
+# Field transformers (libsinsp filter/parser.cpp): `tolower(proc.name) = bash`.
+TRANSFORMERS = frozenset({"tolower", "toupper", "b64", "basename", "len"})
+UNSUPPORTED_TRANSFORMERS = frozenset({"join", "concat", "getopt"})
 
 
 class ConditionError(Exception):
@@ -38,6 +47,16 @@ class ConditionError(Exception):
         return f"column {self.pos}: {self.message}"
 
 
+class UnsupportedError(ConditionError):
+    """Valid Falco syntax that tracehound cannot evaluate (an unknown field, an
+    operator or transformer we lack). Falco's skip-if-unknown-filter treats such a
+    rule as skipped rather than broken; we do the same and warn with `what`."""
+
+    def __init__(self, message: str, pos: int, what: str) -> None:
+        super().__init__(message, pos)
+        self.what = what
+
+
 @dataclass(slots=True)
 class Check:
     field: str
@@ -46,6 +65,8 @@ class Check:
     values: list[str]
     pos: int  # column of the field
     value_pos: int = 0
+    transforms: tuple[str, ...] = ()  # applied innermost first: tolower(b64(f)) -> (b64, tolower)
+    rhs_field: tuple[str, str | None] | None = None  # `val(other.field)`: compare two fields
 
 
 @dataclass(slots=True)
@@ -122,6 +143,9 @@ class _Parser:
         self.macro = macro
         self.lists = lists
         self.open_parens: list[int] = []
+        # Unsupported fields, operators and macros using them: raised only after the whole
+        # condition parsed, so a syntax error is never hidden behind "unsupported".
+        self.unsupported: list[UnsupportedError] = []
 
     def peek(self) -> Token:
         return self.toks[self.i]
@@ -140,6 +164,8 @@ class _Parser:
             raise ConditionError("unbalanced ')': no matching '('", t.pos)
         if t.kind != "end":
             raise ConditionError(f"expected 'and', 'or' or end of condition, got {t.text!r}", t.pos)
+        if self.unsupported:
+            raise self.unsupported[0]
         return node
 
     def parse_or(self) -> Node:
@@ -172,9 +198,16 @@ class _Parser:
             raise ConditionError("condition ends where a check was expected", t.pos)
         if t.kind != "word" or t.text in ("and", "or"):
             raise ConditionError(f"expected a field, macro or '(', got {t.text!r}", t.pos)
+        if t.text in TRANSFORMERS | UNSUPPORTED_TRANSFORMERS and self.peek().kind == "lp":
+            field_tok, transforms = self.parse_transformed(t)
+            return self.parse_check(field_tok, transforms)
         if "." in t.text or "[" in t.text:
             return self.parse_check(t)
-        found = self.macro(t.text)
+        try:
+            found = self.macro(t.text)
+        except UnsupportedError as exc:
+            self.unsupported.append(exc)
+            return Const(False)
         if found is not None:
             return found
         if self.lists(t.text) is not None:
@@ -184,29 +217,62 @@ class _Parser:
             )
         raise ConditionError(f"unknown macro {t.text!r}", t.pos)
 
-    def parse_check(self, t: Token) -> Node:
+    def parse_transformed(self, t: Token) -> tuple[Token, tuple[str, ...]]:
+        """`tolower(toupper(proc.name))` -> the field token and (toupper, tolower)."""
+        if t.text in UNSUPPORTED_TRANSFORMERS:
+            raise UnsupportedError(f"transformer {t.text}() is not supported", t.pos, f"{t.text}()")
+        self.take()  # '('
+        inner = self.take()
+        if inner.kind != "word":
+            raise ConditionError(f"a field expected inside {t.text}(...)", inner.pos)
+        if inner.text in TRANSFORMERS | UNSUPPORTED_TRANSFORMERS and self.peek().kind == "lp":
+            field_tok, transforms = self.parse_transformed(inner)
+        else:
+            field_tok, transforms = inner, ()
+        close = self.take()
+        if close.kind != "rp":
+            raise ConditionError(f"unbalanced '(': {t.text}(...) is missing ')'", t.pos)
+        return field_tok, (*transforms, t.text)
+
+    def field_of(self, t: Token) -> tuple[str, str | None]:
         m = _FIELD.match(t.text)
         if not m:
             raise ConditionError(f"malformed field {t.text!r}", t.pos)
         name, arg = m.group(1), m.group(2)
-        spec = FIELDS.get(name)
+        spec = FIELDS.get(name) or generic_field(name)
         if spec is None:
             hint = difflib.get_close_matches(name, FIELDS, n=1)
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
-            raise ConditionError(f"unknown or unsupported field {name!r}{more}", t.pos)
+            self.unsupported.append(
+                UnsupportedError(f"unknown or unsupported field {name!r}{more}", t.pos, name)
+            )
+            return name, arg
         if spec.indexed:
             if arg is None and not spec.index_optional:
                 raise ConditionError(f"field {name!r} needs an index, as in {name}[2]", t.pos)
-            if arg is not None and not arg.isdigit():
+            if arg is not None and spec.key_type == "int" and not arg.isdigit():
                 raise ConditionError(f"index of {name!r} must be a number, got {arg!r}", t.pos)
         elif arg is not None:
             raise ConditionError(f"field {name!r} takes no [index]", t.pos)
+        return name, arg
+
+    def parse_check(self, t: Token, transforms: tuple[str, ...] = ()) -> Node:
+        name, arg = self.field_of(t)
         op_tok = self.take()
         op = op_tok.text
         if op_tok.kind == "end":
             raise ConditionError(f"operator expected after {t.text!r}", op_tok.pos)
         if op_tok.kind == "word" and op in UNSUPPORTED_OPS:
-            raise ConditionError(f"operator {op!r} is not supported", op_tok.pos)
+            self.unsupported.append(
+                UnsupportedError(f"operator {op!r} is not supported", op_tok.pos, op)
+            )
+            op = "="
+        mod = self.peek().text if self.peek().kind == "word" else ""
+        if op_tok.kind == "word" and mod in UNSUPPORTED_MODIFIERS:
+            self.unsupported.append(
+                UnsupportedError(f"operator modifier {op} {mod} is not supported", op_tok.pos, mod)
+            )
+            self.take()
         if op not in SUPPORTED_OPS or op_tok.kind not in ("op", "word"):
             raise ConditionError(
                 f"expected an operator after {t.text!r}, got {op!r} "
@@ -214,18 +280,24 @@ class _Parser:
                 op_tok.pos,
             )
         if op == "exists":
-            return Check(name, arg, op, [], t.pos, op_tok.pos)
+            return Check(name, arg, op, [], t.pos, op_tok.pos, transforms)
         if op in LIST_OPS:
-            return Check(name, arg, op, self.parse_items(op_tok), t.pos, op_tok.pos)
+            items = self.parse_items(op_tok)
+            return Check(name, arg, op, items, t.pos, op_tok.pos, transforms)
         v = self.take()
         if v.kind == "word" and v.text == "val" and self.peek().kind == "lp":
-            raise ConditionError("comparing two fields with val() is not supported", v.pos)
+            self.take()
+            other = self.take()
+            if other.kind != "word" or self.take().kind != "rp":
+                raise ConditionError("val() takes one field, as in val(proc.pname)", v.pos)
+            rhs = self.field_of(other)
+            return Check(name, arg, op, [], t.pos, v.pos, transforms, rhs)
         if v.kind == "op" and v.text in ("<", ">"):
-            return Check(name, arg, op, [v.text], t.pos, v.pos)  # evt.dir = <
+            return Check(name, arg, op, [v.text], t.pos, v.pos, transforms)  # evt.dir = <
         if v.kind not in ("word", "str"):
             what = "end of condition" if v.kind == "end" else repr(v.text)
             raise ConditionError(f"value expected after {op!r}, got {what}", v.pos)
-        return Check(name, arg, op, [v.text], t.pos, v.pos)
+        return Check(name, arg, op, [v.text], t.pos, v.pos, transforms)
 
     def parse_items(self, op_tok: Token) -> list[str]:
         lp = self.take()
@@ -277,3 +349,14 @@ def event_types(node: Node) -> frozenset[str] | None:
     if isinstance(node, Const):
         return frozenset() if not node.value else None
     return None
+
+
+def fields_of(node: Node) -> frozenset[str]:
+    """Every field a condition reads."""
+    if isinstance(node, Check):
+        return frozenset({node.field, *([node.rhs_field[0]] if node.rhs_field else [])})
+    if isinstance(node, BoolOp):
+        return frozenset().union(*(fields_of(i) for i in node.items))
+    if isinstance(node, Not):
+        return fields_of(node.item)
+    return frozenset()

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tracehound.agent.event import Alert, Event, priority_rank
-from tracehound.filters import _fields
+from tracehound.agent.event import Alert, Event
+from tracehound.filters import _fields, _procinfo
 from tracehound.filters._loader import CompiledRule
 from tracehound.filters.baseline import Baseline, write_atomic
 from tracehound.filters.config import FiltersConfig
@@ -62,6 +62,15 @@ class StageChain:
         self.rules = rules
         self.written = _fields.WrittenFiles()
         _fields.WRITTEN = self.written  # read by proc.is_exe_upper_layer
+        _fields.USERS.clear()
+        _fields.USERS.update(self.enricher.users)  # user.loginname, evt.arg.uid = NAME
+        _fields.PRIVILEGED[0] = _fields.detect_privileged()
+        # Rules reading /proc-level fields (capabilities, loginuid, env...): read them at
+        # exec, while the new program is alive, instead of when a later event needs them.
+        self.prefetch = rules is not None and any(
+            (r.fields | {n.split("[")[0] for n in r.render.field_names}) & _fields.PROC_LEVEL_FIELDS
+            for r in rules.rules
+        )
         self.events_in = 0
         self._plans: dict[str, _Plan] = {}
         self._saver: asyncio.Task[None] | None = None
@@ -107,8 +116,11 @@ class StageChain:
             name = groups.get(proc.gid)
             if name is not None:
                 e.fields["group.name"] = name
-            if plan.exec_ and ancestors is not None:
-                ancestors(e)
+            if plan.exec_:
+                if ancestors is not None:
+                    ancestors(e)
+                if self.prefetch:
+                    _procinfo.prefetch(proc)
             if plan.observe:
                 observe(e)  # before sampling: a dropped write still counts for drop-and-exec
             if plan.tag and tag is not None:
@@ -198,17 +210,18 @@ def build_rules(cfg: FiltersConfig, base_dir: Path) -> RuleEngine | None:
     if not rc.enabled:
         return None
     sources = [read_rule_file(f, base_dir) for f in rc.files]
-    compiled, issues, _ = load_rules(sources)
-    if issues:
-        raise RulesLoadError("\n".join(str(i) for i in issues))
-    disabled = set(rc.disabled)
-    disabled_tags = set(rc.disabled_tags)
-    floor = priority_rank(rc.minimum_priority)
-    compiled = [
-        r
-        for r in compiled
-        if r.name not in disabled and not disabled_tags.intersection(r.tags) and r.rank <= floor
-    ]
+    compiled, issues, _ = load_rules(
+        sources,
+        disabled=rc.disabled,
+        disabled_tags=rc.disabled_tags,
+        minimum_priority=rc.minimum_priority,
+    )
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise RulesLoadError("\n".join(str(i) for i in errors))
+    for issue in issues:
+        if issue.severity == "warning":
+            log.warning("%s", issue)
     return RuleEngine(
         compiled,
         match_all=rc.match == "all",

@@ -176,10 +176,16 @@ def check_filters(cfg: FiltersConfig, path: tuple[str, ...], base_dir: Path) -> 
         if src.text is None:
             errs.append(((*rp, "files", str(i)), src.error))
         sources.append(src)
-    _compiled, issues, loader = load_rules(s for s in sources if s.text is not None)
+    _compiled, issues, loader = load_rules(
+        (s for s in sources if s.text is not None),
+        disabled=rc.disabled,
+        disabled_tags=rc.disabled_tags,
+        minimum_priority=rc.minimum_priority,
+    )
     index = {e: str(i) for i, e in enumerate(rc.files)}
     for issue in issues:
-        errs.append(((*rp, "files", index.get(issue.source, "0")), str(issue)))
+        if issue.severity == "error":  # skipped rules are reported by `validate`, not errors
+            errs.append(((*rp, "files", index.get(issue.source, "0")), str(issue)))
     for i, name in enumerate(rc.disabled):
         if name not in loader.rules:
             errs.append(((*rp, "disabled", str(i)), f"no rule named {name!r} in the rule files"))

@@ -9,15 +9,18 @@ copied into every event.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import logging
 import os
+import time
 from typing import Any
 
 import aiohttp
 
 from tracehound.agent import record
 from tracehound.agent.event import Event
+from tracehound.filters import _fields
 from tracehound.filters.config import EnrichConfig
 
 log = logging.getLogger("tracehound.filters.enrich")
@@ -58,6 +61,9 @@ def ecs_fields(task: dict[str, Any] | None, container: dict[str, Any] | None) ->
                 out["container.image.repository"], out["container.image.tag"] = repo, tag
             else:
                 out["container.image.repository"] = image
+        started = _rfc3339_ns(container.get("StartedAt"))
+        if started is not None:
+            out["container.start_ts"] = started
         labels = container.get("Labels") or {}
         for label, name in (
             ("com.amazonaws.ecs.task-arn", "aws.ecs.task_arn"),
@@ -78,6 +84,28 @@ def ecs_fields(task: dict[str, Any] | None, container: dict[str, Any] | None) ->
         ):
             if task.get(key):
                 out[name] = task[key]
+    return out
+
+
+def _rfc3339_ns(text: Any) -> int | None:
+    """'2026-11-22T10:20:05.123456789Z' -> ns since the epoch (ECS writes nanoseconds)."""
+    if not isinstance(text, str) or not text.endswith("Z") or "T" not in text:
+        return None
+    main, _, frac = text[:-1].partition(".")
+    try:
+        secs = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    digits = (frac + "000000000")[:9] if frac.isdigit() else "0"
+    return secs * 1_000_000_000 + int(digits)
+
+
+def ecs_mounts(container: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(source, destination) of the container's volumes, from the v4 metadata."""
+    out = []
+    for v in (container or {}).get("Volumes") or []:
+        if isinstance(v, dict) and v.get("Destination"):
+            out.append((str(v.get("Source") or ""), str(v["Destination"])))
     return out
 
 
@@ -150,6 +178,7 @@ class Enricher:
         fields = ecs_fields(task, container)
         self.ecs = fields
         record.static_fields.update(fields)
+        _fields.CONTAINER_MOUNTS[:] = ecs_mounts(container)
 
     async def _refresh_loop(self, base: str) -> None:
         while True:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from tracehound.agent.event import Alert, Event
+from tracehound.agent.event import Alert, Event, priority_rank
 from tracehound.filters._loader import CompiledRule, LoadIssue, RuleLoader
 
 BUILTIN_PREFIX = "builtin:"
@@ -48,14 +48,24 @@ def read_rule_file(entry: str, base_dir: Path) -> RuleSource:
 
 def load_rules(
     sources: Iterable[RuleSource],
+    *,
+    disabled: Iterable[str] = (),
+    disabled_tags: Iterable[str] = (),
+    minimum_priority: str = "Debug",
 ) -> tuple[list[CompiledRule], list[LoadIssue], RuleLoader]:
+    """Read and compile the files. Issues with severity "error" mean the files do not
+    load; "warning"/"info" issues name rules that were skipped."""
     loader = RuleLoader()
     for src in sources:
         if src.text is None:
             loader.issues.append(LoadIssue(src.name, None, src.error))
             continue
         loader.add_text(src.text, src.name)
-    compiled = loader.compile()
+    try:
+        floor = priority_rank(minimum_priority)
+    except ValueError:  # reported by the config check
+        floor = priority_rank("Debug")
+    compiled = loader.compile(set(disabled), set(disabled_tags), floor)
     return compiled, loader.issues, loader
 
 
@@ -152,4 +162,4 @@ class RuleEngine:
             return None
         self.alerts += 1
         self.per_rule[r.name] = self.per_rule.get(r.name, 0) + 1
-        return Alert(e, r.name, r.priority, output, r.tags, str(uuid.uuid4()))
+        return Alert(e, r.name, r.priority, output, r.tags, str(uuid.uuid4()), r.render.fields(e))

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Literal
 
-from tracehound.agent.record import Record, encode_lines
+from tracehound.agent.record import Record, alert_message, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
 
 
@@ -23,7 +23,7 @@ def readable(rec: Record) -> str:
     # read like a low-priority alert.
     head = f"{rec['time'][11:23]} {rec.get('priority', 'evt')[:4]:4} "
     if "rule" in rec:
-        return head + f"{rec['rule']}: {rec['output']}"
+        return head + f"{rec['rule']}: {alert_message(rec)}"
     return head + f"{f.get('proc.name')}[{f.get('proc.pid')}] {f.get('evt.type')} {what}"
 
 

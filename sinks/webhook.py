@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email.utils
 import gzip
@@ -59,8 +60,11 @@ class WebhookSinkConfig(SinkBase, tag="webhook", kw_only=True):
     url: str
     method: Literal["POST", "PUT"] = "POST"
     # json: one JSON array per request; ndjson: one record per line;
-    # splunk_hec: HEC event envelopes, newline-separated (POST to /services/collector/event).
-    encoding: Literal["json", "ndjson", "splunk_hec"] = "json"
+    # splunk_hec: HEC event envelopes, newline-separated (POST to /services/collector/event);
+    # falco: one alert object per request, as Falco's http_output (what falcosidekick reads).
+    encoding: Literal["json", "ndjson", "splunk_hec", "falco"] = "json"
+    # encoding = "falco": requests in flight at once, so one-alert requests keep up.
+    max_parallel_requests: int = 16
     compression: Literal["none", "gzip"] = "none"
     headers: dict[str, str] = {}
     auth: AuthConfig | None = None
@@ -78,6 +82,13 @@ class WebhookSinkConfig(SinkBase, tag="webhook", kw_only=True):
             raise ValueError(f"url must be an http:// or https:// URL, got {self.url!r}")
         if self.tls.key_file and not self.tls.crt_file:
             raise ValueError("tls.key_file needs tls.crt_file")
+        if not 1 <= self.max_parallel_requests <= 256:
+            raise ValueError("max_parallel_requests must be between 1 and 256")
+        if self.encoding == "falco" and "events" in self.inputs:
+            raise ValueError(
+                'encoding = "falco" sends Falco alerts; a Falco receiver rejects plain events: '
+                'use inputs = ["alerts"]'
+            )
 
 
 def env_names(cfg: WebhookSinkConfig) -> list[tuple[tuple[str, ...], str]]:
@@ -105,10 +116,14 @@ _CONTENT_TYPES = {
     "json": "application/json",
     "ndjson": "application/x-ndjson",
     "splunk_hec": "application/json",
+    "falco": "application/json",
 }
 
 
 def encode_body(cfg: WebhookSinkConfig, records: list[Record]) -> bytes:
+    if cfg.encoding == "falco":
+        assert len(records) == 1, "falco encoding: one alert per request"
+        return _json.encode(records[0])
     if cfg.encoding == "json":
         return _json.encode(records)
     if cfg.encoding == "ndjson":
@@ -159,6 +174,10 @@ class WebhookSink(BaseSink):
         self._session: aiohttp.ClientSession | None = None
         self._headers: dict[str, str] = {}
         self._hmac_key: bytes | None = None
+        # encoding = "falco": records of the current chunk already delivered, so a retry of
+        # the chunk (after some of its requests failed) does not send them twice.
+        self._chunk: list[Record] | None = None
+        self._delivered: set[int] = set()
 
     def _secret(self, var: str) -> str:
         value = os.environ.get(var)
@@ -197,7 +216,8 @@ class WebhookSink(BaseSink):
         self._headers = headers
         if cfg.hmac_secret_env:
             self._hmac_key = self._secret(cfg.hmac_secret_env).encode()
-        connector = aiohttp.TCPConnector(ssl=self._ssl(), limit=4)
+        limit = max(4, cfg.max_parallel_requests) if cfg.encoding == "falco" else 4
+        connector = aiohttp.TCPConnector(ssl=self._ssl(), limit=limit)
         # One session per sink, for its whole life: connections are reused across batches.
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -215,7 +235,46 @@ class WebhookSink(BaseSink):
         except aiohttp.ClientError as exc:
             raise RuntimeError(f"{self.cfg.url}: {exc}") from exc
 
-    async def send(self, records: list[Record]) -> None:
+    async def send(self, records: list[Record]) -> int:
+        """Deliver a chunk; returns how many records the destination refused for good."""
+        if self.cfg.encoding == "falco":
+            return await self._send_each(records)
+        await self._request(records)
+        return 0
+
+    async def _send_each(self, records: list[Record]) -> int:
+        """One request per alert, at most max_parallel_requests at a time."""
+        if records is not self._chunk:
+            self._chunk, self._delivered = records, set()
+        todo = [i for i in range(len(records)) if i not in self._delivered]
+        gate = asyncio.Semaphore(self.cfg.max_parallel_requests)
+        rejected: list[str] = []
+        retry: list[RetryableError] = []
+
+        async def one(i: int) -> None:
+            async with gate:
+                try:
+                    await self._request([records[i]])
+                except FatalError as exc:
+                    rejected.append(str(exc))
+                except RetryableError as exc:
+                    retry.append(exc)
+                    return
+                self._delivered.add(i)  # refused for good also counts as done
+
+        await asyncio.gather(*(one(i) for i in todo))
+        if retry:
+            waits = [e.retry_after for e in retry if e.retry_after is not None]
+            raise RetryableError(
+                f"{len(retry)} of {len(todo)} requests failed: {retry[0]}",
+                retry_after=max(waits) if waits else None,
+            )
+        self._chunk, self._delivered = None, set()
+        if rejected:
+            self.count("rejected_requests", len(rejected))
+        return len(rejected)
+
+    async def _request(self, records: list[Record]) -> None:
         assert self._session is not None
         body = encode_body(self.cfg, records)
         if self.cfg.compression == "gzip":

@@ -202,7 +202,7 @@ def test_non_syscall_sources_are_skipped() -> None:
         ("evt.type = open and fd.nam = x", "unknown or unsupported field 'fd.nam'", 21),
         ("(evt.type = open", "unbalanced '(': missing ')'", 1),
         ("evt.type = open)", "unbalanced ')'", 16),
-        ("proc.name regex x", "operator 'regex' is not supported", 11),
+        ("proc.name regex '(x'", "bad regex '(x'", 17),
         ("proc.name like x", "expected an operator after 'proc.name', got 'like'", 11),
         ("proc.name =", "value expected after '=', got end of condition", 12),
         ("proc.pid = abc", "proc.pid is a number; 'abc' is not", 12),
@@ -213,7 +213,9 @@ def test_non_syscall_sources_are_skipped() -> None:
         ("proc.aname[x] = a", "index of 'proc.aname' must be a number", 1),
         ("proc.name = 'abc", "unterminated quoted string", 13),
         ("proc.name = x proc.pid = 1", "expected 'and', 'or' or end of condition", 15),
-        ("proc.name = val(proc.pname)", "val() is not supported", 13),
+        ("proc.name = val(proc.pnme)", "unknown or unsupported field 'proc.pnme'", 17),
+        ("proc.name bendswith 00", "operator 'bendswith' is not supported", 11),
+        ("join(proc.name) = x", "transformer join() is not supported", 1),
     ],
 )
 def test_condition_errors_name_problem_and_column(cond: str, message: str, column: int) -> None:
@@ -234,19 +236,19 @@ def test_condition_errors_name_problem_and_column(cond: str, message: str, colum
     [
         (
             rule("proc.nme = x"),
-            "test.yaml line 2: rule 'R': condition column 1: unknown or unsupported field 'proc.nme'",  # noqa: E501
+            "test.yaml line 2: warning: rule 'R' skipped: proc.nme is not supported (condition column 1: unknown or unsupported field 'proc.nme'",  # noqa: E501
         ),
         (rule("proc.pid = abc"), "rule 'R': condition column 12: proc.pid is a number"),
         (
             rule("proc.name = x", "%proc.nmae"),
-            "rule 'R': output column 1: unknown field 'proc.nmae' in output",
+            "rule 'R' skipped: proc.nmae is not supported (output column 1: unknown field 'proc.nmae' in output",  # noqa: E501
         ),
         (rule("evt.type = x").replace("WARNING", "LOUD"), "unknown priority 'LOUD'"),
         (rule("x").replace("condition", "condtion"), "rule 'R': unknown key(s) condtion"),
         (rule("evt.type = x") + rule("evt.type = y"), "duplicate rule name 'R' in the same file"),
         (
             "- macro: m\n  condition: fd.nam = 1\n" + rule("m"),
-            "in macro 'm' (test.yaml line 1): condition column 1: unknown or unsupported field 'fd.nam'",  # noqa: E501
+            "rule 'R' skipped: fd.nam is not supported (condition column 1: in macro 'm' (test.yaml line 1): unknown or unsupported field 'fd.nam'",  # noqa: E501
         ),
         ("- macro: m\n  condition: m\n" + rule("m"), "macro 'm' refers to itself"),
         (
@@ -280,7 +282,18 @@ def test_skip_if_unknown_filter() -> None:
     text = rule("proc.nosuch = 1").replace(
         "priority: WARNING", "priority: WARNING\n  skip-if-unknown-filter: true"
     )
-    assert issues_of(text) == []
+    _, issues, loader = load_rules([RuleSource("test.yaml", textwrap.dedent(text))])
+    assert [i.severity for i in issues] == ["info"]
+    assert loader.skipped == {"R": "proc.nosuch"}
+    assert loader.stats["test.yaml"].skipped == 1
+
+
+def test_skip_if_unknown_filter_does_not_hide_syntax_errors() -> None:
+    text = rule("(proc.nosuch = 1").replace(
+        "priority: WARNING", "priority: WARNING\n  skip-if-unknown-filter: true"
+    )
+    issues = issues_of(text)
+    assert len(issues) == 1 and "unbalanced '('" in issues[0], issues
 
 
 def test_all_errors_are_collected() -> None:
