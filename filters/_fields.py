@@ -348,20 +348,20 @@ def _h_loginname(e: Event) -> str | None:
     return "root" if uid == 0 else "<NA>"
 
 
-def _h_sname(e: Event) -> str | None:
-    sid = PI.sid(e.proc)
-    if sid is None:
+def _name_of(e: Event, pid: int | None) -> str | None:
+    """The name of `pid`: from the event's process tree, else from /proc."""
+    if pid is None:
         return None
-    p = PI.process_by_pid(e.proc, sid)
-    return p.name if p is not None else PI.comm_of(sid)
+    p = PI.process_by_pid(e.proc, pid)
+    return p.name if p is not None else PI.comm_of(pid)
+
+
+def _h_sname(e: Event) -> str | None:
+    return _name_of(e, PI.sid(e.proc))
 
 
 def _h_vpgid_name(e: Event) -> str | None:
-    g = PI.vpgid(e.proc)
-    if g is None:
-        return None
-    p = PI.process_by_pid(e.proc, g)
-    return p.name if p is not None else PI.comm_of(g)
+    return _name_of(e, PI.vpgid(e.proc))
 
 
 def _h_vpgid_exe(e: Event) -> str | None:

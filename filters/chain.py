@@ -19,7 +19,7 @@ from tracehound.filters._loader import CompiledRule
 from tracehound.filters.baseline import Baseline, write_atomic
 from tracehound.filters.config import FiltersConfig
 from tracehound.filters.enrich import Enricher
-from tracehound.filters.rules import RuleEngine, load_rules, read_rule_file
+from tracehound.filters.rules import RuleEngine, load_configured_rules
 from tracehound.filters.sampling import Sampler
 from tracehound.filters.sensitive import MODIFY_TYPES, PATH_TYPES, SensitivePaths
 
@@ -209,13 +209,7 @@ def build_rules(cfg: FiltersConfig, base_dir: Path) -> RuleEngine | None:
     rc = cfg.rules
     if not rc.enabled:
         return None
-    sources = [read_rule_file(f, base_dir) for f in rc.files]
-    compiled, issues, _ = load_rules(
-        sources,
-        disabled=rc.disabled,
-        disabled_tags=rc.disabled_tags,
-        minimum_priority=rc.minimum_priority,
-    )
+    _, compiled, issues, _ = load_configured_rules(rc, base_dir)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise RulesLoadError("\n".join(str(i) for i in errors))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracehound.filters.config import FiltersConfig
-from tracehound.filters.rules import load_rules, read_rule_file
+from tracehound.filters.rules import load_configured_rules
 
 # Fields that are only known when the tracer takes the syscall's exit stop.
 RESULT_FIELDS = frozenset({"evt.res", "evt.rawres", "fd.num", "fd.connected", "evt.failed"})
@@ -43,13 +43,7 @@ def rules_report(
     if not rc.enabled:
         rep.lines.append("rules: disabled")
         return rep
-    sources = [read_rule_file(f, base_dir) for f in rc.files]
-    compiled, issues, loader = load_rules(
-        sources,
-        disabled=rc.disabled,
-        disabled_tags=rc.disabled_tags,
-        minimum_priority=rc.minimum_priority,
-    )
+    sources, compiled, issues, loader = load_configured_rules(rc, base_dir)
     for src in sources:
         st = loader.stats.get(src.name)
         if st is not None:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from tracehound.agent.event import Alert, Event, priority_rank
 from tracehound.filters._loader import CompiledRule, LoadIssue, RuleLoader
@@ -163,3 +164,15 @@ class RuleEngine:
         self.alerts += 1
         self.per_rule[r.name] = self.per_rule.get(r.name, 0) + 1
         return Alert(e, r.name, r.priority, output, r.tags, str(uuid.uuid4()), r.render.fields(e))
+
+
+def load_configured_rules(rc: Any, base_dir: Path) -> tuple[Any, Any, Any, Any]:
+    """`filters.rules`' files, read and compiled: (sources, rules, issues, loader)."""
+    sources = [read_rule_file(f, base_dir) for f in rc.files]
+    compiled, issues, loader = load_rules(
+        sources,
+        disabled=rc.disabled,
+        disabled_tags=rc.disabled_tags,
+        minimum_priority=rc.minimum_priority,
+    )
+    return sources, compiled, issues, loader
