@@ -45,6 +45,18 @@ def priority_rank(name: str) -> int:
 
 
 @dataclass(slots=True, frozen=True)
+class ProcFacts:
+    """What the tracer read from /proc/PID at exec (or when it first saw the
+    process), while the process was surely there: the raw texts rules need."""
+
+    status: str | None = None
+    stat: str | None = None
+    loginuid: str | None = None
+    environ: bytes | None = None
+    exe_stat: tuple[int, int, int] | None = None  # inode, ctime ns, mtime ns
+
+
+@dataclass(slots=True, frozen=True)
 class ProcInfo:
     """What we know about a process (thread group) at one point in time.
 
@@ -61,6 +73,7 @@ class ProcInfo:
     uid: int
     gid: int
     parent: ProcInfo | None = None  # parent's snapshot when this one was made
+    facts: ProcFacts | None = None  # /proc read at exec; None for a forked copy
     # The record fields of this snapshot, built once (see agent.record.proc_fields).
     record_cache: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
     # Process-level values read from /proc on first use by a rule or an output

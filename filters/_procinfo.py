@@ -1,14 +1,14 @@
-"""Process-level values that Falco keeps per thread and the tracer does not carry.
+"""Process-level values that Falco keeps per thread and records do not carry.
 
 Credentials and capabilities, the login uid, the controlling tty, the session and
-process group, the start time, the environment and the executable's inode are read
-from /proc/<pid> the first time a rule or an output asks for one of them, then
-cached on the ProcInfo snapshot (one snapshot per process and exec). Nothing here
-runs per traced syscall unless a rule reads these fields.
+process group, the start time, the environment and the executable's inode. The
+tracer reads the raw texts at exec (or when it first sees a process), while the
+process is surely there (ProcInfo.facts); a snapshot without them (a forked copy
+that never exec'd) reads /proc/<pid> the first time a rule or an output asks.
+Either way the values are parsed once and cached on the ProcInfo snapshot.
 
-When /proc no longer has the process (it exited before the pipeline looked), the
-values Falco gives for missing information are used: loginuid -1, tty 0, empty
-capability sets are *not* invented; the field is simply missing (None, <NA>).
+When neither has the process (it exited before the pipeline looked), the field
+is simply missing (None, <NA>): nothing is invented.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from tracehound.agent.event import ProcInfo
+from tracehound.agent.event import ProcFacts, ProcInfo
 
 # Capability names by bit number (linux/capability.h), the order libsinsp prints them in.
 CAPABILITIES: tuple[str, ...] = (
@@ -54,6 +55,30 @@ def _boot_epoch_ns() -> int:
     return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
 
 
+class ExeStat(NamedTuple):
+    st_ino: int
+    st_ctime_ns: int
+    st_mtime_ns: int
+
+
+def _parse_status(text: str) -> dict[str, str]:
+    return {k: v.strip() for k, _, v in (ln.partition(":") for ln in text.splitlines())}
+
+
+def _parse_stat(text: str) -> list[str]:
+    # comm may hold spaces and parentheses: split after the last ')'.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _parse_loginuid(text: str) -> int:
+    text = text.strip()
+    return int(text) if text.isdigit() else _UNSET_LOGINUID  # no audit: UINT32_MAX
+
+
+def _parse_env(text: str) -> list[str]:
+    return [v for v in text.split("\0") if v]
+
+
 @dataclass(slots=True)
 class ProcExtra:
     """What /proc said about one process snapshot; None where it could not be read."""
@@ -63,7 +88,7 @@ class ProcExtra:
     stat: list[str] | None = None
     loginuid: int | None = None
     env: list[str] | None = None
-    exe_stat: os.stat_result | None = None
+    exe_stat: ExeStat | None = None
     start_ns: int | None = None
     _loaded: set[str] = field(default_factory=set)
 
@@ -77,48 +102,65 @@ class ProcExtra:
         if self._once("status"):
             text = _read(f"/proc/{self.pid}/status")
             if text is not None:
-                self.status = dict(
-                    (k, v.strip()) for k, _, v in (ln.partition(":") for ln in text.splitlines())
-                )
+                self.status = _parse_status(text)
         return self.status
 
     def load_stat(self) -> list[str] | None:
         if self._once("stat"):
             text = _read(f"/proc/{self.pid}/stat")
             if text is not None and ")" in text:
-                # comm may hold spaces and parentheses: split after the last ')'.
-                self.stat = text[text.rindex(")") + 2 :].split()
+                self.stat = _parse_stat(text)
         return self.stat
 
     def load_loginuid(self) -> int | None:
         if self._once("loginuid"):
             text = _read(f"/proc/{self.pid}/loginuid")
-            if text is not None and text.strip().isdigit():
-                self.loginuid = int(text.strip())
-            elif os.path.isdir(f"/proc/{self.pid}"):
-                self.loginuid = _UNSET_LOGINUID  # no audit support: libsinsp's UINT32_MAX
+            if text is not None or os.path.isdir(f"/proc/{self.pid}"):
+                self.loginuid = _parse_loginuid(text or "")
         return self.loginuid
 
     def load_env(self) -> list[str] | None:
         if self._once("env"):
             text = _read(f"/proc/{self.pid}/environ")
             if text is not None:
-                self.env = [v for v in text.split("\0") if v]
+                self.env = _parse_env(text)
         return self.env
 
-    def load_exe_stat(self) -> os.stat_result | None:
+    def load_exe_stat(self) -> ExeStat | None:
         if self._once("exe"):
             try:
-                self.exe_stat = os.stat(f"/proc/{self.pid}/exe")
+                st = os.stat(f"/proc/{self.pid}/exe")
+                self.exe_stat = ExeStat(st.st_ino, st.st_ctime_ns, st.st_mtime_ns)
             except OSError:
                 self.exe_stat = None
         return self.exe_stat
+
+
+def _seed(x: ProcExtra, facts: ProcFacts) -> None:
+    """Start from what the tracer read at exec, while the process was surely alive."""
+    if facts.status is not None:
+        x.status = _parse_status(facts.status)
+        x._loaded.add("status")
+    if facts.stat is not None and ")" in facts.stat:
+        x.stat = _parse_stat(facts.stat)
+        x._loaded.add("stat")
+    if facts.loginuid is not None:
+        x.loginuid = _parse_loginuid(facts.loginuid)
+        x._loaded.add("loginuid")
+    if facts.environ is not None:
+        x.env = _parse_env(facts.environ.decode("utf-8", "replace"))
+        x._loaded.add("env")
+    if facts.exe_stat is not None:
+        x.exe_stat = ExeStat(*facts.exe_stat)
+        x._loaded.add("exe")
 
 
 def extra(proc: ProcInfo) -> ProcExtra:
     x = proc.proc_cache
     if x is None:
         x = ProcExtra(proc.pid)
+        if proc.facts is not None:
+            _seed(x, proc.facts)
         object.__setattr__(proc, "proc_cache", x)  # a cache, not state: frozen is fine
     assert isinstance(x, ProcExtra)
     return x
@@ -192,7 +234,7 @@ def env(proc: ProcInfo) -> list[str] | None:
     return extra(proc).load_env()
 
 
-def exe_stat(proc: ProcInfo) -> os.stat_result | None:
+def exe_stat(proc: ProcInfo) -> ExeStat | None:
     return extra(proc).load_exe_stat()
 
 

@@ -41,6 +41,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -104,6 +105,13 @@ enum {
     T_CMDLINE = 10,
     T_CWD = 11,
     T_IDS = 12, /* "ruid euid rgid egid" from /proc/TID/status */
+    /* What rules ask of a process (capabilities, tty, loginuid, environment,
+     * executable inode), read at exec while the process is surely there. */
+    T_STATUS = 13,
+    T_STAT = 14,
+    T_LOGINUID = 15,
+    T_ENVIRON = 16,
+    T_EXESTAT = 17, /* u64 inode, ctime ns, mtime ns of /proc/PID/exe */
 };
 /* Spec opcodes; OP_EXIT marks an op done at the exit stop. */
 enum {
@@ -330,6 +338,7 @@ static void blob_ids(Enc *e, pid_t tid) {
     ssize_t n = read_file(path, buf, sizeof buf - 1);
     if (n <= 0) return;
     buf[n] = 0;
+    enc_blob(e, T_STATUS, 0, buf, (size_t)n); /* capabilities may have changed too */
     char *u = strstr(buf, "\nUid:"), *g = strstr(buf, "\nGid:");
     if (!u || !g) return;
     unsigned ru, eu, rg, eg;
@@ -559,6 +568,22 @@ static void blob_process(Enc *e, int pid, int with_ids) {
     if (n >= 0) enc_blob(e, T_CMDLINE, 0, e->scratch, (size_t)n);
     blob_cwd(e, T_CWD, 0, pid);
     if (with_ids) blob_ids(e, pid);
+    static const struct { int tag; const char *name; } facts[] = {
+        {T_STATUS, "status"}, {T_STAT, "stat"}, {T_LOGINUID, "loginuid"}, {T_ENVIRON, "environ"},
+    };
+    for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++) {
+        snprintf(path, sizeof path, "/proc/%d/%s", pid, facts[i].name);
+        n = read_file(path, e->scratch, e->scratch_len);
+        if (n >= 0) enc_blob(e, facts[i].tag, 0, e->scratch, (size_t)n);
+    }
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    if (stat(path, &st) == 0) {
+        uint64_t v[3] = {(uint64_t)st.st_ino,
+                         (uint64_t)st.st_ctim.tv_sec * 1000000000ull + st.st_ctim.tv_nsec,
+                         (uint64_t)st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec};
+        enc_blob(e, T_EXESTAT, 0, v, sizeof v);
+    }
 }
 
 /* adopted: seen without a creation event, so what it runs comes along */

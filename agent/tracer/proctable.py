@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import struct
 from typing import Any
 
-from tracehound.agent.event import Event, ProcInfo
+from tracehound.agent.event import Event, ProcFacts, ProcInfo
 from tracehound.agent.tracer import records as R
 from tracehound.agent.tracer._ptrace import (
     AUDIT_ARCH_AARCH64,
@@ -27,7 +28,19 @@ from tracehound.agent.tracer._ptrace import (
 )
 from tracehound.agent.tracer._ptrace import X32_SYSCALL_BIT as X32_BIT
 from tracehound.agent.tracer.decode import DECODERS, generic
-from tracehound.agent.tracer.specs import SETID, T_CMDLINE, T_COMM, T_CWD, T_EXE, T_IDS
+from tracehound.agent.tracer.specs import (
+    SETID,
+    T_CMDLINE,
+    T_COMM,
+    T_CWD,
+    T_ENVIRON,
+    T_EXE,
+    T_EXESTAT,
+    T_IDS,
+    T_LOGINUID,
+    T_STAT,
+    T_STATUS,
+)
 from tracehound.agent.tracer.syscalls import TABLES
 
 _EXEC = frozenset({"execve", "execveat"})
@@ -65,6 +78,21 @@ def _link(path: str, default: str = "") -> str:
         return os.readlink(path)
     except OSError:
         return default
+
+
+def _facts(r: R.Raw) -> ProcFacts:
+    def text(tag: int) -> str | None:
+        raw = r.blob(tag)
+        return None if raw is None else raw.decode("utf-8", "replace")
+
+    exe = r.blob(T_EXESTAT)
+    return ProcFacts(
+        status=text(T_STATUS),
+        stat=text(T_STAT),
+        loginuid=text(T_LOGINUID),
+        environ=r.blob(T_ENVIRON),
+        exe_stat=struct.unpack("<3Q", exe) if exe and len(exe) == 24 else None,
+    )
 
 
 class ProcessTable:
@@ -115,15 +143,19 @@ class ProcessTable:
             fields["evt.res"] = r.res
             ids = r.blob(T_IDS)
             if name in SETID and r.res == 0 and ids:
-                self._set_ids(tgid, ids)
+                self._set_ids(tgid, ids, r.blob(T_STATUS))
         if name in _EXEC:
             self.pending[key] = _Pending(r.ts, etype, tid, fields)
             return
         out.append(Event(r.ts, etype, tid, self.procs[tgid], fields))
 
-    def _set_ids(self, tgid: int, ids: bytes) -> None:
+    def _set_ids(self, tgid: int, ids: bytes, status: bytes | None) -> None:
         _ruid, euid, _rgid, egid = (int(x) for x in ids.split())
-        self.procs[tgid] = dataclasses.replace(self.procs[tgid], uid=euid, gid=egid)
+        proc = self.procs[tgid]
+        facts = proc.facts
+        if facts is not None and status is not None:
+            facts = dataclasses.replace(facts, status=status.decode("utf-8", "replace"))
+        self.procs[tgid] = dataclasses.replace(proc, uid=euid, gid=egid, facts=facts)
 
     # --- processes -----------------------------------------------------------
 
@@ -172,7 +204,7 @@ class ProcessTable:
             self.procs[child] = self._from_proc(child, parent_tgid)
         else:
             self.procs[child] = dataclasses.replace(
-                parent, pid=child, ppid=parent.pid, parent=parent
+                parent, pid=child, ppid=parent.pid, parent=parent, facts=None
             )
         self.processes += 1
 
@@ -193,6 +225,7 @@ class ProcessTable:
             uid=int(ids[1]),
             gid=int(ids[3]),
             parent=parent,
+            facts=_facts(r),
         )
 
     def _exec(self, r: R.Raw, out: list[Event]) -> None:
@@ -227,6 +260,7 @@ class ProcessTable:
             uid=before.uid if before else 0,
             gid=before.gid if before else 0,
             parent=before.parent if before else None,
+            facts=_facts(r),
         )
         self.procs[pid] = proc
         if pending is not None:

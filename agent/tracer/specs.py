@@ -23,6 +23,7 @@ EXEC = 2  # spec flag: execve/execveat (without ptrace the core looks again afte
 # Blob tags, shared with _core.c (enum T_*).
 T_STR, T_BASE, T_FDPATH, T_SOCKADDR, T_SOCKINFO, T_ARGV, T_RAW = range(1, 8)
 T_EXE, T_COMM, T_CMDLINE, T_CWD, T_IDS = range(8, 13)
+T_STATUS, T_STAT, T_LOGINUID, T_ENVIRON, T_EXESTAT = range(13, 18)
 
 Op = tuple[int, int, int]
 
