@@ -70,7 +70,9 @@ class Pipeline:
 
     def abandon(self) -> int:
         """Shutdown deadline reached: count what is still queued as lost."""
-        lost = sum(len(b) for b in self.handoff.drain())
+        lost = 0
+        while batches := self.handoff.drain():  # drain() takes a bounded share each time
+            lost += sum(len(b) for b in batches)
         self.counters["lost"] = self.counters.get("lost", 0) + lost
         return lost
 

@@ -119,7 +119,7 @@ enum {
     OP_PATH = 2,     /* a = path arg, b = dirfd arg (0xff: cwd) */
     OP_FDPATH = 3,   /* a = fd arg */
     OP_SOCKADDR = 4, /* a = addr arg, b = len arg */
-    OP_SOCKINFO = 5, /* a = fd arg */
+    OP_SOCKINFO = 5, /* a = fd arg, b = 1: with local and peer address */
     OP_ARGV = 6,     /* a = argv arg */
     OP_RAW = 7,      /* a = arg, b = bytes */
     OP_SOCKADDR_PLEN = 8, /* a = addr arg, b = arg pointing at a socklen_t */
@@ -247,6 +247,7 @@ typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t drained;
     Buf out;
+    size_t out_start; /* drain() takes from here; publish() appends at out.len */
     size_t out_events;
     /* counters (written under mu or by one thread only) */
     uint64_t stops, events, dropped, errors, notif_invalid, lifecycle;
@@ -347,9 +348,20 @@ static void blob_ids(Enc *e, pid_t tid) {
     enc_blob(e, T_IDS, 0, out, (size_t)len);
 }
 
-/* Family, type, protocol and addresses of a tracee's socket, via pidfd_getfd. */
-static void blob_sockinfo(Enc *e, int arg, pid_t tid, int fd) {
-    int pidfd = (int)syscall(SYS_pidfd_open, tid, 0);
+/* A pidfd for any thread: PIDFD_THREAD (6.9+), else the thread group's leader. */
+static int pidfd_of(pid_t tid) {
+    int pidfd = (int)syscall(SYS_pidfd_open, tid, 0); /* a non-leader: EINVAL or ENOENT */
+    if (pidfd >= 0) return pidfd;
+    pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
+    if (pidfd >= 0) return pidfd;
+    int tgid = tgid_of(tid, NULL);
+    return tgid > 0 ? (int)syscall(SYS_pidfd_open, tgid, 0) : -1;
+}
+
+/* Family, type and protocol of a tracee's socket, via pidfd_getfd; with
+ * `addresses`, its local and peer address too (listen, dup2: not connect). */
+static void blob_sockinfo(Enc *e, int arg, pid_t tid, int fd, int addresses) {
+    int pidfd = pidfd_of(tid);
     if (pidfd < 0) return;
     int local = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
     close(pidfd);
@@ -365,13 +377,15 @@ static void blob_sockinfo(Enc *e, int arg, pid_t tid, int fd) {
     socklen_t ol = sizeof(int);
     if (getsockopt(local, SOL_SOCKET, SO_DOMAIN, &si.family, &ol) == 0) {
         ol = sizeof(int);
-        getsockopt(local, SOL_SOCKET, SO_TYPE, &si.type, &ol);
-        ol = sizeof(int);
         getsockopt(local, SOL_SOCKET, SO_PROTOCOL, &si.proto, &ol);
-        socklen_t l = sizeof si.laddr;
-        if (getsockname(local, (struct sockaddr *)si.laddr, &l) == 0) si.llen = l;
-        l = sizeof si.paddr;
-        if (getpeername(local, (struct sockaddr *)si.paddr, &l) == 0) si.plen = l;
+        if (addresses) {
+            ol = sizeof(int);
+            getsockopt(local, SOL_SOCKET, SO_TYPE, &si.type, &ol);
+            socklen_t l = sizeof si.laddr;
+            if (getsockname(local, (struct sockaddr *)si.laddr, &l) == 0) si.llen = l;
+            l = sizeof si.paddr;
+            if (getpeername(local, (struct sockaddr *)si.paddr, &l) == 0) si.plen = l;
+        }
         enc_blob(e, T_SOCKINFO, arg, &si, sizeof si);
     }
     close(local);
@@ -435,7 +449,7 @@ static void run_ops(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *a
             break;
         }
         case OP_SOCKINFO:
-            blob_sockinfo(e, a, tid, s32(args[a]));
+            blob_sockinfo(e, a, tid, s32(args[a]), b);
             break;
         case OP_RAW: {
             ssize_t n = read_mem(tid, args[a], buf, b);
@@ -480,7 +494,8 @@ static void publish(Core *c, Enc *e, int droppable) {
     pthread_mutex_lock(&c->mu);
     if (droppable) {
         c->events++; /* every event seen: delivered or dropped */
-        while (c->out_events >= c->max_events || c->out.len + e->b.len > c->max_bytes) {
+        while (c->out_events >= c->max_events ||
+               c->out.len - c->out_start + e->b.len > c->max_bytes) {
             if (!c->block_when_full) {
                 c->dropped++;
                 pthread_mutex_unlock(&c->mu);
@@ -1098,16 +1113,37 @@ static PyObject *Core_run(Core *c, PyObject *noargs) {
     Py_RETURN_NONE;
 }
 
-/* drain() -> bytes: every record handed over so far. */
-static PyObject *Core_drain(Core *c, PyObject *noargs) {
-    (void)noargs;
+/* drain(max_bytes) -> (bytes, bytes still waiting): whole records, oldest first,
+ * at most max_bytes of them (at least one record). A bounded take keeps the
+ * agent's memory bounded when the pipeline is behind. */
+static PyObject *Core_drain(Core *c, PyObject *args) {
+    Py_ssize_t max = PY_SSIZE_T_MAX;
+    if (!PyArg_ParseTuple(args, "|n", &max)) return NULL;
     pthread_mutex_lock(&c->mu);
-    PyObject *out = PyBytes_FromStringAndSize(c->out.p ? c->out.p : "", (Py_ssize_t)c->out.len);
-    c->out.len = 0;
-    c->out_events = 0;
+    size_t take = 0, records = 0, avail = c->out.len - c->out_start;
+    const char *base = c->out.p ? c->out.p + c->out_start : "";
+    while (take < avail) {
+        uint32_t len;
+        memcpy(&len, base + take, sizeof len);
+        if (records && take + len > (size_t)max) break;
+        take += len;
+        records++;
+    }
+    PyObject *data = PyBytes_FromStringAndSize(base, (Py_ssize_t)take);
+    c->out_start += take;
+    c->out_events -= records < c->out_events ? records : c->out_events;
+    if (c->out_start == c->out.len) {
+        c->out_start = c->out.len = 0;
+    } else if (c->out_start > (c->out.cap >> 1)) { /* compact: writers append at the end */
+        memmove(c->out.p, c->out.p + c->out_start, c->out.len - c->out_start);
+        c->out.len -= c->out_start;
+        c->out_start = 0;
+    }
+    size_t left = c->out.len - c->out_start;
     pthread_cond_broadcast(&c->drained);
     pthread_mutex_unlock(&c->mu);
-    return out;
+    if (!data) return NULL;
+    return Py_BuildValue("(Nn)", data, (Py_ssize_t)left);
 }
 
 static PyObject *Core_stats(Core *c, PyObject *noargs) {
@@ -1120,7 +1156,7 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
         (unsigned long long)c->errors, "notifications_invalid",
         (unsigned long long)c->notif_invalid, "lifecycle", (unsigned long long)c->lifecycle,
         "sync_wakeup", c->sync_wakeup, "exit_status", c->exit_status, "pending_bytes",
-        (Py_ssize_t)c->out.len, "tracer_migrations", (unsigned long long)c->migrations);
+        (Py_ssize_t)(c->out.len - c->out_start), "tracer_migrations", (unsigned long long)c->migrations);
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -1208,7 +1244,7 @@ static PyObject *Core_get_sync(Core *c, void *closure) {
 static PyMethodDef Core_methods[] = {
     {"spawn", (PyCFunction)Core_spawn, METH_VARARGS, "spawn(path, argv, envp) -> pid"},
     {"run", (PyCFunction)Core_run, METH_NOARGS, "trace until every tracee is gone"},
-    {"drain", (PyCFunction)Core_drain, METH_NOARGS, "encoded records handed over so far"},
+    {"drain", (PyCFunction)Core_drain, METH_VARARGS, "(records, bytes left): at most max_bytes"},
     {"stats", (PyCFunction)Core_stats, METH_NOARGS, "counters"},
     {NULL, NULL, 0, NULL},
 };

@@ -3,9 +3,10 @@
 The core appends encoded records to a bounded buffer of its own (C, no GIL);
 when it is full, syscall events are dropped and counted, or the tracee waits
 (when_full = "block"); lifecycle records are never dropped. The loop drains it
-on a short timer: drain() takes everything handed over so far, turns it into
-Events with the process table, and returns them in batches of up to batch_max,
-so a quiet application's last events are never held back.
+on a short timer: drain() takes what was handed over so far (at most
+DRAIN_MAX_BYTES; the pipeline drains again at once while there is more), turns
+it into Events with the process table, and returns them in batches of up to
+batch_max, so a quiet application's last events are never held back.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from typing import Any
 
 from tracehound.agent.event import Event
 from tracehound.agent.tracer.proctable import ProcessTable
+
+
+# What one drain takes at most (about 1,700 events): when the pipeline is behind,
+# the backlog stays encoded in the core (compact, bounded) instead of becoming
+# Python objects all at once.
+DRAIN_MAX_BYTES = 1 << 18
 
 
 class HandOff:
@@ -36,8 +43,9 @@ class HandOff:
             return []
         closed = self.closed
         events: list[Event] = []
-        self.table.feed(self.core.drain(), events)
-        self.table.settle_execs(time.time_ns(), events, everything=closed)
+        data, left = self.core.drain(DRAIN_MAX_BYTES)
+        self.table.feed(data, events)
+        self.table.settle_execs(time.time_ns(), events, everything=closed and not left)
         self.produced += len(events)
         n = self.batch_max
         return [events[i : i + n] for i in range(0, len(events), n)]

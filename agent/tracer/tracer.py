@@ -38,7 +38,7 @@ from tracehound.agent.tracer.syscalls import canonical
 log = logging.getLogger("tracehound")
 
 # The core's own bound on what waits for the pipeline, besides queue.max_events.
-QUEUE_MAX_BYTES = 16 << 20
+QUEUE_MAX_BYTES = 8 << 20
 # With user notification the application's execve must stop: the agent takes the
 # listener from the child while it waits there (see _core.c, child()).
 _ALWAYS_NOTIFIED = frozenset({"execve", "execveat"})

@@ -158,3 +158,20 @@ def test_follow_placement_keeps_every_event(run_traced, tracer_backend: str, pro
         str(e.get(key)) for e in plain.events("openat")
     )
     assert res.tracer_stats()["dropped"] == 0
+
+
+def test_connect_from_a_thread_has_its_protocol(run_traced, tmp_path: Path) -> None:
+    """The socket of a non-leader thread is looked up too (pidfd of a thread)."""
+    script = tmp_path / "threadconnect.py"
+    script.write_text(
+        "import socket, threading\n"
+        "srv = socket.create_server(('127.0.0.1', 0))\n"
+        "def go():\n"
+        "    socket.create_connection(srv.getsockname()).close()\n"
+        "t = threading.Thread(target=go); t.start(); t.join()\n"
+    )
+    res = run_traced([sys.executable, str(script)])
+    assert res.returncode == 0, res.stderr
+    (conn,) = [e for e in res.events("connect") if e.get("fd.sip") == "127.0.0.1"]
+    assert conn["thread.tid"] != conn["proc.pid"]  # made by the thread
+    assert conn["fd.l4proto"] == "tcp"
