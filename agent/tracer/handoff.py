@@ -17,7 +17,6 @@ from typing import Any
 from tracehound.agent.event import Event
 from tracehound.agent.tracer.proctable import ProcessTable
 
-
 # What one drain takes at most (about 1,700 events): when the pipeline is behind,
 # the backlog stays encoded in the core (compact, bounded) instead of becoming
 # Python objects all at once.
