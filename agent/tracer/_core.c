@@ -134,6 +134,7 @@ typedef struct {
     uint8_t op[SPEC_OPS][3];
 } Spec;
 #define NARCH 4
+#define MAX_NOTIFY 4
 #define NR_MAX 1024
 
 #pragma pack(push, 1)
@@ -205,6 +206,12 @@ static void enc_blob(Enc *e, int tag, int arg, const void *data, size_t len) {
 }
 
 /* ---- the core object -------------------------------------------------------- */
+struct Core;
+typedef struct {
+    struct Core *core;
+    int index;
+} NotifyArg;
+
 typedef struct Task {
     int tid, used;
     int fresh;   /* its next PTRACE_EVENT_STOP is the attach stop */
@@ -219,7 +226,7 @@ typedef struct {
     size_t cap, n;
 } TaskTable;
 
-typedef struct {
+typedef struct Core {
     PyObject_HEAD
     /* configuration */
     Spec specs[NARCH][NR_MAX];
@@ -239,8 +246,14 @@ typedef struct {
     int notify_fd;
     int exit_status; /* -1 until the main process is gone */
     volatile int done;
-    pthread_t notify_thread;
-    int notify_started;
+    /* One notify thread per CPU (at most MAX_NOTIFY): with SYNC_WAKE_UP each
+     * notification is handed to a waiting thread on the CPU where it happened,
+     * so threads of the application on different CPUs are served at once. */
+    pthread_t notify_threads[MAX_NOTIFY];
+    NotifyArg notify_args[MAX_NOTIFY];
+    volatile int notify_started;
+    pthread_mutex_t threads_mu;
+    pthread_mutex_t seen_mu; /* `seen` is shared by the notify threads */
     TaskTable ptasks; /* ptrace thread: every tracee */
     TaskTable seen;   /* notify thread without ptrace: threads seen so far */
     /* the shared output buffer */
@@ -253,7 +266,7 @@ typedef struct {
     uint64_t stops, events, dropped, errors, notif_invalid, lifecycle;
     int sync_wakeup, killable_recv;
     char start_error[256];
-    Enc enc_ptrace, enc_notify;
+    Enc enc_ptrace, enc_notify[MAX_NOTIFY];
 } Core;
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -633,34 +646,41 @@ static void wake_handler(int sig) { (void)sig; }
 
 /* Without ptrace: learn a thread the first time it stops (while it is stopped, so
  * /proc is stable), and look at a process again after it called execve. */
-static void notify_lifecycle(Core *c, int tid, int is_exec) {
+static void notify_lifecycle(Core *c, Enc *e, int tid, int is_exec) {
+    pthread_mutex_lock(&c->seen_mu);
     Task *t = task_get(&c->seen, tid, 0);
     if (!t) {
         pid_t ppid = 0;
         int tgid = tgid_of(tid, &ppid);
-        if (tgid <= 0) return;
+        if (tgid <= 0) goto out;
         if (c->seen.n > 1000000) table_free(&c->seen); /* bound it; re-learning is harmless */
         t = task_get(&c->seen, tid, 1);
-        if (!t) return;
+        if (!t) goto out;
         t->tgid = tgid;
-        emit_new_task(c, &c->enc_notify, tgid == tid ? ppid : tgid, tid, tgid != tid, 1);
+        emit_new_task(c, e, tgid == tid ? ppid : tgid, tid, tgid != tid, 1);
     }
     Task *proc = t->tgid == tid ? t : task_get(&c->seen, t->tgid, 0);
     if (proc && proc->exec_pending) {
         proc->exec_pending = 0;
-        emit_exec(c, &c->enc_notify, proc->tid, proc->tid, 1);
+        emit_exec(c, e, proc->tid, proc->tid, 1);
     }
     if (is_exec) {
         if (!proc && (proc = task_get(&c->seen, t->tgid, 1))) proc->tgid = t->tgid;
         if (proc) proc->exec_pending = 1;
     }
+out:
+    pthread_mutex_unlock(&c->seen_mu);
 }
 
+static int add_notify_thread(Core *c);
+
 static void *notify_loop(void *arg) {
-    Core *c = arg;
-    Enc *e = &c->enc_notify;
+    Core *c = ((NotifyArg *)arg)->core;
+    Enc *e = &c->enc_notify[((NotifyArg *)arg)->index];
     struct seccomp_notif req;
     struct seccomp_notif_resp resp;
+    unsigned tick = 0, switches = 0;
+    int last_tid = 0;
     while (!c->done) {
         memset(&req, 0, sizeof req);
         if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
@@ -670,7 +690,7 @@ static void *notify_loop(void *arg) {
         __atomic_add_fetch(&c->stops, 1, __ATOMIC_RELAXED);
         const struct seccomp_data *d = &req.data;
         const Spec *s = spec_for(c, d->arch, d->nr);
-        if (!c->use_ptrace) notify_lifecycle(c, (int)req.pid, s->flags & SPEC_EXEC);
+        if (!c->use_ptrace) notify_lifecycle(c, e, (int)req.pid, s->flags & SPEC_EXEC);
         enc_begin(e, K_SYSCALL, (int)req.pid);
         RecHead *h = enc_head(e);
         h->arch = d->arch;
@@ -688,8 +708,42 @@ static void *notify_loop(void *arg) {
         resp.id = req.id;
         resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        /* Stops alternating between threads (16 of 64 in a row from another
+         * thread than the one before) mean tracees on several CPUs: one more
+         * notify thread then serves them at once. */
+        if ((int)req.pid != last_tid) {
+            last_tid = (int)req.pid;
+            switches++;
+        }
+        if ((++tick & 63) == 0) {
+            if (switches >= 16 && c->notify_started < MAX_NOTIFY) add_notify_thread(c);
+            switches = 0;
+        }
     }
     return NULL;
+}
+
+/* Start one more notify thread, up to one per CPU (MAX_NOTIFY). One thread is
+ * fastest when one tracee does the stopping (every hand-off goes to the same
+ * waiting thread on the same CPU; measured on bench W2); more are started when
+ * the stops come from alternating threads, so tracees on different CPUs are
+ * served at once (W7). Returns whether a thread was started. */
+static int add_notify_thread(Core *c) {
+    static long cpus;
+    if (!cpus) cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int started = 0;
+    pthread_mutex_lock(&c->threads_mu);
+    int i = c->notify_started;
+    if (!c->done && i < MAX_NOTIFY && i < (cpus < 1 ? 1 : cpus)) {
+        c->notify_args[i].core = c;
+        c->notify_args[i].index = i;
+        if (pthread_create(&c->notify_threads[i], NULL, notify_loop, &c->notify_args[i]) == 0) {
+            c->notify_started++;
+            started = 1;
+        }
+    }
+    pthread_mutex_unlock(&c->threads_mu);
+    return started;
 }
 
 /* ---- the ptrace loop ---------------------------------------------------------- */
@@ -901,7 +955,7 @@ static void wait_loop(Core *c) {
             if (errno == EINTR) continue;
             break; /* ECHILD: every tracee is gone */
         }
-        if (c->use_ptrace) c->stops++;
+        if (c->use_ptrace) __atomic_add_fetch(&c->stops, 1, __ATOMIC_RELAXED);
         if (WIFSTOPPED(status)) {
             if (c->follow_cpu) follow(c, tid);
             if (c->use_ptrace)
@@ -1087,23 +1141,24 @@ static PyObject *Core_run(Core *c, PyObject *noargs) {
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = wake_handler; /* no SA_RESTART: interrupts NOTIF_RECV */
         sigaction(SIGRTMIN + 3, &sa, NULL);
-        rc = pthread_create(&c->notify_thread, NULL, notify_loop, c);
-        c->notify_started = rc == 0;
+        rc = add_notify_thread(c) ? 0 : EAGAIN;
     }
     if (rc == 0) wait_loop(c);
+    pthread_mutex_lock(&c->threads_mu); /* no thread is added after `done` */
     c->done = 1;
-    if (c->notify_started) {
+    pthread_mutex_unlock(&c->threads_mu);
+    for (int i = 0; i < c->notify_started; i++) {
         /* Repeat the wake-up: one sent just before NOTIF_RECV blocks would be lost. */
         struct timespec until;
         do {
-            pthread_kill(c->notify_thread, SIGRTMIN + 3);
+            pthread_kill(c->notify_threads[i], SIGRTMIN + 3);
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += 10000000;
             if (until.tv_nsec >= 1000000000) {
                 until.tv_sec++;
                 until.tv_nsec -= 1000000000;
             }
-        } while (pthread_timedjoin_np(c->notify_thread, NULL, &until) == ETIMEDOUT);
+        } while (pthread_timedjoin_np(c->notify_threads[i], NULL, &until) == ETIMEDOUT);
     }
     Py_END_ALLOW_THREADS
     if (rc != 0) {
@@ -1150,13 +1205,14 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     (void)noargs;
     pthread_mutex_lock(&c->mu);
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K}", "stops",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
         (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
         (unsigned long long)c->notif_invalid, "lifecycle", (unsigned long long)c->lifecycle,
         "sync_wakeup", c->sync_wakeup, "exit_status", c->exit_status, "pending_bytes",
-        (Py_ssize_t)(c->out.len - c->out_start), "tracer_migrations", (unsigned long long)c->migrations);
+        (Py_ssize_t)(c->out.len - c->out_start), "tracer_migrations", (unsigned long long)c->migrations,
+        "notify_threads", c->notify_started);
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -1196,9 +1252,14 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     c->exit_status = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->drained, NULL);
-    c->enc_ptrace.scratch_len = c->enc_notify.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);
+    pthread_mutex_init(&c->seen_mu, NULL);
+    pthread_mutex_init(&c->threads_mu, NULL);
+    c->enc_ptrace.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);
     c->enc_ptrace.scratch = malloc(c->enc_ptrace.scratch_len);
-    c->enc_notify.scratch = malloc(c->enc_notify.scratch_len);
+    for (int i = 0; i < MAX_NOTIFY; i++) {
+        c->enc_notify[i].scratch_len = c->enc_ptrace.scratch_len;
+        c->enc_notify[i].scratch = malloc(c->enc_notify[i].scratch_len);
+    }
     PyObject *it = PyObject_GetIter(specs), *item;
     if (!it) return -1;
     while ((item = PyIter_Next(it))) {
@@ -1230,9 +1291,11 @@ static void Core_dealloc(Core *c) {
     table_free(&c->ptasks);
     table_free(&c->seen);
     free(c->enc_ptrace.b.p);
-    free(c->enc_notify.b.p);
+    for (int i = 0; i < MAX_NOTIFY; i++) {
+        free(c->enc_notify[i].b.p);
+        free(c->enc_notify[i].scratch);
+    }
     free(c->enc_ptrace.scratch);
-    free(c->enc_notify.scratch);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
 
