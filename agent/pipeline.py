@@ -1,4 +1,4 @@
-"""The asyncio side: drain the tracer's hand-off, run the stage chain, route records.
+"""The event-loop side (anyio): drain the tracer's hand-off, run the stage chain, route records.
 
 One task runs the synchronous stage chain over each batch (a task per stage
 would cost far more than the stages). A fault in the chain or the router is
@@ -8,11 +8,12 @@ never reaches back into the tracer thread, which keeps the application running.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
 from typing import Any, Protocol
+
+import anyio
 
 from tracehound.agent.event import Alert, Event
 from tracehound.agent.tracer.handoff import HandOff
@@ -58,14 +59,14 @@ class Pipeline:
             if not batches:
                 if closed:
                     return
-                await asyncio.sleep(self.drain_interval)
+                await anyio.sleep(self.drain_interval)
 
     async def report_periodically(self) -> None:
         """Counters on stderr every stats_interval, even while a sink holds up run()."""
         if not self.stats_interval:
             return
         while True:
-            await asyncio.sleep(self.stats_interval)
+            await anyio.sleep(self.stats_interval)
             self.log_stats()
 
     def abandon(self) -> int:
@@ -84,7 +85,7 @@ class Pipeline:
                 self.counters["lost"] += len(batch)
             if closed:
                 return
-            await asyncio.sleep(self.drain_interval)
+            await anyio.sleep(self.drain_interval)
 
     async def _process(self, batch: list[Event]) -> None:
         self.counters["batches"] += 1

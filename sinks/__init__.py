@@ -7,10 +7,11 @@ errors a sink raises. Sinks only do I/O; agent/runner.py makes it reliable.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 from typing import Any, Protocol
+
+import anyio
 
 from tracehound.agent.record import Record
 from tracehound.sinks._common import BaseSink, SinkBase
@@ -77,9 +78,11 @@ async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str |
     async def one(name: str, cfg: SinkBase) -> tuple[str, str | None]:
         sink = build_sink(name, cfg)
         try:
-            await asyncio.wait_for(sink.open(), cfg.request.timeout_secs)
+            with anyio.fail_after(cfg.request.timeout_secs):
+                await sink.open()
             try:
-                await asyncio.wait_for(sink.healthcheck(), cfg.request.timeout_secs)
+                with anyio.fail_after(cfg.request.timeout_secs):
+                    await sink.healthcheck()
             finally:
                 await sink.close()
         except Exception as exc:
@@ -87,7 +90,15 @@ async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str |
             return name, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         return name, None
 
-    return list(await asyncio.gather(*(one(n, c) for n, c in sinks_cfg.items())))
+    results: dict[str, str | None] = {}
+
+    async def into(name: str, cfg: SinkBase) -> None:
+        results[name] = (await one(name, cfg))[1]
+
+    async with anyio.create_task_group() as tg:
+        for name, cfg in sinks_cfg.items():
+            tg.start_soon(into, name, cfg)
+    return [(name, results[name]) for name in sinks_cfg]
 
 
 __all__ = [

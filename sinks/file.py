@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
+
+import anyio
 
 from tracehound.agent.record import Record, encode
 from tracehound.sinks._common import BaseSink, SinkBase
@@ -34,7 +35,7 @@ class FileSink(BaseSink):
         self._size = 0
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._open)
+        await anyio.to_thread.run_sync(self._open)
 
     def _open(self) -> None:
         parent = os.path.dirname(self.cfg.path)
@@ -50,7 +51,7 @@ class FileSink(BaseSink):
 
     async def send(self, records: list[Record]) -> None:
         # In a thread: a slow disk (or fsync) must not stall the event loop and other sinks.
-        await asyncio.to_thread(self._write, [encode(r) + b"\n" for r in records])
+        await anyio.to_thread.run_sync(self._write, [encode(r) + b"\n" for r in records])
 
     def _write(self, lines: list[bytes]) -> None:
         if self._fd < 0:
@@ -98,4 +99,4 @@ class FileSink(BaseSink):
     async def close(self) -> None:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
-            await asyncio.to_thread(os.close, fd)
+            await anyio.to_thread.run_sync(os.close, fd)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from typing import Literal
+
+import anyio
 
 from tracehound.agent.record import Record, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
@@ -44,7 +45,7 @@ class StdoutSink(BaseSink):
         else:
             data = encode_lines(records)
         # A pipe whose reader is slow blocks write(); keep that off the event loop.
-        await asyncio.to_thread(_write_all, self._fd, data)
+        await anyio.to_thread.run_sync(_write_all, self._fd, data)
 
     async def close(self) -> None:
         if self._fd >= 0:
