@@ -18,6 +18,13 @@ import msgspec
 
 from tracehound.agent._toml_lines import key_lines, line_of
 from tracehound.agent._validate import collect_errors
+from tracehound.agent.config_checks import (
+    int_at_least,
+    non_negative,
+    positive_int,
+    positive_number,
+    raise_problems,
+)
 from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
 from tracehound.filters.config import FiltersConfig, check_filters
 from tracehound.sinks import SinkConfig, check_sinks
@@ -32,8 +39,7 @@ class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     when_full: Literal["drop", "block"] = "drop"
 
     def __post_init__(self) -> None:
-        if self.max_events < 1:
-            raise ValueError("queue.max_events must be at least 1")
+        raise_problems([positive_int("max_events", self.max_events)])
 
 
 class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -54,8 +60,13 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
 
     def __post_init__(self) -> None:
-        if self.argv_max < 1 or self.arg_max_bytes < 16 or self.batch_max_events < 1:
-            raise ValueError("argv_max, arg_max_bytes (>=16) and batch_max_events must be positive")
+        raise_problems(
+            [
+                positive_int("argv_max", self.argv_max),
+                int_at_least("arg_max_bytes", self.arg_max_bytes, 16),
+                positive_int("batch_max_events", self.batch_max_events),
+            ]
+        )
 
 
 class AgentConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -66,8 +77,12 @@ class AgentConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def __post_init__(self) -> None:
-        if self.shutdown_timeout_secs <= 0 or self.stats_interval_secs < 0:
-            raise ValueError("shutdown_timeout_secs must be > 0, stats_interval_secs >= 0")
+        raise_problems(
+            [
+                positive_number("shutdown_timeout_secs", self.shutdown_timeout_secs),
+                non_negative("stats_interval_secs", self.stats_interval_secs),
+            ]
+        )
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tracehound.agent.config_checks import Problem, not_empty, within
 from tracehound.agent.record import Record, encode
 from tracehound.sinks._aws import (
     AwsSink,
@@ -37,14 +38,13 @@ class CloudWatchLogsSinkConfig(AwsSinkBase, tag="cloudwatch_logs", kw_only=True)
     # Longest message kept; longer ones are cut and end with TRUNCATED_MARKER.
     max_event_bytes: int = MAX_BATCH_BYTES - EVENT_OVERHEAD
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.group_name:
-            raise ValueError("group_name must not be empty")
-        if not 256 <= self.max_event_bytes <= MAX_BATCH_BYTES - EVENT_OVERHEAD:
-            raise ValueError(
-                f"max_event_bytes must be within 256..{MAX_BATCH_BYTES - EVENT_OVERHEAD}"
-            )
+    def problems(self) -> list[Problem | None]:
+        top = MAX_BATCH_BYTES - EVENT_OVERHEAD
+        return [
+            *super().problems(),
+            not_empty("group_name", self.group_name),
+            within("max_event_bytes", self.max_event_bytes, 256, top),
+        ]
 
 
 def count_rejected(info: dict[str, int] | None, n: int) -> int:

@@ -6,6 +6,7 @@ import os
 
 import anyio
 
+from tracehound.agent.config_checks import Problem, non_negative, not_empty
 from tracehound.agent.record import Record, encode
 from tracehound.sinks._common import BaseSink, SinkBase
 
@@ -19,12 +20,12 @@ class FileSinkConfig(SinkBase, tag="file"):
     # fsync after each batch: survives a crash of the host, costs a disk flush per batch.
     fsync: bool = False
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.path:
-            raise ValueError("path must not be empty")
-        if self.max_bytes < 0 or self.max_files < 0:
-            raise ValueError("max_bytes and max_files must be >= 0")
+    def problems(self) -> list[Problem | None]:
+        return [
+            not_empty("path", self.path),
+            non_negative("max_bytes", self.max_bytes),
+            non_negative("max_files", self.max_files),
+        ]
 
 
 class FileSink(BaseSink):

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import msgspec
 
+from tracehound.agent.config_checks import Problem, raise_problems
 from tracehound.agent.record import Record, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks._time import record_ns
@@ -33,11 +34,14 @@ class AuthConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     password_env: str | None = None
 
     def __post_init__(self) -> None:
-        if self.strategy == "basic":
-            if not (self.user_env and self.password_env):
-                raise ValueError('auth.strategy = "basic" needs user_env and password_env')
-        elif not self.token_env:
-            raise ValueError(f'auth.strategy = "{self.strategy}" needs token_env')
+        needs = ("user_env", "password_env") if self.strategy == "basic" else ("token_env",)
+        raise_problems(
+            [
+                (key, f'is required with strategy = "{self.strategy}", got none')
+                for key in needs
+                if not getattr(self, key)
+            ]
+        )
 
 
 class TlsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -71,13 +75,14 @@ class WebhookSinkConfig(SinkBase, tag="webhook", kw_only=True):
     tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
     splunk: SplunkConfig = msgspec.field(default_factory=SplunkConfig)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def problems(self) -> list[Problem | None]:
+        out: list[Problem | None] = []
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url must be an http:// or https:// URL, got {self.url!r}")
+            out.append(("url", f"must be an http:// or https:// URL, got {self.url!r}"))
         if self.tls.key_file and not self.tls.crt_file:
-            raise ValueError("tls.key_file needs tls.crt_file")
+            out.append(("tls.key_file", f"needs tls.crt_file as well, got {self.tls.key_file!r}"))
+        return out
 
 
 def env_names(cfg: WebhookSinkConfig) -> list[tuple[tuple[str, ...], str]]:

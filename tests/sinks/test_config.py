@@ -79,7 +79,7 @@ type = "kafka"
         parse_config(text, "t.toml")
     paths = [i.path for i in info.value.issues]
     # Type errors first (all of them); semantic checks run once the types are right.
-    assert "sinks.a" in paths  # url scheme (__post_init__)
+    assert "sinks.a.url" in paths  # url scheme (__post_init__)
     assert "sinks.b.buffer.when_full" in paths
     assert "sinks.b.batch.max_evnts" in paths
     assert "sinks.d.type" in paths
