@@ -3,6 +3,10 @@
 Exports the tagged union `SinkConfig` (TOML `type = "..."` picks the member),
 `build_sink`, `check_sinks`, `check_sinks_health`, the `Sink` protocol and the
 errors a sink raises. Sinks only do I/O; agent/runner.py makes it reliable.
+
+Importing this package loads no sink's client library: aiohttp, aiobotocore and
+botocore are imported by the sinks that use them when they open, so a config with
+only file and console sinks starts without them.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from tracehound.agent.record import Record
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig
+from tracehound.sinks.console import ConsoleSink, ConsoleSinkConfig, StdoutSinkConfig
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
-from tracehound.sinks.stdout import StdoutSink, StdoutSinkConfig
 from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
 
 
@@ -36,6 +40,7 @@ class Sink(Protocol):
 
 SinkConfig = (
     FileSinkConfig
+    | ConsoleSinkConfig
     | StdoutSinkConfig
     | WebhookSinkConfig
     | CloudWatchLogsSinkConfig
@@ -44,7 +49,8 @@ SinkConfig = (
 
 REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
     FileSinkConfig: FileSink,
-    StdoutSinkConfig: StdoutSink,
+    ConsoleSinkConfig: ConsoleSink,
+    StdoutSinkConfig: ConsoleSink,  # the deprecated name of console with target = "stdout"
     WebhookSinkConfig: WebhookSink,
     CloudWatchLogsSinkConfig: CloudWatchLogsSink,
     LambdaSinkConfig: LambdaSink,

@@ -10,10 +10,9 @@ import hmac
 import os
 import ssl
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 import msgspec
 
 from tracehound.agent.config_checks import Problem, raise_problems
@@ -21,6 +20,9 @@ from tracehound.agent.record import Record, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks._time import record_ns
 from tracehound.sinks.errors import FatalError, RetryableError
+
+if TYPE_CHECKING:  # imported where used: a config without a webhook never loads aiohttp
+    import aiohttp
 
 _json = msgspec.json.Encoder()
 
@@ -184,6 +186,8 @@ class WebhookSink(BaseSink):
         return ctx
 
     async def open(self) -> None:
+        import aiohttp
+
         cfg = self.cfg
         headers = {"Content-Type": _CONTENT_TYPES[cfg.encoding], "User-Agent": "tracehound"}
         if cfg.compression == "gzip":
@@ -212,6 +216,8 @@ class WebhookSink(BaseSink):
 
     async def healthcheck(self) -> None:
         """Reachable, TLS accepted, credentials not refused. Any other answer (405...) is fine."""
+        import aiohttp
+
         assert self._session is not None
         try:
             async with self._session.head(self.cfg.url, headers=self._headers) as resp:
@@ -221,6 +227,8 @@ class WebhookSink(BaseSink):
             raise RuntimeError(f"{self.cfg.url}: {exc}") from exc
 
     async def send(self, records: list[Record]) -> None:
+        import aiohttp
+
         assert self._session is not None
         body = encode_body(self.cfg, records)
         if self.cfg.compression == "gzip":
