@@ -30,6 +30,10 @@ from tracehound.sinks.errors import FatalError, RetryableError
 log = logging.getLogger("tracehound")
 
 HEALTHCHECK_WAIT_SECS = 5.0
+# While draining, a backoff sleep takes at most this share of the time left before the
+# shutdown deadline: the rest is for the attempts after it (a destination that comes
+# back late still gets everything).
+DRAIN_SLEEP_SHARE = 0.25
 
 
 @dataclass
@@ -90,6 +94,7 @@ class SinkRunner:
         self._inflight: list[Record] = []  # the request being sent, not yet counted
         self._failing = False  # inside a streak of failures (log the first one only)
         self._send_deadline: float | None = None  # draining: retries must end by then
+        self._draining = anyio.Event()  # wakes a backoff sleep when draining starts
 
     # ----- lifecycle -------------------------------------------------------------
 
@@ -135,6 +140,7 @@ class SinkRunner:
         self._stopping = True
         self._send_deadline = deadline
         self._data.set()
+        self._draining.set()
 
     async def wait_finished(self) -> None:
         if self._started:
@@ -347,22 +353,49 @@ class SinkRunner:
             if not self._failing:
                 self._failing = True
                 log.warning("sink %s: send failed, retrying: %s", self.name, err)
-            delay = self.backoff(attempt, retry_after)
+            delay = self.backoff(attempt, retry_after, self._time_left())
             attempt += 1
             self.stats.retries += 1
             self.stats.retried_records += len(chunk)
-            await anyio.sleep(delay)
+            await self._sleep(delay)
 
-    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+    def _time_left(self) -> float | None:
+        """Seconds until the shutdown deadline while draining; None otherwise."""
+        if self._send_deadline is None:
+            return None
+        return max(0.0, self._send_deadline - anyio.current_time())
+
+    async def _sleep(self, delay: float) -> None:
+        """A backoff sleep that draining cuts short: a sleep drawn before the shutdown
+        began must not outlast the deadline either."""
+        end = anyio.current_time() + delay
+        if not self._draining.is_set():
+            with anyio.move_on_after(delay):
+                await self._draining.wait()
+        left = self._time_left()
+        rest = end - anyio.current_time()
+        if left is not None:
+            rest = min(rest, left * DRAIN_SLEEP_SHARE)
+        if rest > 0:
+            await anyio.sleep(rest)
+
+    def backoff(
+        self, attempt: int, retry_after: float | None = None, time_left: float | None = None
+    ) -> float:
         """Full jitter: uniform(0, min(cap, initial * 2**attempt)). A server's Retry-After
-        is a floor, still capped by retry_max_duration_secs."""
+        is used as given (up to retry_max_duration_secs). While draining (`time_left`
+        until the shutdown deadline), no sleep takes more than DRAIN_SLEEP_SHARE of the
+        time left, so attempts keep coming until the deadline."""
         req = self.cfg.request
         cap = req.retry_max_duration_secs
-        delay = self._rng.uniform(
-            0, min(cap, req.retry_initial_backoff_secs * 2.0 ** min(attempt, 62))
-        )
         if retry_after is not None:
-            delay = max(delay, min(retry_after, cap))
+            delay = min(retry_after, cap)
+        else:
+            delay = self._rng.uniform(
+                0, min(cap, req.retry_initial_backoff_secs * 2.0 ** min(attempt, 62))
+            )
+        if time_left is not None:
+            delay = min(delay, time_left * DRAIN_SLEEP_SHARE)
         return delay
 
     def _note_error(self, message: str) -> None:
