@@ -34,12 +34,21 @@ class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The hand-off between the tracer thread and the asyncio pipeline."""
 
     max_events: int = 100_000
+    # Memory bound (estimated bytes of queued events) of the pipeline's side of the
+    # queue: past it, events are dropped and counted (dropped_queue_full), or with
+    # "block" the queue stops taking and the tracee waits.
+    max_bytes: int = 4 * 1024 * 1024
     # "drop": never stall the application, count what is lost (default).
     # "block": stop the tracee until the pipeline catches up (no loss, app slows).
     when_full: Literal["drop", "block"] = "drop"
 
     def __post_init__(self) -> None:
-        raise_problems([positive_int("max_events", self.max_events)])
+        raise_problems(
+            [
+                positive_int("max_events", self.max_events),
+                positive_int("max_bytes", self.max_bytes),
+            ]
+        )
 
 
 class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

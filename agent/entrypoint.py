@@ -105,6 +105,9 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
             router,
             stats_interval=cfg.agent.stats_interval_secs,
             stats_source=tracer,
+            queue_max_events=tc.queue.max_events,
+            queue_max_bytes=tc.queue.max_bytes,
+            queue_block=tc.queue.when_full == "block",
         )
         tg.start_soon(pipeline.report_periodically)
         tg.start_soon(_run_pipeline, pipeline, drained)

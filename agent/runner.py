@@ -80,6 +80,7 @@ class SinkRunner:
         self._tx, self._rx = anyio.create_memory_object_stream[tuple[Record, int]](
             cfg.buffer.max_events
         )
+        self._max_size = cfg.buffer.max_size  # bytes: the memory bound
         self._queued = 0  # records in the stream (sent, not yet received)
         self._buf_bytes = 0  # their encoded size
         self._carry: tuple[Record, int] | None = None  # taken, did not fit the last batch
@@ -191,6 +192,11 @@ class SinkRunner:
         n = 0
         try:
             while n < len(records):
+                if self._buf_bytes + sizes[n] > self._max_size:
+                    self.stats.drop("buffer_max_size", len(records) - n)
+                    if n:
+                        self._data.set()
+                    return len(records)
                 send_nowait((records[n], sizes[n]))
                 self._queued += 1
                 self._buf_bytes += sizes[n]
@@ -214,9 +220,19 @@ class SinkRunner:
         done = self.offer(records, sizes)
         try:
             while done < len(records):
-                await self._tx.send((records[done], sizes[done]))
+                if self._buf_bytes + sizes[done] > self._max_size:
+                    self.stats.drop("buffer_max_size", len(records) - done)
+                    return
+                # Counted before waiting: the runner (or abort) may take the record
+                # straight from this waiting send, and must find it counted.
                 self._queued += 1
                 self._buf_bytes += sizes[done]
+                try:
+                    await self._tx.send((records[done], sizes[done]))
+                except BaseException:
+                    self._queued -= 1
+                    self._buf_bytes -= sizes[done]
+                    raise
                 done += 1
                 self._data.set()
                 done += self.offer(records[done:], sizes[done:])

@@ -19,10 +19,16 @@ from tracehound.agent.record import Record
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_events: int = 10_000
+    # Memory bound (Vector's name): bytes of JSON held. Past it records are dropped and
+    # counted ("buffer_max_size") whatever when_full says: block waits for room by
+    # events, this one never lets a slow sink grow the agent without limit.
+    max_size: int = 16 * 1024 * 1024
     when_full: Literal["block", "drop_newest"] = "block"
 
     def __post_init__(self) -> None:
-        raise_problems([positive_int("max_events", self.max_events)])
+        raise_problems(
+            [positive_int("max_events", self.max_events), positive_int("max_size", self.max_size)]
+        )
 
 
 class BatchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
