@@ -189,25 +189,33 @@ class SinkRunner:
         """Take as many records as fit without waiting; return how many were taken.
         With when_full = "drop_newest" the rest are counted as dropped here."""
         send_nowait = self._tx.send_nowait
+        # How many fit under the byte bound (one pass over the sizes, no per-record
+        # attribute writes: this runs for every record of every sink).
+        room = self._max_size - self._buf_bytes
+        fit = 0
+        for size in sizes:
+            room -= size
+            if room < 0:
+                break
+            fit += 1
         n = 0
         try:
-            while n < len(records):
-                if self._buf_bytes + sizes[n] > self._max_size:
-                    self.stats.drop("buffer_max_size", len(records) - n)
-                    if n:
-                        self._data.set()
-                    return len(records)
-                send_nowait((records[n], sizes[n]))
-                self._queued += 1
-                self._buf_bytes += sizes[n]
+            for item in zip(records[:fit], sizes[:fit], strict=True):
+                send_nowait(item)
                 n += 1
         except anyio.WouldBlock:
             pass
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self.stats.drop(self._closed_reason(), len(records) - n)
             return len(records)
-        if n:
-            self._data.set()
+        finally:
+            if n:
+                self._queued += n
+                self._buf_bytes += sum(sizes[:n]) if n < len(sizes) else sum(sizes)
+                self._data.set()
+        if n == fit < len(records):
+            self.stats.drop("buffer_max_size", len(records) - n)
+            return len(records)
         if n < len(records) and self.cfg.buffer.when_full == "drop_newest":
             self.stats.drop("buffer_full", len(records) - n)
             return len(records)
@@ -292,19 +300,29 @@ class SinkRunner:
 
     def _take_batch(self) -> list[Record]:
         b = self.cfg.batch
+        max_events, max_bytes = b.max_events, b.max_bytes
         batch: list[Record] = []
         nbytes = 0
-        while len(batch) < b.max_events:
-            item = self._receive()
-            if item is None:
-                break
-            rec, size = item
-            if batch and nbytes + size > b.max_bytes:
-                self._carry = item
-                self._buf_bytes += size
-                break
-            nbytes += size
+        if self._carry is not None:
+            rec, nbytes = self._carry
+            self._carry = None
             batch.append(rec)
+        receive = self._rx.receive_nowait
+        taken = 0
+        try:
+            while len(batch) < max_events:
+                item = receive()
+                taken += 1
+                rec, size = item
+                if batch and nbytes + size > max_bytes:
+                    self._carry = item  # first of the next batch
+                    break
+                nbytes += size
+                batch.append(rec)
+        except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+            pass
+        self._queued -= taken
+        self._buf_bytes -= nbytes
         return batch
 
     def _take_all(self) -> int:
