@@ -8,6 +8,7 @@ checks; this module composes them.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -27,7 +28,9 @@ from tracehound.agent.config_checks import (
 )
 from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
 from tracehound.filters.config import FiltersConfig, check_filters
-from tracehound.sinks import SinkConfig, check_sinks
+from tracehound.sinks import SinkConfig, check_sinks, deprecated_sinks
+
+log = logging.getLogger("tracehound")
 
 
 class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -160,6 +163,8 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     sem = _semantic(cfg, base_dir or Path.cwd())
     if sem:
         raise ConfigError(source, [issue(p, m) for p, m in sem])
+    for p, m in deprecated_sinks(cfg.sinks, ("sinks",)):
+        log.warning("tracehound: warning: %s: %s", source, issue(p, m))
     return cfg
 
 

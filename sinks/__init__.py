@@ -21,7 +21,12 @@ from tracehound.agent.record import Record
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig
-from tracehound.sinks.console import ConsoleSink, ConsoleSinkConfig, StdoutSinkConfig
+from tracehound.sinks.console import (
+    DEPRECATED_STDOUT,
+    ConsoleSink,
+    ConsoleSinkConfig,
+    StdoutSinkConfig,
+)
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
 from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
@@ -77,6 +82,17 @@ def check_sinks(sinks: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tupl
     return errs
 
 
+def deprecated_sinks(
+    sinks: dict[str, Any], path: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], str]]:
+    """Options that still work but are on their way out: warnings, not errors."""
+    return [
+        ((*path, name, "type"), DEPRECATED_STDOUT)
+        for name, cfg in sinks.items()
+        if isinstance(cfg, StdoutSinkConfig)
+    ]
+
+
 async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str | None]]:
     """For `tracehound validate --check-sinks`: open each sink, run its healthcheck, close it.
     Returns (name, error or None) per sink; never raises."""
@@ -118,4 +134,5 @@ __all__ = [
     "build_sink",
     "check_sinks",
     "check_sinks_health",
+    "deprecated_sinks",
 ]

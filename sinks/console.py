@@ -10,7 +10,6 @@ readable line per record when the target is a terminal, JSON lines otherwise.
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Literal
 
 import anyio
@@ -32,14 +31,11 @@ class StdoutSinkConfig(ConsoleSinkConfig, tag="stdout"):
 
     target: Literal["stderr", "stdout"] = "stdout"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        warnings.warn(
-            'sink type "stdout" is deprecated: use type = "console" with target = "stdout"'
-            " (or the default target, stderr, to keep the application's stdout clean)",
-            FutureWarning,
-            stacklevel=2,
-        )
+
+DEPRECATED_STDOUT = (
+    '"stdout" is deprecated: use type = "console" with target = "stdout"'
+    " (or the default target, stderr, to keep the application's stdout clean)"
+)
 
 
 def readable(rec: Record) -> str:

@@ -34,9 +34,13 @@ def test_default_config_has_a_console_sink() -> None:
     assert console.format == "auto"
 
 
-def test_stdout_type_is_a_deprecated_alias_of_console() -> None:
-    with pytest.warns(FutureWarning, match='use type = "console"'):
-        cfg = parse_config('[sinks.out]\ntype = "stdout"\n', "t.toml")
+def test_stdout_type_is_a_deprecated_alias_of_console(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = parse_config('[sinks.out]\n\ntype = "stdout"\n', "t.toml")
+    assert caplog.messages == [
+        "tracehound: warning: t.toml: sinks.out.type (line 3): "
+        '"stdout" is deprecated: use type = "console" with target = "stdout"'
+        " (or the default target, stderr, to keep the application's stdout clean)"
+    ]
     out = cfg.sinks["out"]
     assert isinstance(out, ConsoleSinkConfig) and out.target == "stdout"
     assert parse_config('[sinks.out]\ntype = "console"\n', "t.toml").sinks["out"].target == (
