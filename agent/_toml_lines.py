@@ -38,7 +38,10 @@ def key_lines(source: str) -> dict[tuple[str, ...], int]:
         key = _KEY.match(line)
         if key:
             path = (*prefix, *_split_key(key.group(1)))
-            lines.setdefault(path, lineno)
+            # A dotted key also opens its tables (`auth.strategy` places `auth`), so
+            # a key missing from such a table gets the line where the table starts.
+            for end in range(len(prefix) + 1, len(path) + 1):
+                lines.setdefault(path[:end], lineno)
     return lines
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 
+from tracehound.agent.config_checks import parse_problems
+
 
 def _union_members(tp: Any) -> tuple[Any, ...]:
     origin = typing.get_origin(tp)
@@ -74,6 +76,9 @@ def collect_errors(value: Any, tp: Any, path: tuple[str, ...]) -> list[tuple[tup
         msgspec.convert(value, tp)
     except msgspec.ValidationError as exc:
         msg = str(exc)
+        keyed = parse_problems(msg)
+        if keyed is not None:  # a struct inside an optional or a union
+            return [((*path, *key.split(".")), text) for key, text in keyed]
         where = msg.rfind(" - at `$")
         if where != -1:
             sub = msg[where + 8 : -1].strip(".")
@@ -109,5 +114,9 @@ def _struct_errors(
         try:
             msgspec.convert(value, tp)
         except msgspec.ValidationError as exc:
-            errs.append((path, str(exc).split(" - at `$")[0]))
+            keyed = parse_problems(str(exc))
+            if keyed is None:
+                errs.append((path, str(exc).split(" - at `$")[0]))
+            else:
+                errs += [((*path, *key.split(".")), msg) for key, msg in keyed]
     return errs

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio
 import msgspec
 
 from tracehound.agent.config import Config, ConfigError, effective_config, load_config
@@ -68,7 +68,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.check_sinks:
         from tracehound.sinks import check_sinks_health
 
-        results = asyncio.run(check_sinks_health(cfg.sinks))
+        results = anyio.run(check_sinks_health, cfg.sinks)
         failed = 0
         for name, error in results:
             print(f"sink {name}: {'ok' if error is None else 'FAILED: ' + error}")

@@ -8,6 +8,7 @@ checks; this module composes them.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -18,22 +19,40 @@ import msgspec
 
 from tracehound.agent._toml_lines import key_lines, line_of
 from tracehound.agent._validate import collect_errors
+from tracehound.agent.config_checks import (
+    int_at_least,
+    non_negative,
+    positive_int,
+    positive_number,
+    raise_problems,
+)
 from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
 from tracehound.filters.config import FiltersConfig, check_filters
-from tracehound.sinks import SinkConfig, check_sinks
+from tracehound.sinks import SinkConfig, check_sinks, deprecated_sinks
+
+log = logging.getLogger("tracehound")
 
 
 class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The hand-off between the tracer thread and the asyncio pipeline."""
 
     max_events: int = 100_000
+    # Memory bound (estimated bytes of queued events) of the pipeline's side of the
+    # queue: past it the pipeline stops taking, and the capture core keeps the
+    # backlog (8 MiB at most), dropping and counting past that, or with "block"
+    # making the tracee wait.
+    max_bytes: int = 4 * 1024 * 1024
     # "drop": never stall the application, count what is lost (default).
     # "block": stop the tracee until the pipeline catches up (no loss, app slows).
     when_full: Literal["drop", "block"] = "drop"
 
     def __post_init__(self) -> None:
-        if self.max_events < 1:
-            raise ValueError("queue.max_events must be at least 1")
+        raise_problems(
+            [
+                positive_int("max_events", self.max_events),
+                positive_int("max_bytes", self.max_bytes),
+            ]
+        )
 
 
 class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,8 +78,13 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
 
     def __post_init__(self) -> None:
-        if self.argv_max < 1 or self.arg_max_bytes < 16 or self.batch_max_events < 1:
-            raise ValueError("argv_max, arg_max_bytes (>=16) and batch_max_events must be positive")
+        raise_problems(
+            [
+                positive_int("argv_max", self.argv_max),
+                int_at_least("arg_max_bytes", self.arg_max_bytes, 16),
+                positive_int("batch_max_events", self.batch_max_events),
+            ]
+        )
 
 
 class AgentConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -71,8 +95,12 @@ class AgentConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def __post_init__(self) -> None:
-        if self.shutdown_timeout_secs <= 0 or self.stats_interval_secs < 0:
-            raise ValueError("shutdown_timeout_secs must be > 0, stats_interval_secs >= 0")
+        raise_problems(
+            [
+                positive_number("shutdown_timeout_secs", self.shutdown_timeout_secs),
+                non_negative("stats_interval_secs", self.stats_interval_secs),
+            ]
+        )
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -141,6 +169,8 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     sem = _semantic(cfg, base_dir or Path.cwd())
     if sem:
         raise ConfigError(source, [issue(p, m) for p, m in sem])
+    for p, m in deprecated_sinks(cfg.sinks, ("sinks",)):
+        log.warning("tracehound: warning: %s: %s", source, issue(p, m))
     return cfg
 
 

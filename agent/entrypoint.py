@@ -10,15 +10,15 @@ the shutdown deadline and exit with the application's status.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
 import os
 import sys
 import threading
-import time
 from pathlib import Path
+
+import anyio
 
 from tracehound.agent.config import Config
 from tracehound.agent.pipeline import Pipeline
@@ -28,7 +28,7 @@ from tracehound.agent.tracer import _ptrace
 from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.spawn import CommandNotRunnable, resolve_command
 from tracehound.agent.tracer.tracer import Tracer
-from tracehound.filters.chain import build_chain
+from tracehound.filters.chain import StageChain, build_chain
 
 log = logging.getLogger("tracehound")
 
@@ -39,6 +39,9 @@ _SWITCH_INTERVAL = 0.0001
 # Events, records and their dicts are short-lived and free of cycles; the cyclic
 # collector's default gen-0 threshold (700) would run it every few batches.
 _GC_THRESHOLDS = (20_000, 50, 50)
+# When the deadline passed before the stage chain stopped: how long it may still take
+# (saving the baseline), inside the few seconds between our deadline and SIGKILL.
+_LATE_CHAIN_STOP_SECS = 1.0
 
 
 def run(cfg: Config, argv: list[str], base_dir: Path) -> int:
@@ -54,7 +57,7 @@ def run(cfg: Config, argv: list[str], base_dir: Path) -> int:
     sys.setswitchinterval(_SWITCH_INTERVAL)
     gc.freeze()  # what start-up allocated (modules, config, rules) is never garbage
     gc.set_threshold(*_GC_THRESHOLDS)
-    return asyncio.run(_run(cfg, path, argv, base_dir))
+    return anyio.run(_run, cfg, path, argv, base_dir)
 
 
 async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
@@ -77,52 +80,69 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
     )
     chain = build_chain(cfg.filters, base_dir)
     router = Router.from_config(cfg.sinks)
-    await asyncio.gather(chain.start(), router.start(cfg.agent.stats_interval_secs))
+    drained = anyio.Event()
+    chain_stopped = False
+    # One task group owns the sink runners, the pipeline and the stats timers;
+    # leaving it cancels whatever is left, and a failure in one is seen here.
+    async with anyio.create_task_group() as tg:
+        # The chain's start-up (ECS metadata, baseline) runs alongside the healthchecks.
+        await router.start(cfg.agent.stats_interval_secs, tg=tg, alongside=chain.start)
 
-    thread = threading.Thread(target=tracer.run, name="tracer", daemon=True)
-    thread.start()
-    await asyncio.to_thread(tracer.started.wait)
-    if tracer.start_error is not None:
-        sys.stderr.write(f"tracehound: cannot trace {argv[0]}: {tracer.start_error}\n")
-        await router.stop(cfg.agent.shutdown_timeout_secs)
-        return 1
-    Forwarder(lambda: tracer.main_pid).start()
+        thread = threading.Thread(target=tracer.run, name="tracer", daemon=True)
+        thread.start()
+        await anyio.to_thread.run_sync(tracer.started.wait)
+        if tracer.start_error is not None:
+            sys.stderr.write(f"tracehound: cannot trace {argv[0]}: {tracer.start_error}\n")
+            await router.stop(cfg.agent.shutdown_timeout_secs)
+            tg.cancel_scope.cancel()
+            return 1
+        Forwarder(lambda: tracer.main_pid).start()
 
-    pipeline = Pipeline(
-        handoff,
-        chain,
-        router,
-        stats_interval=cfg.agent.stats_interval_secs,
-        stats_source=tracer,
-    )
-    stats_task = asyncio.create_task(pipeline.report_periodically())
-    pipeline_task = asyncio.create_task(_run_pipeline(pipeline))
-    await asyncio.to_thread(thread.join)  # the application and its tree are gone
+        pipeline = Pipeline(
+            handoff,
+            chain,
+            router,
+            stats_interval=cfg.agent.stats_interval_secs,
+            stats_source=tracer,
+            queue_max_events=tc.queue.max_events,
+            queue_max_bytes=tc.queue.max_bytes,
+            queue_block=tc.queue.when_full == "block",
+        )
+        tg.start_soon(pipeline.report_periodically)
+        tg.start_soon(_run_pipeline, pipeline, drained)
+        await anyio.to_thread.run_sync(thread.join)  # the application and its tree are gone
 
-    # Everything from here is bounded by the shutdown deadline (ECS sends SIGKILL
-    # at stopTimeout): drain what the tracer handed over, stop the chain, flush.
-    deadline = cfg.agent.shutdown_timeout_secs
-    end = time.monotonic() + deadline
-    try:
-        await asyncio.wait_for(asyncio.shield(pipeline_task), timeout=deadline / 2)
-    except TimeoutError:
-        pipeline_task.cancel()
-        lost = pipeline.abandon()
-        log.error("shutdown: the pipeline could not drain in time; %d events lost", lost)
-    try:
-        await asyncio.wait_for(chain.stop(), timeout=max(0.1, (end - time.monotonic()) / 4))
-    except Exception:
-        log.exception("stage chain did not stop cleanly")
-    await router.stop(max(0.1, end - time.monotonic()))
-    stats_task.cancel()
+        # The shutdown deadline (ECS sends SIGKILL at stopTimeout) is one cancel scope
+        # around drain-then-flush: the events the tracer handed over, the chain, the sinks.
+        with anyio.move_on_after(cfg.agent.shutdown_timeout_secs) as deadline:
+            await drained.wait()
+            chain_stopped = await _stop_chain(chain)
+            await router.drain()
+        if deadline.cancelled_caught and not drained.is_set():
+            lost = pipeline.abandon()
+            log.error("shutdown: the pipeline could not drain in time; %d events lost", lost)
+        if not chain_stopped:
+            with anyio.move_on_after(_LATE_CHAIN_STOP_SECS):
+                await _stop_chain(chain)  # past the deadline: save the baseline if quick
+        await router.stop()  # count what is left as dropped, close the sinks
+        tg.cancel_scope.cancel()  # the pipeline (if it could not drain) and the timers
     pipeline.log_stats()
     assert tracer.exit_status is not None
     return tracer.exit_status
 
 
-async def _run_pipeline(pipeline: Pipeline) -> None:
+async def _stop_chain(chain: StageChain) -> bool:
+    try:
+        await chain.stop()
+    except Exception:
+        log.exception("stage chain did not stop cleanly")
+    return True
+
+
+async def _run_pipeline(pipeline: Pipeline, drained: anyio.Event) -> None:
     try:
         await pipeline.run()
     except Exception:
         log.exception("pipeline stopped; the application keeps running, its events are lost")
         await pipeline.discard_until_closed()
+    drained.set()

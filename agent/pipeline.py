@@ -1,18 +1,26 @@
-"""The asyncio side: drain the tracer's hand-off, run the stage chain, route records.
+"""The event-loop side (anyio): drain the tracer's hand-off, run the stage chain, route records.
 
-One task runs the synchronous stage chain over each batch (a task per stage
-would cost far more than the stages). A fault in the chain or the router is
+One task moves batches from the tracer's hand-off into a queue bounded by events
+and by (estimated) bytes; another runs the synchronous stage chain over each
+batch (a task per stage would cost far more than the stages) and routes it. When
+a "block" sink holds routing up, the queue fills and stops taking: the backlog
+stays encoded (compact) in the capture core, whose own bound drops and counts
+at the source (tracer stats `dropped`), or, with tracer.queue.when_full =
+"block", stalls the tracee. So the agent's memory stays bounded. A fault in the chain or the router is
 logged and counted, and the batch goes on unfiltered or is counted lost; it
 never reaches back into the tracer thread, which keeps the application running.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+import math
 import sys
 from typing import Any, Protocol
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from tracehound.agent.event import Alert, Event
 from tracehound.agent.tracer.handoff import HandOff
@@ -38,6 +46,9 @@ class Pipeline:
         drain_interval: float = 0.01,
         stats_interval: float = 0.0,
         stats_source: Any = None,
+        queue_max_events: int = 100_000,
+        queue_max_bytes: int = 4 * 1024 * 1024,
+        queue_block: bool = False,
     ) -> None:
         self.handoff = handoff
         self.chain = chain
@@ -46,33 +57,63 @@ class Pipeline:
         self.stats_interval = stats_interval
         self.stats_source = stats_source  # anything with counters() (the tracer)
         self.counters = {"batches": 0, "events_in": 0, "chain_errors": 0, "route_errors": 0}
+        self.queue_max_events = queue_max_events
+        self.queue_max_bytes = queue_max_bytes
+        self.queue_block = queue_block
+        self.queued_events = 0
+        self.queued_bytes = 0
         self._errors_logged = 0
 
     async def run(self) -> None:
         """Until the tracer has closed the hand-off and everything is drained."""
-        while True:
-            closed = self.handoff.closed  # read before draining: nothing can follow it
-            batches = self.handoff.drain()
-            for batch in batches:
-                await self._process(batch)
-            if not batches:
-                if closed:
-                    return
-                await asyncio.sleep(self.drain_interval)
+        tx, rx = anyio.create_memory_object_stream[tuple[list[Event], int]](math.inf)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._take_from_handoff, tx)
+            async with rx:
+                async for batch, nbytes in rx:
+                    self.queued_events -= len(batch)
+                    self.queued_bytes -= nbytes
+                    await self._process(batch)
+
+    def _queue_full(self, n: int, nbytes: int) -> bool:
+        return (
+            self.queued_events + n > self.queue_max_events
+            or self.queued_bytes + nbytes > self.queue_max_bytes
+        )
+
+    async def _take_from_handoff(self, tx: MemoryObjectSendStream[tuple[list[Event], int]]) -> None:
+        async with tx:
+            while True:
+                if self._queue_full(1, 0):
+                    # Full: leave the backlog in the core (bounded, counted there).
+                    await anyio.sleep(self.drain_interval)
+                    continue
+                closed = self.handoff.closed  # read before draining: nothing can follow it
+                batches = self.handoff.drain()
+                for batch in batches:
+                    nbytes = len(batch) * approx_event_bytes(batch[0])
+                    self.queued_events += len(batch)
+                    self.queued_bytes += nbytes
+                    tx.send_nowait((batch, nbytes))
+                if not batches:
+                    if closed:
+                        return
+                    await anyio.sleep(self.drain_interval)
 
     async def report_periodically(self) -> None:
         """Counters on stderr every stats_interval, even while a sink holds up run()."""
         if not self.stats_interval:
             return
         while True:
-            await asyncio.sleep(self.stats_interval)
+            await anyio.sleep(self.stats_interval)
             self.log_stats()
 
     def abandon(self) -> int:
         """Shutdown deadline reached: count what is still queued as lost."""
-        lost = 0
+        lost = self.queued_events
         while batches := self.handoff.drain():  # drain() takes a bounded share each time
             lost += sum(len(b) for b in batches)
+        self.queued_events = self.queued_bytes = 0
         self.counters["lost"] = self.counters.get("lost", 0) + lost
         return lost
 
@@ -86,7 +127,7 @@ class Pipeline:
                 self.counters["lost"] += len(batch)
             if closed:
                 return
-            await asyncio.sleep(self.drain_interval)
+            await anyio.sleep(self.drain_interval)
 
     async def _process(self, batch: list[Event]) -> None:
         self.counters["batches"] += 1
@@ -121,3 +162,13 @@ def print_stats(what: str, stats: dict[str, Any]) -> None:
     """One machine-readable line on the agent's stderr: `tracehound: <what> stats {json}`."""
     sys.stderr.write(f"tracehound: {what} stats {json.dumps(stats, sort_keys=True)}\n")
     sys.stderr.flush()
+
+
+def approx_event_bytes(event: Event) -> int:
+    """Rough memory held by one queued event: the object, its fields dict and their
+    values (the process info is shared between events and not counted). One event
+    stands for its whole batch, so this runs once per batch, not per event."""
+    size = sys.getsizeof(event) + sys.getsizeof(event.fields)
+    for value in event.fields.values():  # the keys are shared constants
+        size += sys.getsizeof(value)
+    return size

@@ -10,10 +10,13 @@ before route() waits on a full one.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
 
 from tracehound.agent.event import Alert, Event, priority_rank
 from tracehound.agent.record import Record, alert_record, encode, event_record
@@ -30,17 +33,37 @@ class Router:
         self._alerts_to = [
             (r, priority_rank(r.cfg.minimum_priority)) for r in runners if "alerts" in r.cfg.inputs
         ]
-        self._stats_task: asyncio.Task[None] | None = None
+        self._tasks = contextlib.AsyncExitStack()  # holds our own task group between start/stop
+        self._own_tg: TaskGroup | None = None
+        self._stats_scope: anyio.CancelScope | None = None
 
     @classmethod
     def from_config(cls, sinks: dict[str, SinkConfig]) -> Router:
         return cls([SinkRunner(name, cfg, build_sink(name, cfg)) for name, cfg in sinks.items()])
 
-    async def start(self, stats_interval_secs: float = 0.0) -> None:
-        """Open every sink and run its healthcheck (concurrently). Never raises."""
-        await asyncio.gather(*(r.start() for r in self.runners))
+    async def start(
+        self,
+        stats_interval_secs: float = 0.0,
+        *,
+        tg: TaskGroup | None = None,
+        alongside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """Open every sink and run its healthcheck (concurrently, and with `alongside`,
+        another start-up step), then start one runner task per sink and the stats timer.
+
+        They belong to `tg` (the agent's task group) or, without one, to a task group
+        of the router's own that stop() closes (then call both from the same task).
+        Never raises (unless `alongside` does)."""
+        if tg is None:
+            tg = self._own_tg = await self._tasks.enter_async_context(anyio.create_task_group())
+        async with anyio.create_task_group() as starting:
+            if alongside is not None:
+                starting.start_soon(alongside)
+            for r in self.runners:
+                starting.start_soon(r.start, tg)
         if stats_interval_secs > 0 and self.runners:
-            self._stats_task = asyncio.create_task(self._log_periodically(stats_interval_secs))
+            self._stats_scope = anyio.CancelScope()
+            tg.start_soon(self._log_periodically, stats_interval_secs, self._stats_scope)
 
     async def route(self, events: list[Event], alerts: list[Alert]) -> None:
         offers: list[tuple[SinkRunner, list[Record], list[int]]] = []
@@ -63,24 +86,41 @@ class Router:
         for runner, recs, sizes in offers:
             taken = runner.offer(recs, sizes)
             if taken < len(recs):
-                waits.append(runner.put(recs[taken:], sizes[taken:]))
-        if waits:
-            await asyncio.gather(*waits)
+                waits.append((runner, recs[taken:], sizes[taken:]))
+        if len(waits) == 1:
+            runner, recs, sizes = waits[0]
+            await runner.put(recs, sizes)
+        elif waits:
+            async with anyio.create_task_group() as tg:
+                for runner, recs, sizes in waits:
+                    tg.start_soon(runner.put, recs, sizes)
 
-    async def stop(self, deadline_secs: float, *, log_summary: bool = True) -> None:
-        """Flush every sink concurrently; what is left at the deadline is counted as dropped."""
-        if self._stats_task is not None:
-            self._stats_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._stats_task
-            self._stats_task = None
-        drains = [asyncio.create_task(r.drain()) for r in self.runners]
-        if drains:
-            await asyncio.wait(drains, timeout=deadline_secs)
-        for t in drains:
-            t.cancel()
-        await asyncio.gather(*(r.abort() for r in self.runners))
-        await asyncio.gather(*(r.close() for r in self.runners))
+    async def drain(self) -> None:
+        """Every sink sends what it holds (no batch timeout) and its task ends. Unbounded:
+        the caller puts it inside the shutdown deadline's cancel scope."""
+        for r in self.runners:
+            r.begin_drain(_deadline_of_current_scope())
+        for r in self.runners:
+            await r.wait_finished()
+
+    async def stop(self, deadline_secs: float = 0.0, *, log_summary: bool = True) -> None:
+        """Flush every sink concurrently within deadline_secs; then count what is left as
+        dropped ("shutdown"), close the sinks and the router's task group."""
+        if deadline_secs > 0:
+            with anyio.move_on_after(deadline_secs):
+                await self.drain()
+        with anyio.CancelScope(shield=True):
+            for r in self.runners:
+                await r.abort()
+            async with anyio.create_task_group() as closing:
+                for r in self.runners:
+                    closing.start_soon(r.close)
+        if self._stats_scope is not None:
+            self._stats_scope.cancel()
+        if self._own_tg is not None:
+            self._own_tg.cancel_scope.cancel()
+            self._own_tg = None
+            await self._tasks.aclose()
         if log_summary:
             self.log_stats(final=True)
 
@@ -99,7 +139,15 @@ class Router:
             level = logging.WARNING if final and s["dropped_total"] else logging.INFO
             log.log(level, "%s%s", "final: " if final else "", line)
 
-    async def _log_periodically(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            self.log_stats()
+    async def _log_periodically(self, interval: float, scope: anyio.CancelScope) -> None:
+        with scope:
+            while True:
+                await anyio.sleep(interval)
+                self.log_stats()
+
+
+def _deadline_of_current_scope() -> float | None:
+    """The effective deadline of the enclosing cancel scopes (anyio.current_time()
+    clock), or None when there is none: retries while draining must end by then."""
+    deadline = anyio.current_effective_deadline()
+    return None if deadline == float("inf") else deadline

@@ -1,6 +1,7 @@
 """SinkRunner: everything that makes a sink's I/O reliable, written once for all sinks.
 
-One asyncio task per sink takes records from a bounded buffer, forms batches
+One task per sink (owned by the router's task group) takes records from a
+bounded anyio memory object stream, forms batches
 (max_events, max_bytes, timeout_secs), lets the sink cut them into requests
 (`split`), and sends each request with retries: exponential backoff with full
 jitter, the server's Retry-After honoured. Every record ends up counted exactly
@@ -12,14 +13,14 @@ retries_exhausted, too_large, shutdown, sink_failed (the runner task died).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import random
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
 
 from tracehound.agent.record import Record
 from tracehound.sinks import Sink
@@ -29,6 +30,10 @@ from tracehound.sinks.errors import FatalError, RetryableError
 log = logging.getLogger("tracehound")
 
 HEALTHCHECK_WAIT_SECS = 5.0
+# While draining, a backoff sleep takes at most this share of the time left before the
+# shutdown deadline: the rest is for the attempts after it (a destination that comes
+# back late still gets everything).
+DRAIN_SLEEP_SHARE = 0.25
 
 
 @dataclass
@@ -51,6 +56,14 @@ class SinkStats:
 
 
 class SinkRunner:
+    """One sink's buffer and delivery task.
+
+    The buffer is an anyio memory object stream of (record, encoded size); its
+    max_buffer_size (buffer.max_events) is the bound. The task reads it only when
+    a batch is due (full, timed out, or draining), so everything waiting counts
+    against the bound until it is taken for delivery.
+    """
+
     def __init__(
         self,
         name: str,
@@ -64,74 +77,101 @@ class SinkRunner:
         self.sink = sink
         self.stats = SinkStats()
         self._rng = rng or random.Random()
-        self._buf: deque[tuple[Record, int]] = deque()
-        self._buf_bytes = 0
-        self._data = asyncio.Event()  # records were added (or stop was asked)
-        self._room = asyncio.Event()  # records left the buffer
-        self._stopping = False
+        self._tx, self._rx = anyio.create_memory_object_stream[tuple[Record, int]](
+            cfg.buffer.max_events
+        )
+        self._max_size = cfg.buffer.max_size  # bytes: the memory bound
+        self._queued = 0  # records in the stream (sent, not yet received)
+        self._buf_bytes = 0  # their encoded size
+        self._carry: tuple[Record, int] | None = None  # taken, did not fit the last batch
+        self._data = anyio.Event()  # set when records arrive or draining starts
+        self._stopping = False  # drain asked: no batch timeout, end when empty
+        self._started = False
+        self._finished = anyio.Event()  # the task has returned (drained, failed or aborted)
+        self._failed = False
         self._opened = False
-        self._task: asyncio.Task[None] | None = None
+        self._scope: anyio.CancelScope | None = None  # the task's, for abort()
+        self._health_scope: anyio.CancelScope | None = None
         self._inflight: list[Record] = []  # the request being sent, not yet counted
         self._failing = False  # inside a streak of failures (log the first one only)
-        self._health: asyncio.Task[None] | None = None
+        self._send_deadline: float | None = None  # draining: retries must end by then
+        self._draining = anyio.Event()  # wakes a backoff sleep when draining starts
 
     # ----- lifecycle -------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Open the sink and run its healthcheck. Failures are logged, never raised:
-        a sink that cannot open now is retried when the first batch is sent. The
-        application's start waits for a healthcheck at most HEALTHCHECK_WAIT_SECS;
-        a slower one finishes (and is reported) in the background."""
+    async def start(self, tg: TaskGroup) -> None:
+        """Open the sink and run its healthcheck, then start the delivery task in `tg`.
+
+        Failures are logged, never raised: a sink that cannot open now is retried
+        when the first batch is sent. The application's start waits for a
+        healthcheck at most HEALTHCHECK_WAIT_SECS; a slower one finishes (and is
+        reported) in the background, owned by `tg`."""
         try:
-            await asyncio.wait_for(self.sink.open(), min(self.cfg.request.timeout_secs, 10.0))
+            with anyio.fail_after(min(self.cfg.request.timeout_secs, 10.0)):
+                await self.sink.open()
             self._opened = True
         except Exception as exc:
             self._note_error(f"open failed: {_describe(exc)}")
             log.error("sink %s: open failed (will retry on send): %s", self.name, _describe(exc))
         if self._opened and self.cfg.healthcheck.enabled:
-            self._health = asyncio.create_task(self._healthcheck(), name=f"health:{self.name}")
-            await asyncio.wait({self._health}, timeout=HEALTHCHECK_WAIT_SECS)
-        self._task = asyncio.create_task(self._run(), name=f"sink:{self.name}")
+            done = anyio.Event()
+            self._health_scope = anyio.CancelScope()
+            tg.start_soon(self._healthcheck, self._health_scope, done, name=f"health:{self.name}")
+            with anyio.move_on_after(HEALTHCHECK_WAIT_SECS):
+                await done.wait()
+        self._scope = anyio.CancelScope()
+        self._started = True
+        tg.start_soon(self._run, self._scope, name=f"sink:{self.name}")
 
-    async def _healthcheck(self) -> None:
-        try:
-            await asyncio.wait_for(self.sink.healthcheck(), self.cfg.request.timeout_secs)
-            log.info("sink %s: healthcheck passed", self.name)
-        except Exception as exc:
-            self._note_error(f"healthcheck failed: {_describe(exc)}")
-            log.error("sink %s: healthcheck failed: %s", self.name, _describe(exc))
+    async def _healthcheck(self, scope: anyio.CancelScope, done: anyio.Event) -> None:
+        with scope:
+            try:
+                with anyio.fail_after(self.cfg.request.timeout_secs):
+                    await self.sink.healthcheck()
+                log.info("sink %s: healthcheck passed", self.name)
+            except Exception as exc:
+                self._note_error(f"healthcheck failed: {_describe(exc)}")
+                log.error("sink %s: healthcheck failed: %s", self.name, _describe(exc))
+            finally:
+                done.set()
+
+    def begin_drain(self, deadline: float | None = None) -> None:
+        """Send everything buffered (no batch timeout), then end the task. Retries still
+        apply, but none waits past `deadline` (anyio.current_time()) when one is given."""
+        self._stopping = True
+        self._send_deadline = deadline
+        self._data.set()
+        self._draining.set()
+
+    async def wait_finished(self) -> None:
+        if self._started:
+            await self._finished.wait()
 
     async def drain(self) -> None:
-        """Send everything buffered (no batch timeout), then return. Retries still apply;
-        the caller bounds this with its deadline and then calls abort()."""
-        self._stopping = True
-        self._data.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
+        """begin_drain() and wait for the task; the caller bounds this with a cancel scope."""
+        self.begin_drain()
+        await self.wait_finished()
 
     async def abort(self) -> None:
         """Stop now: whatever is still held is counted as dropped (reason "shutdown")."""
         self._stopping = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        lost = len(self._inflight) + len(self._buf)
+        if self._scope is not None:
+            self._scope.cancel()
+            await self.wait_finished()
+        lost = len(self._inflight) + self._take_all()
         if lost:
             self.stats.drop("shutdown", lost)
             log.error("sink %s: %d records not delivered before the deadline", self.name, lost)
         self._inflight = []
-        self._clear_buffer()
+        self._rx.close()  # senders still waiting in put() get BrokenResourceError
 
     async def close(self) -> None:
-        if self._health is not None and not self._health.done():
-            self._health.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._health
+        if self._health_scope is not None:
+            self._health_scope.cancel()
         if self._opened:
             try:
-                await asyncio.wait_for(self.sink.close(), 5.0)
+                with anyio.fail_after(5.0):
+                    await self.sink.close()
             except Exception as exc:
                 log.warning("sink %s: close failed: %s", self.name, _describe(exc))
             self._opened = False
@@ -140,97 +180,158 @@ class SinkRunner:
 
     @property
     def buffered(self) -> int:
-        return len(self._buf)
+        return self._queued + (self._carry is not None)
 
-    def _alive(self) -> bool:
-        return self._task is not None and not self._task.done()
+    def _closed_reason(self) -> str:
+        return "sink_failed" if self._failed else "shutdown"
 
     def offer(self, records: list[Record], sizes: list[int]) -> int:
         """Take as many records as fit without waiting; return how many were taken.
         With when_full = "drop_newest" the rest are counted as dropped here."""
-        if not self._alive() and self._task is not None:
-            self.stats.drop("shutdown" if self._stopping else "sink_failed", len(records))
+        send_nowait = self._tx.send_nowait
+        # How many fit under the byte bound (one pass over the sizes, no per-record
+        # attribute writes: this runs for every record of every sink).
+        room = self._max_size - self._buf_bytes
+        fit = 0
+        for size in sizes:
+            room -= size
+            if room < 0:
+                break
+            fit += 1
+        n = 0
+        try:
+            for item in zip(records[:fit], sizes[:fit], strict=True):
+                send_nowait(item)
+                n += 1
+        except anyio.WouldBlock:
+            pass
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.stats.drop(self._closed_reason(), len(records) - n)
             return len(records)
-        room = self.cfg.buffer.max_events - len(self._buf)
-        n = min(room, len(records))
-        if n > 0:
-            for i in range(n):
-                self._buf.append((records[i], sizes[i]))
-                self._buf_bytes += sizes[i]
-            self._data.set()
+        finally:
+            if n:
+                self._queued += n
+                self._buf_bytes += sum(sizes[:n]) if n < len(sizes) else sum(sizes)
+                self._data.set()
+        if n == fit < len(records):
+            self.stats.drop("buffer_max_size", len(records) - n)
+            return len(records)
         if n < len(records) and self.cfg.buffer.when_full == "drop_newest":
             self.stats.drop("buffer_full", len(records) - n)
             return len(records)
         return n
 
     async def put(self, records: list[Record], sizes: list[int]) -> None:
-        """Take every record, waiting for room when when_full = "block"."""
+        """Take every record, waiting for room when when_full = "block". Records that
+        can never be taken (the runner stopped or failed, or the caller is cancelled
+        by the shutdown deadline) are counted as dropped."""
         done = self.offer(records, sizes)
-        while done < len(records):
-            self._room.clear()
-            await self._room.wait()
-            done += self.offer(records[done:], sizes[done:])
+        try:
+            while done < len(records):
+                if self._buf_bytes + sizes[done] > self._max_size:
+                    self.stats.drop("buffer_max_size", len(records) - done)
+                    return
+                # Counted before waiting: the runner (or abort) may take the record
+                # straight from this waiting send, and must find it counted.
+                self._queued += 1
+                self._buf_bytes += sizes[done]
+                try:
+                    await self._tx.send((records[done], sizes[done]))
+                except BaseException:
+                    self._queued -= 1
+                    self._buf_bytes -= sizes[done]
+                    raise
+                done += 1
+                self._data.set()
+                done += self.offer(records[done:], sizes[done:])
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.stats.drop(self._closed_reason(), len(records) - done)
+        except anyio.get_cancelled_exc_class():
+            self.stats.drop("shutdown", len(records) - done)
+            raise
 
     # ----- the task ------------------------------------------------------------------
 
     def _batch_full(self) -> bool:
         b = self.cfg.batch
-        return len(self._buf) >= b.max_events or self._buf_bytes >= b.max_bytes
+        return self.buffered >= b.max_events or self._buf_bytes >= b.max_bytes
 
-    async def _run(self) -> None:
-        try:
-            while True:
-                while not self._buf:
-                    if self._stopping:
-                        return
-                    self._data.clear()
-                    await self._data.wait()
-                if not self._stopping and not self._batch_full():
-                    await self._wait_for_batch()
-                batch = self._take_batch()
-                self._room.set()
-                await self._deliver(batch)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug here must be visible, and must not hang route()
-            log.exception("sink %s: runner failed; its records are counted as dropped", self.name)
-            self._note_error(f"runner failed: {_describe(exc)}")
-            self.stats.drop("sink_failed", len(self._inflight) + len(self._buf))
-            self._inflight = []
-            self._clear_buffer()
-            self._room.set()
+    async def _wait_for_more(self) -> None:
+        """Until offer() or put() adds records, or draining starts."""
+        self._data = anyio.Event()
+        await self._data.wait()
 
-    async def _wait_for_batch(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.cfg.batch.timeout_secs
-        while not self._batch_full() and not self._stopping:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            self._data.clear()
+    async def _run(self, scope: anyio.CancelScope) -> None:
+        with scope:
             try:
-                await asyncio.wait_for(self._data.wait(), remaining)
-            except TimeoutError:
-                return
+                while True:
+                    while not self.buffered:
+                        if self._stopping:
+                            return
+                        await self._wait_for_more()
+                    if not self._stopping and not self._batch_full():
+                        with anyio.move_on_after(self.cfg.batch.timeout_secs):
+                            while not self._batch_full() and not self._stopping:
+                                await self._wait_for_more()
+                    await self._deliver(self._take_batch())
+            except Exception as exc:  # a bug here must be visible, and must not hang route()
+                log.exception(
+                    "sink %s: runner failed; its records are counted as dropped", self.name
+                )
+                self._note_error(f"runner failed: {_describe(exc)}")
+                self._failed = True
+                self.stats.drop("sink_failed", len(self._inflight) + self._take_all())
+                self._inflight = []
+                self._rx.close()  # waiting and later senders count their records
+            finally:
+                self._finished.set()
+
+    def _receive(self) -> tuple[Record, int] | None:
+        if self._carry is not None:
+            item, self._carry = self._carry, None
+        else:
+            try:
+                item = self._rx.receive_nowait()
+            except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+                return None
+            self._queued -= 1
+        self._buf_bytes -= item[1]
+        return item
 
     def _take_batch(self) -> list[Record]:
         b = self.cfg.batch
+        max_events, max_bytes = b.max_events, b.max_bytes
         batch: list[Record] = []
         nbytes = 0
-        while self._buf and len(batch) < b.max_events:
-            rec, size = self._buf[0]
-            if batch and nbytes + size > b.max_bytes:
-                break
-            self._buf.popleft()
-            self._buf_bytes -= size
-            nbytes += size
+        if self._carry is not None:
+            rec, nbytes = self._carry
+            self._carry = None
             batch.append(rec)
+        receive = self._rx.receive_nowait
+        taken = 0
+        try:
+            while len(batch) < max_events:
+                item = receive()
+                taken += 1
+                rec, size = item
+                if batch and nbytes + size > max_bytes:
+                    self._carry = item  # first of the next batch
+                    break
+                nbytes += size
+                batch.append(rec)
+        except (anyio.WouldBlock, anyio.EndOfStream, anyio.ClosedResourceError):
+            pass
+        self._queued -= taken
+        self._buf_bytes -= nbytes
         return batch
 
-    def _clear_buffer(self) -> None:
-        self._buf.clear()
+    def _take_all(self) -> int:
+        """Empty the buffer (on abort or failure); return how many records it held."""
+        n = 0
+        while self._receive() is not None:
+            n += 1
         self._buf_bytes = 0
-        self._room.set()
+        return n
 
     async def _deliver(self, batch: list[Record]) -> None:
         self._inflight = batch  # until split() returns, the whole batch is at stake
@@ -247,10 +348,11 @@ class SinkRunner:
         attempt = 0
         while True:
             try:
-                if not self._opened:
-                    await asyncio.wait_for(self.sink.open(), req.timeout_secs)
-                    self._opened = True
-                rejected = await asyncio.wait_for(self.sink.send(chunk), req.timeout_secs)
+                with anyio.fail_after(req.timeout_secs):
+                    if not self._opened:
+                        await self.sink.open()
+                        self._opened = True
+                    rejected = await self.sink.send(chunk)
             except FatalError as exc:
                 self._note_error(str(exc))
                 self.stats.drop("rejected", len(chunk))
@@ -285,22 +387,49 @@ class SinkRunner:
             if not self._failing:
                 self._failing = True
                 log.warning("sink %s: send failed, retrying: %s", self.name, err)
-            delay = self.backoff(attempt, retry_after)
+            delay = self.backoff(attempt, retry_after, self._time_left())
             attempt += 1
             self.stats.retries += 1
             self.stats.retried_records += len(chunk)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
-    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+    def _time_left(self) -> float | None:
+        """Seconds until the shutdown deadline while draining; None otherwise."""
+        if self._send_deadline is None:
+            return None
+        return max(0.0, self._send_deadline - anyio.current_time())
+
+    async def _sleep(self, delay: float) -> None:
+        """A backoff sleep that draining cuts short: a sleep drawn before the shutdown
+        began must not outlast the deadline either."""
+        end = anyio.current_time() + delay
+        if not self._draining.is_set():
+            with anyio.move_on_after(delay):
+                await self._draining.wait()
+        left = self._time_left()
+        rest = end - anyio.current_time()
+        if left is not None:
+            rest = min(rest, left * DRAIN_SLEEP_SHARE)
+        if rest > 0:
+            await anyio.sleep(rest)
+
+    def backoff(
+        self, attempt: int, retry_after: float | None = None, time_left: float | None = None
+    ) -> float:
         """Full jitter: uniform(0, min(cap, initial * 2**attempt)). A server's Retry-After
-        is a floor, still capped by retry_max_duration_secs."""
+        is used as given (up to retry_max_duration_secs). While draining (`time_left`
+        until the shutdown deadline), no sleep takes more than DRAIN_SLEEP_SHARE of the
+        time left, so attempts keep coming until the deadline."""
         req = self.cfg.request
         cap = req.retry_max_duration_secs
-        delay = self._rng.uniform(
-            0, min(cap, req.retry_initial_backoff_secs * 2.0 ** min(attempt, 62))
-        )
         if retry_after is not None:
-            delay = max(delay, min(retry_after, cap))
+            delay = min(retry_after, cap)
+        else:
+            delay = self._rng.uniform(
+                0, min(cap, req.retry_initial_backoff_secs * 2.0 ** min(attempt, 62))
+            )
+        if time_left is not None:
+            delay = min(delay, time_left * DRAIN_SLEEP_SHARE)
         return delay
 
     def _note_error(self, message: str) -> None:
@@ -319,7 +448,7 @@ class SinkRunner:
             "retried_records": s.retried_records,
             "dropped": dict(s.dropped),
             "dropped_total": s.dropped_total,
-            "buffered": len(self._buf) + len(self._inflight),
+            "buffered": self.buffered + len(self._inflight),
             "last_error": s.last_error,
             "last_error_at": s.last_error_at,
         }

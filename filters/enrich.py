@@ -14,14 +14,15 @@ import contextlib
 import logging
 import os
 import time
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from tracehound.agent import record
 from tracehound.agent.event import Event
 from tracehound.filters import _fields
 from tracehound.filters.config import EnrichConfig
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger("tracehound.filters.enrich")
 
@@ -166,6 +167,8 @@ class Enricher:
             self._refresh = None
 
     async def fetch_ecs(self, base: str) -> None:
+        import aiohttp  # only on ECS: a start-up without it stays light
+
         timeout = aiohttp.ClientTimeout(total=self.cfg.ecs_timeout_secs)
         try:
             async with aiohttp.ClientSession(timeout=timeout) as session:

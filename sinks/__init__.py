@@ -3,22 +3,32 @@
 Exports the tagged union `SinkConfig` (TOML `type = "..."` picks the member),
 `build_sink`, `check_sinks`, `check_sinks_health`, the `Sink` protocol and the
 errors a sink raises. Sinks only do I/O; agent/runner.py makes it reliable.
+
+Importing this package loads no sink's client library: aiohttp, aiobotocore and
+botocore are imported by the sinks that use them when they open, so a config with
+only file and console sinks starts without them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 from typing import Any, Protocol
+
+import anyio
 
 from tracehound.agent.record import Record
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig
+from tracehound.sinks.console import (
+    DEPRECATED_STDOUT,
+    ConsoleSink,
+    ConsoleSinkConfig,
+    StdoutSinkConfig,
+)
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
-from tracehound.sinks.stdout import StdoutSink, StdoutSinkConfig
 from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
 
 
@@ -35,6 +45,7 @@ class Sink(Protocol):
 
 SinkConfig = (
     FileSinkConfig
+    | ConsoleSinkConfig
     | StdoutSinkConfig
     | WebhookSinkConfig
     | CloudWatchLogsSinkConfig
@@ -43,7 +54,8 @@ SinkConfig = (
 
 REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
     FileSinkConfig: FileSink,
-    StdoutSinkConfig: StdoutSink,
+    ConsoleSinkConfig: ConsoleSink,
+    StdoutSinkConfig: ConsoleSink,  # the deprecated name of console with target = "stdout"
     WebhookSinkConfig: WebhookSink,
     CloudWatchLogsSinkConfig: CloudWatchLogsSink,
     LambdaSinkConfig: LambdaSink,
@@ -70,6 +82,17 @@ def check_sinks(sinks: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tupl
     return errs
 
 
+def deprecated_sinks(
+    sinks: dict[str, Any], path: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], str]]:
+    """Options that still work but are on their way out: warnings, not errors."""
+    return [
+        ((*path, name, "type"), DEPRECATED_STDOUT)
+        for name, cfg in sinks.items()
+        if isinstance(cfg, StdoutSinkConfig)
+    ]
+
+
 async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str | None]]:
     """For `tracehound validate --check-sinks`: open each sink, run its healthcheck, close it.
     Returns (name, error or None) per sink; never raises."""
@@ -77,9 +100,11 @@ async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str |
     async def one(name: str, cfg: SinkBase) -> tuple[str, str | None]:
         sink = build_sink(name, cfg)
         try:
-            await asyncio.wait_for(sink.open(), cfg.request.timeout_secs)
+            with anyio.fail_after(cfg.request.timeout_secs):
+                await sink.open()
             try:
-                await asyncio.wait_for(sink.healthcheck(), cfg.request.timeout_secs)
+                with anyio.fail_after(cfg.request.timeout_secs):
+                    await sink.healthcheck()
             finally:
                 await sink.close()
         except Exception as exc:
@@ -87,7 +112,15 @@ async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str |
             return name, f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         return name, None
 
-    return list(await asyncio.gather(*(one(n, c) for n, c in sinks_cfg.items())))
+    results: dict[str, str | None] = {}
+
+    async def into(name: str, cfg: SinkBase) -> None:
+        results[name] = (await one(name, cfg))[1]
+
+    async with anyio.create_task_group() as tg:
+        for name, cfg in sinks_cfg.items():
+            tg.start_soon(into, name, cfg)
+    return [(name, results[name]) for name in sinks_cfg]
 
 
 __all__ = [
@@ -101,4 +134,5 @@ __all__ = [
     "build_sink",
     "check_sinks",
     "check_sinks_health",
+    "deprecated_sinks",
 ]

@@ -6,17 +6,29 @@ from typing import Literal
 
 import msgspec
 
+from tracehound.agent.config_checks import (
+    Problem,
+    non_negative,
+    positive_int,
+    positive_number,
+    raise_problems,
+)
 from tracehound.agent.event import parse_priority
 from tracehound.agent.record import Record
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_events: int = 10_000
+    # Memory bound (Vector's name): bytes of JSON held. Past it records are dropped and
+    # counted ("buffer_max_size") whatever when_full says: block waits for room by
+    # events, this one never lets a slow sink grow the agent without limit.
+    max_size: int = 16 * 1024 * 1024
     when_full: Literal["block", "drop_newest"] = "block"
 
     def __post_init__(self) -> None:
-        if self.max_events < 1:
-            raise ValueError("buffer.max_events must be at least 1")
+        raise_problems(
+            [positive_int("max_events", self.max_events), positive_int("max_size", self.max_size)]
+        )
 
 
 class BatchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -25,8 +37,13 @@ class BatchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_secs: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.max_events < 1 or self.max_bytes < 1 or self.timeout_secs <= 0:
-            raise ValueError("batch limits must be positive")
+        raise_problems(
+            [
+                positive_int("max_events", self.max_events),
+                positive_int("max_bytes", self.max_bytes),
+                positive_number("timeout_secs", self.timeout_secs),
+            ]
+        )
 
 
 class RequestConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -36,10 +53,14 @@ class RequestConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout_secs: float = 60.0
 
     def __post_init__(self) -> None:
-        if self.retry_attempts < 0 or self.retry_initial_backoff_secs <= 0:
-            raise ValueError("retry_attempts must be >= 0 and retry_initial_backoff_secs > 0")
-        if self.retry_max_duration_secs <= 0 or self.timeout_secs <= 0:
-            raise ValueError("retry_max_duration_secs and timeout_secs must be > 0")
+        raise_problems(
+            [
+                non_negative("retry_attempts", self.retry_attempts),
+                positive_number("retry_initial_backoff_secs", self.retry_initial_backoff_secs),
+                positive_number("retry_max_duration_secs", self.retry_max_duration_secs),
+                positive_number("timeout_secs", self.timeout_secs),
+            ]
+        )
 
 
 class HealthcheckConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -60,9 +81,15 @@ class SinkBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_fie
         return str(self.__struct_config__.tag)
 
     def __post_init__(self) -> None:
+        problems = self.problems()
         if not self.inputs:
-            raise ValueError("inputs must name at least one of 'events', 'alerts'")
+            problems.append(("inputs", "must name at least one of 'events', 'alerts', got []"))
+        raise_problems(problems)
         self.minimum_priority = parse_priority(self.minimum_priority)
+
+    def problems(self) -> list[Problem | None]:
+        """Each sink type's own checks (config_checks helpers), all reported at once."""
+        return []
 
 
 class BaseSink:

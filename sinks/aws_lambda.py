@@ -11,6 +11,7 @@ from typing import Literal
 
 import msgspec
 
+from tracehound.agent.config_checks import Problem, not_empty
 from tracehound.agent.record import Record, encode
 from tracehound.sinks._aws import AwsSink, AwsSinkBase, classify
 from tracehound.sinks.errors import RetryableError, SinkError
@@ -23,10 +24,8 @@ class LambdaSinkConfig(AwsSinkBase, tag="lambda", kw_only=True):
     invocation_type: Literal["Event", "RequestResponse"] = "Event"
     qualifier: str | None = None  # version or alias
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.function_name:
-            raise ValueError("function_name must not be empty")
+    def problems(self) -> list[Problem | None]:
+        return [*super().problems(), not_empty("function_name", self.function_name)]
 
 
 class LambdaSink(AwsSink):

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
+from tracehound.agent.config_checks import Problem, not_empty, within
 from tracehound.agent.record import Record, encode
 from tracehound.sinks._aws import (
     AwsSink,
@@ -37,14 +36,13 @@ class CloudWatchLogsSinkConfig(AwsSinkBase, tag="cloudwatch_logs", kw_only=True)
     # Longest message kept; longer ones are cut and end with TRUNCATED_MARKER.
     max_event_bytes: int = MAX_BATCH_BYTES - EVENT_OVERHEAD
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.group_name:
-            raise ValueError("group_name must not be empty")
-        if not 256 <= self.max_event_bytes <= MAX_BATCH_BYTES - EVENT_OVERHEAD:
-            raise ValueError(
-                f"max_event_bytes must be within 256..{MAX_BATCH_BYTES - EVENT_OVERHEAD}"
-            )
+    def problems(self) -> list[Problem | None]:
+        top = MAX_BATCH_BYTES - EVENT_OVERHEAD
+        return [
+            *super().problems(),
+            not_empty("group_name", self.group_name),
+            within("max_event_bytes", self.max_event_bytes, 256, top),
+        ]
 
 
 def count_rejected(info: dict[str, int] | None, n: int) -> int:
@@ -105,6 +103,8 @@ class CloudWatchLogsSink(AwsSink):
         return chunks
 
     async def send(self, records: list[Record]) -> int | None:
+        from botocore.exceptions import ClientError
+
         try:
             try:
                 resp = await self._put(records)
@@ -129,6 +129,8 @@ class CloudWatchLogsSink(AwsSink):
         return resp
 
     async def _create(self) -> None:
+        from botocore.exceptions import ClientError
+
         """Only after ResourceNotFoundException: a role without Create* permissions still
         works with a group and stream made beforehand."""
         try:
@@ -144,6 +146,8 @@ class CloudWatchLogsSink(AwsSink):
             await self._create_stream()
 
     async def _create_stream(self) -> None:
+        from botocore.exceptions import ClientError
+
         try:
             await self.client.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
         except ClientError as exc:
@@ -151,6 +155,8 @@ class CloudWatchLogsSink(AwsSink):
                 raise
 
     async def healthcheck(self) -> None:
+        from botocore.exceptions import ClientError
+
         try:
             await self.client.describe_log_streams(
                 logGroupName=self.group, logStreamNamePrefix=self.stream, limit=1

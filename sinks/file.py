@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 
+import anyio
+
+from tracehound.agent.config_checks import Problem, non_negative, not_empty
 from tracehound.agent.record import Record, encode
 from tracehound.sinks._common import BaseSink, SinkBase
 
@@ -18,12 +20,12 @@ class FileSinkConfig(SinkBase, tag="file"):
     # fsync after each batch: survives a crash of the host, costs a disk flush per batch.
     fsync: bool = False
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.path:
-            raise ValueError("path must not be empty")
-        if self.max_bytes < 0 or self.max_files < 0:
-            raise ValueError("max_bytes and max_files must be >= 0")
+    def problems(self) -> list[Problem | None]:
+        return [
+            not_empty("path", self.path),
+            non_negative("max_bytes", self.max_bytes),
+            non_negative("max_files", self.max_files),
+        ]
 
 
 class FileSink(BaseSink):
@@ -34,7 +36,7 @@ class FileSink(BaseSink):
         self._size = 0
 
     async def open(self) -> None:
-        await asyncio.to_thread(self._open)
+        await anyio.to_thread.run_sync(self._open)
 
     def _open(self) -> None:
         parent = os.path.dirname(self.cfg.path)
@@ -50,7 +52,7 @@ class FileSink(BaseSink):
 
     async def send(self, records: list[Record]) -> None:
         # In a thread: a slow disk (or fsync) must not stall the event loop and other sinks.
-        await asyncio.to_thread(self._write, [encode(r) + b"\n" for r in records])
+        await anyio.to_thread.run_sync(self._write, [encode(r) + b"\n" for r in records])
 
     def _write(self, lines: list[bytes]) -> None:
         if self._fd < 0:
@@ -98,4 +100,4 @@ class FileSink(BaseSink):
     async def close(self) -> None:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
-            await asyncio.to_thread(os.close, fd)
+            await anyio.to_thread.run_sync(os.close, fd)

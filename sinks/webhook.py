@@ -11,16 +11,19 @@ import hmac
 import os
 import ssl
 import time
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 import msgspec
 
+from tracehound.agent.config_checks import Problem, raise_problems
 from tracehound.agent.record import Record, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks._time import record_ns
 from tracehound.sinks.errors import FatalError, RetryableError
+
+if TYPE_CHECKING:  # imported where used: a config without a webhook never loads aiohttp
+    import aiohttp
 
 _json = msgspec.json.Encoder()
 
@@ -34,11 +37,14 @@ class AuthConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     password_env: str | None = None
 
     def __post_init__(self) -> None:
-        if self.strategy == "basic":
-            if not (self.user_env and self.password_env):
-                raise ValueError('auth.strategy = "basic" needs user_env and password_env')
-        elif not self.token_env:
-            raise ValueError(f'auth.strategy = "{self.strategy}" needs token_env')
+        needs = ("user_env", "password_env") if self.strategy == "basic" else ("token_env",)
+        raise_problems(
+            [
+                (key, f'is required with strategy = "{self.strategy}", got none')
+                for key in needs
+                if not getattr(self, key)
+            ]
+        )
 
 
 class TlsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -75,20 +81,26 @@ class WebhookSinkConfig(SinkBase, tag="webhook", kw_only=True):
     tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
     splunk: SplunkConfig = msgspec.field(default_factory=SplunkConfig)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def problems(self) -> list[Problem | None]:
+        out: list[Problem | None] = []
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url must be an http:// or https:// URL, got {self.url!r}")
+            out.append(("url", f"must be an http:// or https:// URL, got {self.url!r}"))
         if self.tls.key_file and not self.tls.crt_file:
-            raise ValueError("tls.key_file needs tls.crt_file")
+            out.append(("tls.key_file", f"needs tls.crt_file as well, got {self.tls.key_file!r}"))
         if not 1 <= self.max_parallel_requests <= 256:
-            raise ValueError("max_parallel_requests must be between 1 and 256")
-        if self.encoding == "falco" and "events" in self.inputs:
-            raise ValueError(
-                'encoding = "falco" sends Falco alerts; a Falco receiver rejects plain events: '
-                'use inputs = ["alerts"]'
+            out.append(
+                ("max_parallel_requests", f"must be between 1 and 256, got {self.max_parallel_requests}")
             )
+        if self.encoding == "falco" and "events" in self.inputs:
+            out.append(
+                (
+                    "inputs",
+                    'encoding = "falco" sends Falco alerts; a Falco receiver rejects plain '
+                    'events: use inputs = ["alerts"]',
+                )
+            )
+        return out
 
 
 def env_names(cfg: WebhookSinkConfig) -> list[tuple[tuple[str, ...], str]]:
@@ -198,6 +210,8 @@ class WebhookSink(BaseSink):
         return ctx
 
     async def open(self) -> None:
+        import aiohttp
+
         cfg = self.cfg
         headers = {"Content-Type": _CONTENT_TYPES[cfg.encoding], "User-Agent": "tracehound"}
         if cfg.compression == "gzip":
@@ -227,6 +241,8 @@ class WebhookSink(BaseSink):
 
     async def healthcheck(self) -> None:
         """Reachable, TLS accepted, credentials not refused. Any other answer (405...) is fine."""
+        import aiohttp
+
         assert self._session is not None
         try:
             async with self._session.head(self.cfg.url, headers=self._headers) as resp:
@@ -275,6 +291,8 @@ class WebhookSink(BaseSink):
         return len(rejected)
 
     async def _request(self, records: list[Record]) -> None:
+        import aiohttp
+
         assert self._session is not None
         body = encode_body(self.cfg, records)
         if self.cfg.compression == "gzip":

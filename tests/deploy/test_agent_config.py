@@ -19,7 +19,7 @@ def test_loads(monkeypatch: pytest.MonkeyPatch) -> None:
         "cloudwatch": "CloudWatchLogsSinkConfig",
         "responder": "LambdaSinkConfig",
         "siem": "WebhookSinkConfig",
-        "console": "StdoutSinkConfig",
+        "console": "ConsoleSinkConfig",
     }
     assert cfg.sinks["responder"].minimum_priority == "Critical"
 

@@ -100,6 +100,8 @@ class Siem:
     drop_next: int = 0  # close the connection without an answer, records NOT stored
     store_then_drop_next: int = 0  # store the records, then drop the connection (duplicates)
     statuses: list[int] = field(default_factory=list)
+    # Answers for the next requests, in order, before any other knob: (status, Retry-After).
+    script: list[tuple[int, str | None]] = field(default_factory=list)
     ssl_context: ssl.SSLContext | None = None  # serve HTTPS
     _runner: web.AppRunner | None = None
 
@@ -152,6 +154,11 @@ class Siem:
             await asyncio.sleep(self.slow_secs)
         if self.delay:
             await asyncio.sleep(self.delay)
+        if self.script:
+            status, retry_after = self.script.pop(0)
+            self.statuses.append(status)
+            headers = {"Retry-After": retry_after} if retry_after else {}
+            return web.Response(status=status, text="scripted failure", headers=headers)
         if self.drop_next > 0:
             self.drop_next -= 1
             assert request.transport is not None

@@ -10,8 +10,8 @@ from tracehound.agent.config import ConfigError, default_config_text, parse_conf
 from tracehound.sinks import REGISTRY, SinkConfig
 from tracehound.sinks.aws_lambda import LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSinkConfig
+from tracehound.sinks.console import ConsoleSinkConfig, StdoutSinkConfig
 from tracehound.sinks.file import FileSinkConfig
-from tracehound.sinks.stdout import StdoutSinkConfig
 from tracehound.sinks.webhook import WebhookSinkConfig
 
 EXAMPLE = re.compile(r"^#(?=[\[a-z])")  # "#key = ..." / "#[sinks.x]", not "# prose"
@@ -27,7 +27,25 @@ def sinks_region() -> str:
 def test_default_config_has_a_console_sink() -> None:
     cfg = parse_config(default_config_text(), "default.toml")
     assert list(cfg.sinks) == ["console"]
-    assert cfg.sinks["console"].inputs == ["events", "alerts"]
+    console = cfg.sinks["console"]
+    # Alerts only, for a person, never on the application's stdout.
+    assert isinstance(console, ConsoleSinkConfig) and not isinstance(console, StdoutSinkConfig)
+    assert console.inputs == ["alerts"] and console.target == "stderr"
+    assert console.format == "auto"
+
+
+def test_stdout_type_is_a_deprecated_alias_of_console(caplog: pytest.LogCaptureFixture) -> None:
+    cfg = parse_config('[sinks.out]\n\ntype = "stdout"\n', "t.toml")
+    assert caplog.messages == [
+        "tracehound: warning: t.toml: sinks.out.type (line 3): "
+        '"stdout" is deprecated: use type = "console" with target = "stdout"'
+        " (or the default target, stderr, to keep the application's stdout clean)"
+    ]
+    out = cfg.sinks["out"]
+    assert isinstance(out, ConsoleSinkConfig) and out.target == "stdout"
+    assert parse_config('[sinks.out]\ntype = "console"\n', "t.toml").sinks["out"].target == (
+        "stderr"
+    )
 
 
 def test_documented_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,15 +55,16 @@ def test_documented_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = parse_config(text, "examples")
     kinds = {name: type(s) for name, s in cfg.sinks.items()}
     assert kinds == {
-        "console": StdoutSinkConfig,
+        "console": ConsoleSinkConfig,
         "archive": FileSinkConfig,
         "siem": WebhookSinkConfig,
         "cloudwatch": CloudWatchLogsSinkConfig,
         "responder": LambdaSinkConfig,
     }
     assert set(REGISTRY) == set(SinkConfig.__args__)
+    assert StdoutSinkConfig in REGISTRY  # the deprecated spelling still builds a sink
     assert [s.type for s in cfg.sinks.values()] == [
-        "stdout",
+        "console",
         "file",
         "webhook",
         "cloudwatch_logs",
@@ -79,7 +98,7 @@ type = "kafka"
         parse_config(text, "t.toml")
     paths = [i.path for i in info.value.issues]
     # Type errors first (all of them); semantic checks run once the types are right.
-    assert "sinks.a" in paths  # url scheme (__post_init__)
+    assert "sinks.a.url" in paths  # url scheme (__post_init__)
     assert "sinks.b.buffer.when_full" in paths
     assert "sinks.b.batch.max_evnts" in paths
     assert "sinks.d.type" in paths

@@ -11,7 +11,7 @@ import pytest
 from sinkhelp import FAST_REQUEST, make_alert, make_event, route_all, seqs, sink_cfg
 
 from tracehound.agent.router import Router
-from tracehound.sinks.stdout import StdoutSink
+from tracehound.sinks.console import ConsoleSink
 
 
 def file_cfg(path: Path, **extra: Any) -> Any:
@@ -90,8 +90,8 @@ async def test_stdout_json_lines(capfd: pytest.CaptureFixture[str]) -> None:
 
 
 async def test_stdout_readable(capfd: pytest.CaptureFixture[str]) -> None:
-    cfg = sink_cfg(type="stdout", format="readable")
-    sink = StdoutSink("out", cfg)
+    cfg = sink_cfg(type="console", target="stdout", format="readable")
+    sink = ConsoleSink("out", cfg)
     await sink.open()
     from tracehound.agent.record import alert_record, event_record
 
@@ -100,3 +100,20 @@ async def test_stdout_readable(capfd: pytest.CaptureFixture[str]) -> None:
     ev, al = capfd.readouterr().out.splitlines()
     assert "cat[42] openat /tmp/f1" in ev and " evt " in ev
     assert "Crit Read sensitive file: sensitive file opened (seq=2)" in al
+
+
+async def test_console_writes_to_stderr_by_default(capfd: pytest.CaptureFixture[str]) -> None:
+    router = Router.from_config(
+        {"out": sink_cfg(type="console", inputs=["events"], format="json", request=FAST_REQUEST)}
+    )
+    await router.start()
+    await route_all(router, 3)
+    await router.stop(10)
+    captured = capfd.readouterr()
+    assert captured.out == ""  # the application's stream is left alone
+    assert seqs([json.loads(x) for x in captured.err.splitlines() if x.startswith("{")]) == [
+        0,
+        1,
+        2,
+    ]
+    os.fstat(2)

@@ -7,6 +7,7 @@ import logging
 import random
 from typing import Any
 
+import anyio
 import pytest
 from sinkhelp import FAST_REQUEST, make_alert, make_event, route_all, seqs, sink_cfg
 
@@ -370,8 +371,10 @@ async def test_hanging_healthcheck_does_not_hold_the_start(
 
     sink.healthcheck = hang  # type: ignore[method-assign]
     router = make_router((sink, {"request": {**FAST_REQUEST, "timeout_secs": 0.3}}))
-    await asyncio.wait_for(router.start(), 5)  # returns although the healthcheck has not
-    await route_all(router, 3)
-    await until(lambda: "healthcheck failed" in caplog.text)  # its timeout is still reported
-    await router.stop(5)
+    async with anyio.create_task_group() as tg:  # owns the runner and the healthcheck
+        with anyio.fail_after(5):
+            await router.start(tg=tg)  # returns although the healthcheck has not
+        await route_all(router, 3)
+        await until(lambda: "healthcheck failed" in caplog.text)  # its timeout is still reported
+        await router.stop(5)
     assert seqs(sink.records) == [0, 1, 2]

@@ -1,19 +1,41 @@
-"""stdout sink: JSON lines, or a readable line per record on a terminal."""
+"""console sink: records for a person on the agent's stderr (default) or stdout.
+
+Vector's console sink: `type = "console"`, `target = "stderr" | "stdout"`. The
+default target is stderr so the application's stdout, which it shares with the
+agent, carries only the application's own output. `format = "auto"` writes a
+readable line per record when the target is a terminal, JSON lines otherwise.
+`type = "stdout"` is the old name: still accepted, with a deprecation warning.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sys
 from typing import Literal
+
+import anyio
 
 from tracehound.agent.record import Record, alert_message, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
 
+_FDS = {"stdout": 1, "stderr": 2}
 
-class StdoutSinkConfig(SinkBase, tag="stdout"):
+
+class ConsoleSinkConfig(SinkBase, tag="console"):
+    target: Literal["stderr", "stdout"] = "stderr"
     # "auto": readable on a terminal, JSON lines otherwise.
     format: Literal["auto", "json", "readable"] = "auto"
+
+
+class StdoutSinkConfig(ConsoleSinkConfig, tag="stdout"):
+    """Deprecated spelling of `type = "console"` with `target = "stdout"`."""
+
+    target: Literal["stderr", "stdout"] = "stdout"
+
+
+DEPRECATED_STDOUT = (
+    '"stdout" is deprecated: use type = "console" with target = "stdout"'
+    " (or the default target, stderr, to keep the application's stdout clean)"
+)
 
 
 def readable(rec: Record) -> str:
@@ -27,16 +49,17 @@ def readable(rec: Record) -> str:
     return head + f"{f.get('proc.name')}[{f.get('proc.pid')}] {f.get('evt.type')} {what}"
 
 
-class StdoutSink(BaseSink):
-    def __init__(self, name: str, cfg: StdoutSinkConfig) -> None:
+class ConsoleSink(BaseSink):
+    def __init__(self, name: str, cfg: ConsoleSinkConfig) -> None:
         super().__init__(name)
         self.cfg = cfg
         self._fd = -1
-        self._readable = cfg.format == "readable" or (cfg.format == "auto" and sys.stdout.isatty())
+        target = _FDS[cfg.target]
+        self._readable = cfg.format == "readable" or (cfg.format == "auto" and os.isatty(target))
 
     async def open(self) -> None:
-        # A private duplicate: the application shares fd 1, we must not close it.
-        self._fd = os.dup(1)
+        # A private duplicate: the application shares fds 1 and 2, we must not close them.
+        self._fd = os.dup(_FDS[self.cfg.target])
 
     async def send(self, records: list[Record]) -> None:
         if self._readable:
@@ -44,7 +67,7 @@ class StdoutSink(BaseSink):
         else:
             data = encode_lines(records)
         # A pipe whose reader is slow blocks write(); keep that off the event loop.
-        await asyncio.to_thread(_write_all, self._fd, data)
+        await anyio.to_thread.run_sync(_write_all, self._fd, data)
 
     async def close(self) -> None:
         if self._fd >= 0:

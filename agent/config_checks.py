@@ -1,0 +1,63 @@
+"""Checks for config structs' __post_init__ that name the exact key and the bad value.
+
+msgspec stops a struct at the first ValueError and reports it against the struct
+as a whole (`sinks.x.batch`). A struct's checks instead return every problem as
+(key relative to the struct, message) and raise them together; the validator
+(agent/_validate.py) turns each into its full key path, so the error reads
+`sinks.x.batch.max_events (line 8): must be a positive integer, got -5`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+Problem = tuple[str, str]  # (dotted key relative to the struct, message)
+
+_MARK = "tracehound-keyed-errors:"
+
+
+class KeyedErrors(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(_MARK + json.dumps(problems))
+
+
+def raise_problems(problems: list[Problem | None]) -> None:
+    found = [p for p in problems if p is not None]
+    if found:
+        raise KeyedErrors(found)
+
+
+def parse_problems(message: str) -> list[Problem] | None:
+    """The problems raised by raise_problems(), from msgspec's wrapped message."""
+    start = message.find(_MARK)
+    if start == -1:
+        return None
+    text = message[start + len(_MARK) :].split(" - at `$")[0]
+    return [(str(k), str(m)) for k, m in json.loads(text)]
+
+
+def positive_int(key: str, value: int) -> Problem | None:
+    return None if value >= 1 else (key, f"must be a positive integer, got {value!r}")
+
+
+def int_at_least(key: str, value: int, minimum: int) -> Problem | None:
+    ok = value >= minimum
+    return None if ok else (key, f"must be an integer >= {minimum}, got {value!r}")
+
+
+def positive_number(key: str, value: float) -> Problem | None:
+    return None if value > 0 else (key, f"must be a positive number, got {value!r}")
+
+
+def non_negative(key: str, value: float) -> Problem | None:
+    return None if value >= 0 else (key, f"must be >= 0, got {value!r}")
+
+
+def within(key: str, value: float, low: float, high: float) -> Problem | None:
+    ok = low <= value <= high
+    return None if ok else (key, f"must be within {low}..{high}, got {value!r}")
+
+
+def not_empty(key: str, value: Any) -> Problem | None:
+    return None if value else (key, f"must not be empty, got {value!r}")
