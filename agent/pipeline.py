@@ -6,9 +6,10 @@ batch (a task per stage would cost far more than the stages) and routes it. When
 a "block" sink holds routing up, the queue fills and stops taking: the backlog
 stays encoded (compact) in the capture core, whose own bound drops and counts
 at the source (tracer stats `dropped`), or, with tracer.queue.when_full =
-"block", stalls the tracee. So the agent's memory stays bounded. A fault in the chain or the router is
-logged and counted, and the batch goes on unfiltered or is counted lost; it
-never reaches back into the tracer thread, which keeps the application running.
+"block", stalls the tracee. So the agent's memory stays bounded. A fault in the
+chain or the router is logged and counted, and the batch goes on unfiltered or
+is counted lost; it never reaches back into the tracer thread, which keeps the
+application running.
 """
 
 from __future__ import annotations

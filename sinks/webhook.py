@@ -90,7 +90,10 @@ class WebhookSinkConfig(SinkBase, tag="webhook", kw_only=True):
             out.append(("tls.key_file", f"needs tls.crt_file as well, got {self.tls.key_file!r}"))
         if not 1 <= self.max_parallel_requests <= 256:
             out.append(
-                ("max_parallel_requests", f"must be between 1 and 256, got {self.max_parallel_requests}")
+                (
+                    "max_parallel_requests",
+                    f"must be between 1 and 256, got {self.max_parallel_requests}",
+                )
             )
         if self.encoding == "falco" and "events" in self.inputs:
             out.append(
