@@ -1,9 +1,10 @@
-"""The `tracehound` command line: run, validate, print-config, baseline."""
+"""The `tracehound` command line: run, validate, print-config, baseline, ecs."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,13 +12,24 @@ from pathlib import Path
 import anyio
 import msgspec
 
-from tracehound.agent.config import Config, ConfigError, effective_config, load_config
+from tracehound.agent.config import (
+    CONFIG_ENV,
+    Config,
+    ConfigError,
+    effective_config,
+    load_config,
+    parse_config,
+)
 
 USAGE_EXIT = 2
 
 
 def _load(path: str | None) -> Config | None:
     try:
+        env_text = os.environ.get(CONFIG_ENV)
+        if path is None and env_text:
+            # `tracehound ecs instrument --config` puts the TOML here: no file in the image.
+            return parse_config(env_text, f"${CONFIG_ENV}", Path.cwd())
         return load_config(path)
     except ConfigError as exc:
         for issue in exc.issues:
@@ -110,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("file", nargs="?")
     pc.set_defaults(func=cmd_print_config)
 
+    from tracehound.agent.ecs.cli import register as register_ecs
+
+    register_ecs(sub)
     try:
         from tracehound.filters.cli import register_commands
     except ImportError:  # pragma: no cover - filters not installed

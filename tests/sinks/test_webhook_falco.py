@@ -186,7 +186,7 @@ async def test_failed_requests_are_retried_without_duplicates() -> None:
 
 
 def test_falco_encoding_refuses_plain_events() -> None:
-    with pytest.raises(Exception, match=r'encoding = .*falco.*use inputs = \[.*alerts'):
+    with pytest.raises(Exception, match=r"encoding = .*falco.*use inputs = \[.*alerts"):
         falco_sink("http://127.0.0.1:1/", inputs=["events", "alerts"])
     assert check_sinks({"s": falco_sink("http://127.0.0.1:1/")}, ("sinks",)) == []
 
