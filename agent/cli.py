@@ -13,13 +13,13 @@ import anyio
 import msgspec
 
 from tracehound.agent.config import (
-    CONFIG_ENV,
     Config,
     ConfigError,
     effective_config,
     load_config,
     parse_config,
 )
+from tracehound.agent.config_env import CONFIG_ENV
 
 USAGE_EXIT = 2
 

@@ -174,11 +174,6 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
     return cfg
 
 
-# The agent's config as TOML text, for containers without a config file: set by
-# `tracehound ecs instrument --config`; `tracehound run` without --config reads it.
-CONFIG_ENV = "TRACEHOUND_CONFIG_TOML"
-
-
 def load_config(path: str | Path | None) -> Config:
     """Load FILE, or the shipped default when path is None."""
     if path is None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tracehound.agent.config import CONFIG_ENV
+from tracehound.agent.config_env import CONFIG_ENV
 from tracehound.agent.ecs.instrument import InstrumentError, Options, instrument
 from tracehound.agent.ecs.taskdef import registrable
 

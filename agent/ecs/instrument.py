@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracehound.agent.config import CONFIG_ENV
+from tracehound.agent.config_env import CONFIG_ENV
 
 WRAPPER = "/opt/tracehound/bin/tracehound"
 MOUNT = "/opt/tracehound"  # where wrapped containers see the bundle (read-only)
