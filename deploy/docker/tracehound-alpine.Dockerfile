@@ -28,5 +28,9 @@ COPY deploy/bundle deploy/bundle
 RUN sh deploy/bundle/build.sh /opt/tracehound /tmp/tracehound-build \
     && rm -rf /tmp/tracehound-build
 
-FROM scratch
+# A libc of the builder's family, so the image can also run: as the init container of
+# `tracehound ecs instrument`, its default command copies the bundle into the task
+# volume and exits. COPY --from=... /opt/tracehound takes only the bundle.
+FROM alpine:3.20
 COPY --from=build /opt/tracehound /opt/tracehound
+CMD ["/opt/tracehound/bin/tracehound", "install-bundle", "/tracehound"]

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# The tracehound image: a self-contained tracehound in /opt/tracehound and nothing
-# else (FROM scratch: it is only ever a source for COPY --from, never run).
+# The tracehound image: a self-contained tracehound in /opt/tracehound, a source for
+# COPY --from in your image, or the init container of `tracehound ecs instrument`.
 #
 #   docker build -f deploy/docker/tracehound.Dockerfile -t tracehound:0.1.0 .
 #
@@ -36,5 +36,9 @@ COPY deploy/bundle deploy/bundle
 RUN sh deploy/bundle/build.sh /opt/tracehound /tmp/tracehound-build \
     && rm -rf /tmp/tracehound-build
 
-FROM scratch
+# A libc of the builder's family, so the image can also run: as the init container of
+# `tracehound ecs instrument`, its default command copies the bundle into the task
+# volume and exits. COPY --from=... /opt/tracehound takes only the bundle.
+FROM debian:12-slim
 COPY --from=build /opt/tracehound /opt/tracehound
+CMD ["/opt/tracehound/bin/tracehound", "install-bundle", "/tracehound"]

@@ -11,7 +11,6 @@ from cfnlint.decode import decode
 from deploy_paths import DEPLOY
 
 TASKDEF = DEPLOY / "ecs" / "task-definition.json"
-SIDECAR_TASKDEF = DEPLOY / "ecs" / "sidecar" / "task-definition.json"
 SERVICE = DEPLOY / "ecs" / "service.json"
 TEMPLATE = DEPLOY / "cloudformation" / "tracehound.yaml"
 AGENT_CONFIG = DEPLOY / "tracehound.toml"

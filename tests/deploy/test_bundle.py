@@ -106,3 +106,33 @@ def test_python_app_entrypoint_with_bundle(bundle_bin: Path, tmp_path: Path) -> 
 
 def test_nginx_entrypoint_with_bundle(bundle_bin: Path, tmp_path: Path) -> None:
     run_nginx([str(bundle_bin)], tmp_path)
+
+
+def test_init_container_copy_then_trace_from_the_volume(bundle_bin: Path, tmp_path: Path) -> None:
+    """What `tracehound ecs instrument`'s init container does: the image's command
+    copies the bundle into the task volume; the wrapped container then runs the
+    copy from there (here: a temporary directory stands for the volume)."""
+    volume = tmp_path / "volume"
+    env = _clean_env(tmp_path)
+    done = subprocess.run(
+        [str(bundle_bin), "install-bundle", str(volume)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    copied = volume / "bin" / "tracehound"
+    assert os.access(copied, os.X_OK)
+    records = tmp_path / "records.jsonl"
+    toml = f'[sinks.out]\ntype = "file"\npath = "{records}"\ninputs = ["events"]\n'
+    done = subprocess.run(
+        [str(copied), "run", "--", "/bin/sh", "-c", "cat /etc/hostname"],
+        cwd=tmp_path,
+        env={**env, "TRACEHOUND_CONFIG_TOML": toml},  # the config as instrument embeds it
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "/etc/hostname" in {r["output_fields"].get("fd.name") for r in read_records(records)}

@@ -13,7 +13,7 @@ from deploy_paths import DEPLOY, REPO
 
 IMAGE_DOCKERFILES = sorted((DEPLOY / "docker").glob("*.Dockerfile"))
 EXAMPLES = sorted((DEPLOY / "examples").glob("*/Dockerfile"))
-ALL = [*IMAGE_DOCKERFILES, *EXAMPLES, DEPLOY / "ecs" / "sidecar" / "Dockerfile"]
+ALL = [*IMAGE_DOCKERFILES, *EXAMPLES]
 
 
 def _hadolint() -> str:
@@ -72,8 +72,13 @@ def test_libc_flavours_match() -> None:
 @pytest.mark.parametrize("path", IMAGE_DOCKERFILES, ids=lambda p: p.name)
 def test_tracehound_image(path: Path) -> None:
     *_, final = parse(path)
-    assert final.base == "scratch"  # only a COPY --from source
+    # A libc of the builder's family (the bundle needs it to run as an init container).
+    assert final.base == ("alpine:3.20" if "alpine" in path.name else "debian:12-slim")
     assert final.all("COPY") == ["--from=build /opt/tracehound /opt/tracehound"]
+    # Its default command is the init container's copy step (tracehound ecs instrument).
+    assert final.exec_form("CMD") == [
+        "/opt/tracehound/bin/tracehound", "install-bundle", "/tracehound",
+    ]  # fmt: skip
     (build,) = [s for s in parse(path) if s.alias == "build"]
     runs = " ".join(build.all("RUN"))
     assert "deploy/bundle/build.sh /opt/tracehound" in runs

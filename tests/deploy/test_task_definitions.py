@@ -8,7 +8,7 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
-from deploy_files import SERVICE, SIDECAR_TASKDEF, TASKDEF, agent_toml, load_json, template
+from deploy_files import SERVICE, TASKDEF, agent_toml, load_json, template
 
 # Fargate's valid task sizes: cpu units -> allowed memory (MiB).
 FARGATE_SIZES = {
@@ -33,10 +33,9 @@ def problems(params: dict[str, Any], operation: str) -> str:
     ("path", "operation"),
     [
         (TASKDEF, "RegisterTaskDefinition"),
-        (SIDECAR_TASKDEF, "RegisterTaskDefinition"),
         (SERVICE, "CreateService"),
     ],
-    ids=["task-definition", "sidecar", "service"],
+    ids=["task-definition", "service"],
 )
 def test_matches_botocore_model(path: Any, operation: str) -> None:
     assert problems(load_json(path), operation) == ""
@@ -96,15 +95,3 @@ def test_service_platform_version() -> None:
     major, minor, _ = (int(x) for x in svc["platformVersion"].split("."))
     assert (major, minor) >= (1, 4)  # SYS_PTRACE and pidMode task need 1.4.0
     assert svc["taskDefinition"] == load_json(TASKDEF)["family"]
-
-
-def test_sidecar_says_attach_is_not_implemented() -> None:
-    td = load_json(SIDECAR_TASKDEF)
-    assert td["pidMode"] == "task"
-    by_name = {c["name"]: c for c in td["containerDefinitions"]}
-    assert by_name["app"]["essential"] is True
-    sidecar = by_name["tracehound"]
-    assert sidecar["essential"] is False  # its failure must not stop the application
-    assert sidecar["linuxParameters"]["capabilities"] == {"add": ["SYS_PTRACE"]}
-    assert "NOT IMPLEMENTED" in sidecar["dockerLabels"]["tracehound.status"]
-    assert {"key": "tracehound-status", "value": "attach-not-implemented"} in td["tags"]
