@@ -114,7 +114,8 @@ def test_attack_fires_rules_built_on_falco_fields(
         by_rule.setdefault(a["rule"], a)
     assert set(by_rule) == OUR_RULES, sorted(OUR_RULES ^ set(by_rule))
     f = {name: a["output_fields"] for name, a in by_rule.items()}
-    assert f["TH metadata endpoint contacted"]["evt.res"] == "EINPROGRESS"
+    # A UDP connect (the attack script sends no packet off this machine) succeeds.
+    assert f["TH metadata endpoint contacted"]["evt.res"] == "SUCCESS"
     assert f["TH setuid to root refused"]["evt.res"] == "EPERM"
     assert f["TH setuid to root refused"]["user.uid"] == 65534
     assert f["TH file opened for write below etc"]["fd.num"] >= 0

@@ -19,9 +19,9 @@ cp "$LINGER" "$WORK/nc" && "$WORK/nc" -e /bin/sh 127.0.0.1 9
 cp "$LINGER" "$WORK/dpkg" && "$WORK/dpkg" --version
 python3 -c '
 import socket
+# UDP: connect() only sets the destination, so no packet leaves this machine.
 for ip in ("169.254.169.254", "169.254.170.2"):
-    s = socket.socket()
-    s.settimeout(0.2)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.connect((ip, 80))
     except OSError:
