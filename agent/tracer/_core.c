@@ -303,11 +303,6 @@ static ssize_t read_cstr(pid_t tid, uint64_t addr, char *dst, size_t max) {
     return (ssize_t)got;
 }
 
-static ssize_t read_link(const char *path, char *dst, size_t max) {
-    ssize_t n = readlink(path, dst, max);
-    return n;
-}
-
 static ssize_t read_file(const char *path, char *dst, size_t max) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -319,7 +314,7 @@ static ssize_t read_file(const char *path, char *dst, size_t max) {
 
 static void blob_link(Enc *e, int tag, int arg, const char *path) {
     char buf[4096];
-    ssize_t n = read_link(path, buf, sizeof buf);
+    ssize_t n = readlink(path, buf, sizeof buf);
     if (n >= 0) enc_blob(e, tag, arg, buf, (size_t)n);
 }
 

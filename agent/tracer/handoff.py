@@ -30,7 +30,6 @@ class HandOff:
         self.batch_max = batch_max
         self.core: Any = None  # the tracer attaches its core and process table
         self.table: ProcessTable | None = None
-        self.produced = 0  # events handed to the pipeline
         self.closed = False  # set by the tracer when the core is done
 
     def attach(self, core: Any, table: ProcessTable) -> None:
@@ -45,7 +44,6 @@ class HandOff:
         data, left = self.core.drain(DRAIN_MAX_BYTES)
         self.table.feed(data, events)
         self.table.settle_execs(time.time_ns(), events, everything=closed and not left)
-        self.produced += len(events)
         n = self.batch_max
         return [events[i : i + n] for i in range(0, len(events), n)]
 

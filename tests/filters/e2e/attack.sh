@@ -1,8 +1,8 @@
 #!/bin/sh
 # Attack simulation for the e2e test: each step is one suspicious action that a
 # default rule must report. Safe on a dev box: files outside $WORK are our own and
-# removed right away; network: loopback, plus connect attempts to the link-local
-# credential endpoints that simply time out.
+# removed right away; network: loopback, plus UDP connects to the link-local credential
+# endpoints, which send nothing.
 # usage: attack.sh WORK HELPER
 set -u
 WORK=$1
@@ -38,17 +38,7 @@ step "9 package manager in the container"
 dpkg --version > /dev/null
 
 step "10 contact the credentials endpoints"
-python3 -c '
-import socket
-# UDP: connect() only sets the destination, so no packet leaves this machine.
-for ip in ("169.254.169.254", "169.254.170.2"):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.connect((ip, 80))
-    except OSError:
-        pass
-    s.close()
-'
+python3 "$(dirname "$0")/../credential_probe.py"
 
 step "11 ptrace attach and memory poke"
 "$HELPER" ptrace

@@ -17,17 +17,7 @@ cp "$LINGER" "$WORK/dropped" && chmod +x "$WORK/dropped" && "$WORK/dropped"
 "$HELPER" dup
 cp "$LINGER" "$WORK/nc" && "$WORK/nc" -e /bin/sh 127.0.0.1 9
 cp "$LINGER" "$WORK/dpkg" && "$WORK/dpkg" --version
-python3 -c '
-import socket
-# UDP: connect() only sets the destination, so no packet leaves this machine.
-for ip in ("169.254.169.254", "169.254.170.2"):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.connect((ip, 80))
-    except OSError:
-        pass
-    s.close()
-'
+python3 "$(dirname "$0")/../credential_probe.py"
 "$HELPER" ptrace
 grep -r aws_secret_access_key "$WORK" > /dev/null 2>&1
 mkdir -p /var/log && echo old > "/var/log/$TAG.log" && : > "/var/log/$TAG.log"
