@@ -88,6 +88,7 @@ inputs = ["alerts"]
         env={**os.environ, "TH_MARK": "falco-fields-42"},
     )
     assert r.returncode == 0, r.stderr[-2000:]
+    assert view_out.exists(), f"view.py failed: {r.stderr[-2000:]}"
     alerts = [json.loads(x) for x in records.read_text().splitlines()]
     view = json.loads(view_out.read_text())
     by_rule: dict[str, Any] = {}

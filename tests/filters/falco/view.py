@@ -30,8 +30,11 @@ with open("/proc/self/stat") as f:
 with open("/proc/self/loginuid") as f:
     loginuid = int(f.read())
 sid = os.getsid(0)
-with open(f"/proc/{sid}/comm") as f:
-    sid_comm = f.read().strip()
+# 0 when the session leader lives outside our pid namespace (a CI sandbox, a container).
+sid_comm = None
+if sid:
+    with open(f"/proc/{sid}/comm") as f:
+        sid_comm = f.read().strip()
 with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
     parent_argv0 = f.read().split(b"\0")[0].decode()
 exe = os.stat("/proc/self/exe")
