@@ -985,7 +985,15 @@ typedef struct {
     volatile int err;
 } Handshake;
 
-static void child(Core *c, Handshake *hs, const char *path, char *const argv[], char *const envp[]) {
+/* PDEATHSIG is lost if the agent died between fork and prctl: check the parent after it.
+ * Without this, a child that already holds its own listener would wait on it forever. */
+static void die_with(pid_t agent) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != agent) _exit(127);
+}
+
+static void child(Core *c, Handshake *hs, pid_t agent, const char *path, char *const argv[],
+                  char *const envp[]) {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -994,7 +1002,7 @@ static void child(Core *c, Handshake *hs, const char *path, char *const argv[], 
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) goto fail;
     /* If the agent dies, the application goes with it rather than run unobserved
      * (with ptrace, PTRACE_O_EXITKILL does the same for every tracee). */
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    die_with(agent);
     if (c->use_ptrace) raise(SIGSTOP); /* the tracer seizes us here */
     int listener = -1;
     if (install_filter(c, &listener) < 0) goto fail;
@@ -1066,10 +1074,10 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
     memset(hs, 0, sizeof *hs);
     hs->listener = -1;
     char err[200] = "";
-    pid_t pid;
+    pid_t pid, agent = getpid();
     Py_BEGIN_ALLOW_THREADS
     pid = fork();
-    if (pid == 0) child(c, hs, path, argv, envp);
+    if (pid == 0) child(c, hs, agent, path, argv, envp);
     if (pid > 0 && c->use_ptrace) {
         int st;
         if (waitpid(pid, &st, WUNTRACED) < 0 || !WIFSTOPPED(st))
@@ -1334,9 +1342,11 @@ static PyObject *probe_notify(PyObject *self, PyObject *noargs) {
     Handshake *hs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (hs == MAP_FAILED) return PyErr_SetFromErrno(PyExc_OSError);
     memset(hs, 0, sizeof *hs);
+    pid_t agent = getpid();
     Py_BEGIN_ALLOW_THREADS
     pid_t pid = fork();
     if (pid == 0) {
+        die_with(agent);
         struct sock_filter f[] = {
             BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
             BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
