@@ -11,6 +11,7 @@ the shutdown deadline and exit with the application's status.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -86,7 +87,9 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
     # leaving it cancels whatever is left, and a failure in one is seen here.
     async with anyio.create_task_group() as tg:
         # The chain's start-up (ECS metadata, baseline) runs alongside the healthchecks.
-        await router.start(cfg.agent.stats_interval_secs, tg=tg, alongside=chain.start)
+        await router.start(
+            cfg.agent.stats_interval_secs, tg=tg, alongside=functools.partial(chain.start, tg)
+        )
 
         thread = threading.Thread(target=tracer.run, name="tracer", daemon=True)
         thread.start()

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
 
 from tracehound.agent.event import Alert, Event
 from tracehound.filters import _fields, _procinfo
@@ -19,6 +20,7 @@ from tracehound.filters._loader import CompiledRule
 from tracehound.filters.baseline import Baseline, write_atomic
 from tracehound.filters.config import FiltersConfig
 from tracehound.filters.enrich import Enricher
+from tracehound.filters.periodic import Periodic
 from tracehound.filters.rules import RuleEngine, load_configured_rules
 from tracehound.filters.sampling import Sampler
 from tracehound.filters.sensitive import MODIFY_TYPES, PATH_TYPES, SensitivePaths
@@ -73,7 +75,7 @@ class StageChain:
         )
         self.events_in = 0
         self._plans: dict[str, _Plan] = {}
-        self._saver: asyncio.Task[None] | None = None
+        self._saver: Periodic | None = None
 
     # ---- the synchronous hot path ----
 
@@ -154,22 +156,22 @@ class StageChain:
 
     # ---- I/O around it ----
 
-    async def start(self) -> None:
-        await self.enricher.start()
+    async def start(self, tg: TaskGroup) -> None:
+        """Load what the stages need; their periodic work (baseline saves, ECS metadata
+        refresh) runs in tasks of `tg`."""
+        await self.enricher.start(tg)
         if self.baseline.active:
-            warning = await asyncio.to_thread(self.baseline.load)
+            warning = await anyio.to_thread.run_sync(self.baseline.load)
             if warning:
                 log.warning("%s", warning)
             interval = self.cfg.baseline.save_interval_secs
             if interval > 0 and self.baseline.file:
-                self._saver = asyncio.create_task(self._save_loop(interval))
+                self._saver = Periodic(interval, self.save_baseline)
+                self._saver.start(tg)
 
     async def stop(self) -> None:
         if self._saver is not None:
-            self._saver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._saver
-            self._saver = None
+            await self._saver.stop()
         await self.enricher.stop()
         await self.save_baseline()
 
@@ -180,15 +182,10 @@ class StageChain:
         if data is None:
             return
         try:
-            await asyncio.to_thread(write_atomic, self.baseline.file, data)
+            await anyio.to_thread.run_sync(write_atomic, self.baseline.file, data)
         except OSError as exc:
             self.baseline.dirty = True  # try again next time
             log.error("saving baseline to %s failed: %s", self.baseline.file, exc)
-
-    async def _save_loop(self, interval: float) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            await self.save_baseline()
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"events_in": self.events_in}

@@ -8,9 +8,7 @@ copied into every event.
 
 from __future__ import annotations
 
-import asyncio
 import calendar
-import contextlib
 import logging
 import os
 import time
@@ -20,9 +18,11 @@ from tracehound.agent import record
 from tracehound.agent.event import Event
 from tracehound.filters import _fields
 from tracehound.filters.config import EnrichConfig
+from tracehound.filters.periodic import Periodic
 
 if TYPE_CHECKING:
     import aiohttp
+    from anyio.abc import TaskGroup
 
 log = logging.getLogger("tracehound.filters.enrich")
 
@@ -119,7 +119,7 @@ class Enricher:
         self.groups = read_id_names(cfg.group_file) if cfg.enabled else {}
         self.ecs: dict[str, Any] = {}
         self.ecs_errors = 0
-        self._refresh: asyncio.Task[None] | None = None
+        self._refresh: Periodic | None = None
 
     def process(self, e: Event) -> None:
         f = e.fields
@@ -149,7 +149,7 @@ class Enricher:
 
     # ---- ECS task metadata (async, outside the event path) ----
 
-    async def start(self) -> None:
+    async def start(self, tg: TaskGroup) -> None:
         if not (self.enabled and self.cfg.ecs_metadata):
             return
         base = os.environ.get(ECS_ENV)
@@ -157,14 +157,12 @@ class Enricher:
             return  # not on ECS: nothing to add, not an error
         await self.fetch_ecs(base)
         if self.cfg.ecs_refresh_secs > 0:
-            self._refresh = asyncio.create_task(self._refresh_loop(base))
+            self._refresh = Periodic(self.cfg.ecs_refresh_secs, lambda: self.fetch_ecs(base))
+            self._refresh.start(tg)
 
     async def stop(self) -> None:
         if self._refresh is not None:
-            self._refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh
-            self._refresh = None
+            await self._refresh.stop()
 
     async def fetch_ecs(self, base: str) -> None:
         import aiohttp  # only on ECS: a start-up without it stays light
@@ -182,11 +180,6 @@ class Enricher:
         self.ecs = fields
         record.static_fields.update(fields)
         _fields.CONTAINER_MOUNTS[:] = ecs_mounts(container)
-
-    async def _refresh_loop(self, base: str) -> None:
-        while True:
-            await asyncio.sleep(self.cfg.ecs_refresh_secs)
-            await self.fetch_ecs(base)
 
 
 async def _get_json(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:

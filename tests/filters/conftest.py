@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import msgspec
 import pytest
 
@@ -80,6 +83,17 @@ def make_config(**sections: Any) -> FiltersConfig:
 def make_chain(tmp: Path | None = None, **sections: Any) -> StageChain:
     sections.setdefault("rules", {}).setdefault("rate_limit", {"rate": 0.0})
     return build_chain(make_config(**sections), tmp or Path.cwd())
+
+
+@contextlib.asynccontextmanager
+async def started(chain: StageChain) -> AsyncIterator[StageChain]:
+    """The chain started in a task group of its own (as the agent does), stopped on exit."""
+    async with anyio.create_task_group() as tg:
+        await chain.start(tg)
+        try:
+            yield chain
+        finally:
+            await chain.stop()
 
 
 def rules_hit(chain: StageChain, *events: Event) -> list[str]:

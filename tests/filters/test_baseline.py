@@ -6,11 +6,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tracehound.filters.baseline import RULE_NAME, BaselineStore, normalize_path
 
-from .conftest import connect_ev, exec_ev, make_chain, open_ev, proc
+from .conftest import connect_ev, exec_ev, make_chain, open_ev, proc, started
 
 PY = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3")
 
@@ -70,26 +71,41 @@ def _cfg(path: Path, mode: str) -> dict:
 async def test_learn_then_detect_across_runs(tmp_path: Path) -> None:
     bfile = tmp_path / "baseline.json"
     learn = make_chain(tmp_path, **_cfg(bfile, "learn"))
-    await learn.start()
-    _, alerts = learn.process(_workload(100))
-    await learn.stop()
+    async with started(learn):
+        _, alerts = learn.process(_workload(100))
     assert alerts == [] and bfile.exists()
     assert learn.stats()["baseline_learned"] >= 4
 
     same = make_chain(tmp_path, **_cfg(bfile, "detect"))
-    await same.start()
-    _, alerts = same.process(_workload(200))
-    await same.stop()
+    async with started(same):
+        _, alerts = same.process(_workload(200))
     assert [a.output for a in alerts] == []
 
     extra = make_chain(tmp_path, **_cfg(bfile, "detect"))
-    await extra.start()
-    _, alerts = extra.process(_workload(300, extra=True))
-    await extra.stop()
+    async with started(extra):
+        _, alerts = extra.process(_workload(300, extra=True))
     assert [a.rule for a in alerts] == [RULE_NAME]
     assert "connected to 203.0.113.9:4444" in alerts[0].output
     assert alerts[0].priority == "Notice"
     assert "baseline" in alerts[0].tags
+
+
+async def test_learning_is_saved_periodically_not_only_on_exit(tmp_path: Path) -> None:
+    """An agent killed without a clean exit keeps what it learned up to the last save."""
+    bfile = tmp_path / "baseline.json"
+    learn = make_chain(tmp_path, baseline={"mode": "learn", "file": str(bfile),
+                                           "save_interval_secs": 0.05})  # fmt: skip
+    async with started(learn):
+        learn.process(_workload(100))
+        with anyio.fail_after(10):
+            while not bfile.exists():
+                await anyio.sleep(0.02)
+        saved = json.loads(bfile.read_text())
+    assert saved == json.loads(bfile.read_text())  # the exit save wrote the same baseline
+    detect = make_chain(tmp_path, **_cfg(bfile, "detect"))
+    async with started(detect):
+        _, alerts = detect.process(_workload(200))
+    assert alerts == []
 
 
 def test_new_executable_reported_once() -> None:

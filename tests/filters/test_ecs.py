@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import pytest
 from aiohttp import web
 
 from tracehound.agent import record
 from tracehound.agent.record import event_record
 
-from .conftest import exec_ev, make_chain, proc
+from .conftest import exec_ev, make_chain, proc, started
 
 TASK_ARN = "arn:aws:ecs:us-west-2:111122223333:task/default/158d1c8083dd49d6b527399fd6414f5c"
 CLUSTER = "arn:aws:ecs:us-west-2:111122223333:cluster/default"
@@ -89,8 +90,7 @@ async def test_ecs_metadata_fills_static_fields(
     url, hits = metadata_server
     monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", url)
     c = make_chain()
-    await c.start()
-    try:
+    async with started(c):
         assert sorted(hits) == ["/v4/abc-123", "/v4/abc-123/task"]
         assert record.static_fields["aws.ecs.task_arn"] == TASK_ARN
         assert record.static_fields["aws.ecs.cluster"] == CLUSTER
@@ -107,15 +107,13 @@ async def test_ecs_metadata_fills_static_fields(
         rec = event_record(a.event)
         assert rec["output_fields"]["aws.ecs.task_arn"] == TASK_ARN
         assert c.stats()["ecs_metadata"] is True
-    finally:
-        await c.stop()
 
 
 async def test_off_ecs_start_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ECS_CONTAINER_METADATA_URI_V4", raising=False)
     c = make_chain()
-    await c.start()
-    await c.stop()
+    async with started(c):
+        pass
     assert "aws.ecs.task_arn" not in record.static_fields
     assert c.stats()["ecs_metadata"] is False
 
@@ -123,6 +121,21 @@ async def test_off_ecs_start_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_unreachable_endpoint_does_not_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", "http://127.0.0.1:9/v4/x")
     c = make_chain(enrich={"ecs_timeout_secs": 1.0})
-    await c.start()
-    await c.stop()
+    async with started(c):
+        pass
     assert c.enricher.ecs_errors == 1
+
+
+async def test_metadata_is_refreshed_until_the_chain_stops(
+    metadata_server: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, hits = metadata_server
+    monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", url)
+    c = make_chain(enrich={"ecs_refresh_secs": 0.05})
+    async with started(c):
+        with anyio.fail_after(10):
+            while len(hits) < 6:  # the first read and at least two refreshes
+                await anyio.sleep(0.02)
+    n = len(hits)
+    await anyio.sleep(0.2)
+    assert len(hits) == n  # stop() ended the refresh loop

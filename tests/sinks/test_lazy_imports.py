@@ -12,7 +12,7 @@ HEAVY = ("aiohttp", "aiobotocore", "botocore")
 # Everything `tracehound run` does before the tracer starts: parse the config, build
 # the stage chain and the router, open every sink; then report what got imported.
 PROBE = """
-import json, os, sys
+import functools, json, os, sys
 HEAVY = ("aiohttp", "aiobotocore", "botocore")
 from pathlib import Path
 import anyio
@@ -25,9 +25,10 @@ async def main():
     cfg = load_config(sys.argv[1])
     chain = build_chain(cfg.filters, Path.cwd())
     router = Router.from_config(cfg.sinks)
-    await router.start(alongside=chain.start)
-    await router.stop(5, log_summary=False)
-    await chain.stop()
+    async with anyio.create_task_group() as tg:
+        await router.start(alongside=functools.partial(chain.start, tg))
+        await router.stop(5, log_summary=False)
+        await chain.stop()
 
 anyio.run(main)
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)))
