@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import email.utils
 import gzip
@@ -14,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+import anyio
 import msgspec
 
 from tracehound.agent.config_checks import Problem, raise_problems
@@ -266,7 +266,7 @@ class WebhookSink(BaseSink):
         if records is not self._chunk:
             self._chunk, self._delivered = records, set()
         todo = [i for i in range(len(records)) if i not in self._delivered]
-        gate = asyncio.Semaphore(self.cfg.max_parallel_requests)
+        gate = anyio.Semaphore(self.cfg.max_parallel_requests)
         rejected: list[str] = []
         retry: list[RetryableError] = []
 
@@ -281,7 +281,9 @@ class WebhookSink(BaseSink):
                     return
                 self._delivered.add(i)  # refused for good also counts as done
 
-        await asyncio.gather(*(one(i) for i in todo))
+        async with anyio.create_task_group() as tg:
+            for i in todo:
+                tg.start_soon(one, i)
         if retry:
             waits = [e.retry_after for e in retry if e.retry_after is not None]
             raise RetryableError(
