@@ -3,10 +3,13 @@ group owns (so leaving the group, or a failure in it, ends the loop too)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 import anyio
 from anyio.abc import TaskGroup
+
+log = logging.getLogger("tracehound.filters.periodic")
 
 
 class Periodic:
@@ -25,7 +28,10 @@ class Periodic:
             with scope:
                 while True:
                     await anyio.sleep(self.interval)
-                    await self.work()
+                    try:
+                        await self.work()
+                    except Exception:  # a bug here must not end the agent's task group
+                        log.exception("periodic %s failed", getattr(self.work, "__name__", "job"))
         finally:
             self._left.set()
 
