@@ -18,10 +18,10 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from tracehound.agent.event import Alert, Event, priority_rank
-from tracehound.agent.record import Record, alert_record, encode, event_record
-from tracehound.agent.runner import SinkRunner
+from tracehound.event import Alert, Event, priority_rank
+from tracehound.record import Record, alert_record, encode, event_record
 from tracehound.sinks import SinkConfig, build_sink
+from tracehound.sinks.runner import SinkRunner
 
 log = logging.getLogger("tracehound")
 

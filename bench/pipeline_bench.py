@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgspec
 
-from tracehound.agent.event import Event, ProcInfo
+from tracehound.event import Event, ProcInfo
 from tracehound.filters.chain import build_chain
 from tracehound.filters.config import FiltersConfig
 

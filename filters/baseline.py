@@ -22,10 +22,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tracehound.agent.event import Alert, Event, parse_priority
-from tracehound.agent.record import iso_time
-from tracehound.filters._fields import is_open_write
+from tracehound.event import Alert, Event, parse_priority
 from tracehound.filters.config import BaselineConfig
+from tracehound.filters.falco.fields.registry import is_open_write
+from tracehound.record import iso_time
 
 RULE_NAME = "Unexpected behaviour"
 KINDS = ("exec", "write", "connect")

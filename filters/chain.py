@@ -14,16 +14,17 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from tracehound.agent.event import Alert, Event
-from tracehound.filters import _fields, _procinfo
-from tracehound.filters._loader import CompiledRule
+from tracehound.event import Alert, Event
 from tracehound.filters.baseline import Baseline, write_atomic
 from tracehound.filters.config import FiltersConfig
 from tracehound.filters.enrich import Enricher
-from tracehound.filters.periodic import Periodic
-from tracehound.filters.rules import RuleEngine, load_configured_rules
+from tracehound.filters.falco import procfs
+from tracehound.filters.falco.engine import RuleEngine, load_configured_rules
+from tracehound.filters.falco.fields import registry as _fields
+from tracehound.filters.falco.loader import CompiledRule
 from tracehound.filters.sampling import Sampler
 from tracehound.filters.sensitive import MODIFY_TYPES, PATH_TYPES, SensitivePaths
+from tracehound.periodic import Periodic
 
 log = logging.getLogger("tracehound.filters")
 
@@ -122,7 +123,7 @@ class StageChain:
                 if ancestors is not None:
                     ancestors(e)
                 if self.prefetch:
-                    _procinfo.prefetch(proc)
+                    procfs.prefetch(proc)
             if plan.observe:
                 observe(e)  # before sampling: a dropped write still counts for drop-and-exec
             if plan.tag and tag is not None:

@@ -2,7 +2,7 @@
 
 Per event this is only a dict lookup (user.name); ancestors are added to exec
 events and to alerts; ECS metadata is static per task, so it is fetched once at
-start (and refreshed rarely) into agent.record.static_fields instead of being
+start (and refreshed rarely) into tracehound.record.static_fields instead of being
 copied into every event.
 """
 
@@ -14,11 +14,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from tracehound.agent import record
-from tracehound.agent.event import Event
-from tracehound.filters import _fields
+from tracehound import record
+from tracehound.event import Event
 from tracehound.filters.config import EnrichConfig
-from tracehound.filters.periodic import Periodic
+from tracehound.filters.falco.fields import registry as _fields
+from tracehound.periodic import Periodic
 
 if TYPE_CHECKING:
     import aiohttp

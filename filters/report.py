@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracehound.filters.config import FiltersConfig
-from tracehound.filters.rules import load_configured_rules
+from tracehound.filters.falco.engine import load_configured_rules
 
 # Fields that are only known when the tracer takes the syscall's exit stop.
 RESULT_FIELDS = frozenset({"evt.res", "evt.rawres", "fd.num", "fd.connected", "evt.failed"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import zlib
 
-from tracehound.agent.event import Event
+from tracehound.event import Event
 from tracehound.filters.config import SamplingConfig
 
 NEVER_SAMPLED = frozenset({"execve", "execveat", "clone", "clone3", "fork", "vfork", "exit"})

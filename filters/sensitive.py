@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from tracehound.agent.event import Event
-from tracehound.filters._fields import OPEN_TYPES, is_open_write
-from tracehound.filters._globs import first_literal_component, glob_to_regex
+from tracehound.event import Event
 from tracehound.filters.config import SensitivePathsConfig
+from tracehound.filters.falco.fields.registry import OPEN_TYPES, is_open_write
+from tracehound.filters.globs import first_literal_component, glob_to_regex
 
 # Syscalls whose fd.name is a path that is modified (write-only patterns apply).
 MODIFY_TYPES = frozenset(

@@ -2,7 +2,7 @@
 
 Exports the tagged union `SinkConfig` (TOML `type = "..."` picks the member),
 `build_sink`, `check_sinks`, `check_sinks_health`, the `Sink` protocol and the
-errors a sink raises. Sinks only do I/O; agent/runner.py makes it reliable.
+errors a sink raises. Sinks only do I/O; sinks/runner.py makes it reliable.
 
 Importing this package loads no sink's client library: aiohttp, aiobotocore and
 botocore are imported by the sinks that use them when they open, so a config with
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from tracehound.agent.record import Record
+from tracehound.record import Record
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig

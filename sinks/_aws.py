@@ -12,7 +12,7 @@ import socket
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
-from tracehound.agent import record
+from tracehound import record
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.errors import FatalError, RetryableError, SinkError
 

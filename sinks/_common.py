@@ -6,15 +6,15 @@ from typing import Literal
 
 import msgspec
 
-from tracehound.agent.config_checks import (
+from tracehound.config_checks import (
     Problem,
     non_negative,
     positive_int,
     positive_number,
     raise_problems,
 )
-from tracehound.agent.event import parse_priority
-from tracehound.agent.record import Record
+from tracehound.event import parse_priority
+from tracehound.record import Record
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -95,7 +95,7 @@ class SinkBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_fie
 class BaseSink:
     """Defaults for the optional parts of the Sink protocol; concrete sinks override what they need.
 
-    A sink only does I/O. Buffering, batching, retries and counting live in agent/runner.py.
+    A sink only does I/O. Buffering, batching, retries and counting live in sinks/runner.py.
     """
 
     def __init__(self, name: str) -> None:

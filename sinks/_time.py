@@ -6,7 +6,7 @@ import calendar
 import time
 from functools import lru_cache
 
-from tracehound.agent.record import Record
+from tracehound.record import Record
 
 
 @lru_cache(maxsize=256)

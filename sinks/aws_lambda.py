@@ -11,8 +11,8 @@ from typing import Literal
 
 import msgspec
 
-from tracehound.agent.config_checks import Problem, not_empty
-from tracehound.agent.record import Record, encode
+from tracehound.config_checks import Problem, not_empty
+from tracehound.record import Record, encode
 from tracehound.sinks._aws import AwsSink, AwsSinkBase, classify
 from tracehound.sinks.errors import RetryableError, SinkError
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracehound.agent.config_checks import Problem, not_empty, within
-from tracehound.agent.record import Record, encode
+from tracehound.config_checks import Problem, not_empty, within
+from tracehound.record import Record, encode
 from tracehound.sinks._aws import (
     AwsSink,
     AwsSinkBase,

@@ -6,8 +6,8 @@ import os
 
 import anyio
 
-from tracehound.agent.config_checks import Problem, non_negative, not_empty
-from tracehound.agent.record import Record, encode
+from tracehound.config_checks import Problem, non_negative, not_empty
+from tracehound.record import Record, encode
 from tracehound.sinks._common import BaseSink, SinkBase
 
 

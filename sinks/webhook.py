@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import anyio
 import msgspec
 
-from tracehound.agent.config_checks import Problem, raise_problems
-from tracehound.agent.record import Record, encode_lines
+from tracehound.config_checks import Problem, raise_problems
+from tracehound.record import Record, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks._time import record_ns
 from tracehound.sinks.errors import FatalError, RetryableError

@@ -25,7 +25,6 @@ from tracehound.agent.tracer.flags import (
     SOCK_FAMILY,
     open_flags,
 )
-from tracehound.agent.tracer.records import Raw
 from tracehound.agent.tracer.specs import (
     T_ARGV,
     T_BASE,
@@ -35,6 +34,7 @@ from tracehound.agent.tracer.specs import (
     T_SOCKINFO,
     T_STR,
 )
+from tracehound.agent.tracer.wire import Raw
 
 AT_FDCWD = -100
 AT_EMPTY_PATH = 0x1000

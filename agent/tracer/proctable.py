@@ -19,8 +19,7 @@ import os
 import struct
 from typing import Any
 
-from tracehound.agent.event import Event, ProcFacts, ProcInfo
-from tracehound.agent.tracer import records as R
+from tracehound.agent.tracer import wire as R
 from tracehound.agent.tracer._ptrace import (
     AUDIT_ARCH_AARCH64,
     AUDIT_ARCH_I386,
@@ -42,6 +41,7 @@ from tracehound.agent.tracer.specs import (
     T_STATUS,
 )
 from tracehound.agent.tracer.syscalls import TABLES
+from tracehound.event import Event, ProcFacts, ProcInfo
 
 _EXEC = frozenset({"execve", "execveat"})
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it

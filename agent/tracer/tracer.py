@@ -19,7 +19,6 @@ import os
 import threading
 from typing import Any
 
-from tracehound.agent.event import ProcInfo
 from tracehound.agent.tracer.backend import Backend, choose, core, describe, probe
 from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.proctable import ProcessTable
@@ -34,6 +33,7 @@ from tracehound.agent.tracer.seccomp import (
 )
 from tracehound.agent.tracer.specs import compile_specs
 from tracehound.agent.tracer.syscalls import canonical
+from tracehound.event import ProcInfo
 
 log = logging.getLogger("tracehound")
 

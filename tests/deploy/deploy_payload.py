@@ -7,8 +7,8 @@ import json
 import time
 from typing import Any
 
-import tracehound.agent.record as record_mod
-from tracehound.agent.event import Alert, Event, ProcInfo
+import tracehound.record as record_mod
+from tracehound.event import Alert, Event, ProcInfo
 from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
 
 

@@ -13,8 +13,8 @@ import anyio
 import msgspec
 import pytest
 
-from tracehound.agent import record
-from tracehound.agent.event import Alert, Event, ProcInfo
+from tracehound import record
+from tracehound.event import Alert, Event, ProcInfo
 from tracehound.filters.chain import StageChain, build_chain
 from tracehound.filters.config import FiltersConfig
 

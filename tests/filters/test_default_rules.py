@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracehound.agent.event import Event
+from tracehound.event import Event
 from tracehound.filters.chain import StageChain
 
 from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_hit

@@ -9,8 +9,8 @@ import anyio
 import pytest
 from aiohttp import web
 
-from tracehound.agent import record
-from tracehound.agent.record import event_record
+from tracehound import record
+from tracehound.record import event_record
 
 from .conftest import exec_ev, make_chain, proc, started
 

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tracehound.filters.rules import RuleEngine, RuleSource, load_rules
+from tracehound.filters.falco.engine import RuleEngine, RuleSource, load_rules
 
 from .conftest import ev, exec_ev, open_ev, proc
 
@@ -296,7 +296,7 @@ def test_b64_transformer_and_env_key() -> None:
 
 
 def test_net_fields_and_uid_names() -> None:
-    from tracehound.filters import _fields
+    from tracehound.filters.falco.fields import registry as _fields
 
     engine = one(
         'evt.type = connect and fd.snet in ("10.0.0.0/8", "192.168.0.0/16") and fd.port = 443'
@@ -312,7 +312,7 @@ def test_net_fields_and_uid_names() -> None:
 
 
 def test_container_privileged_from_the_bounding_set() -> None:
-    from tracehound.filters._fields import container_privileged, detect_privileged
+    from tracehound.filters.falco.fields.registry import container_privileged, detect_privileged
 
     full = "Name:\tx\nCapBnd:\t000001ffffffffff\n"
     docker_default = "CapBnd:\t00000000a80425fb\n"

@@ -23,8 +23,8 @@ from sinkhelp import (
     sink_cfg,
 )
 
-from tracehound.agent.record import event_record
 from tracehound.agent.router import Router
+from tracehound.record import event_record
 from tracehound.sinks import check_sinks_health
 from tracehound.sinks.cloudwatch import (
     EVENT_OVERHEAD,

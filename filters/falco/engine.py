@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tracehound.agent.event import Alert, Event, priority_rank
-from tracehound.filters._loader import CompiledRule, LoadIssue, RuleLoader
+from tracehound.event import Alert, Event, priority_rank
+from tracehound.filters.falco.loader import CompiledRule, LoadIssue, RuleLoader
 
 BUILTIN_PREFIX = "builtin:"
 

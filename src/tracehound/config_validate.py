@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from tracehound.agent.config_checks import parse_problems
+from tracehound.config_checks import parse_problems
 
 
 def _union_members(tp: Any) -> tuple[Any, ...]:

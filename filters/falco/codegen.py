@@ -14,8 +14,15 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tracehound.agent.event import Event
-from tracehound.filters._condition import (
+from tracehound.event import Event
+from tracehound.filters.falco.fields.registry import (
+    FIELDS,
+    HELPERS,
+    PROC_LEVEL_FIELDS,
+    FieldSpec,
+    generic_field,
+)
+from tracehound.filters.falco.syntax import (
     BoolOp,
     Check,
     ConditionError,
@@ -23,13 +30,6 @@ from tracehound.filters._condition import (
     Node,
     Not,
     UnsupportedError,
-)
-from tracehound.filters._fields import (
-    FIELDS,
-    HELPERS,
-    PROC_LEVEL_FIELDS,
-    FieldSpec,
-    generic_field,
 )
 
 Matcher = Callable[[Event], bool]

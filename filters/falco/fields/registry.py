@@ -1,6 +1,6 @@
 """The fields a rule condition or output may use, as Python expression snippets.
 
-Rules are compiled to Python source (see _compile.py), so each field is described
+Rules are compiled to Python source (see ../codegen.py), so each field is described
 by the expression that reads it from an Event `e` plus its value type. Process
 fields read ProcInfo attributes directly; syscall fields come from `e.fields`;
 a few are derived by the helpers below (fd.directory, evt.is_open_write...).
@@ -22,9 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tracehound.agent import record
-from tracehound.agent.event import Event, ProcInfo
-from tracehound.filters import _procinfo as PI
+from tracehound import record
+from tracehound.event import Event, ProcInfo
+from tracehound.filters.falco import procfs as PI
 
 # Value types: "str", "int", "bool", "list" (`=`/`in` match any element; `elem`
 # gives the element type), "net" (a list of addresses compared with CIDR values),
@@ -682,7 +682,7 @@ _PROC_HELPERS = (
     "_PI.", "_h_loginname", "_h_sname", "_h_vpgid", "_h_is_", "_h_duration", "_h_pduration",
     "_h_env", "_h_exe_ino",
 )  # fmt: skip
-# Fields read from /proc/<pid> (once per process snapshot): see filters._procinfo.
+# Fields read from /proc/<pid> (once per process snapshot): see filters/falco/procfs.py.
 PROC_LEVEL_FIELDS = frozenset(
     n for n, spec in FIELDS.items() if any(h in spec.expr + spec.any_expr for h in _PROC_HELPERS)
 )

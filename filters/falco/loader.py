@@ -15,14 +15,14 @@ from typing import Any
 
 import yaml
 
-from tracehound.agent.event import parse_priority, priority_rank
-from tracehound.filters._compile import (
+from tracehound.event import parse_priority, priority_rank
+from tracehound.filters.falco.codegen import (
     Matcher,
     OutputTemplate,
     compile_condition,
     compile_output,
 )
-from tracehound.filters._condition import (
+from tracehound.filters.falco.syntax import (
     LIST_OPS,
     SUPPORTED_OPS,
     BoolOp,

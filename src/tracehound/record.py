@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from tracehound.agent.event import Alert, Event, ProcInfo
+from tracehound.event import Alert, Event, ProcInfo
 
 Record = dict[str, Any]
 
