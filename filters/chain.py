@@ -15,6 +15,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from tracehound.event import Alert, Event
+from tracehound.families import CONNECT, EXEC, MODIFY, OPEN
 from tracehound.filters.baseline import Baseline, write_atomic
 from tracehound.filters.config import FiltersConfig
 from tracehound.filters.enrich import Enricher
@@ -23,14 +24,13 @@ from tracehound.filters.falco.engine import RuleEngine, load_configured_rules
 from tracehound.filters.falco.fields import registry as _fields
 from tracehound.filters.falco.loader import CompiledRule
 from tracehound.filters.sampling import Sampler
-from tracehound.filters.sensitive import MODIFY_TYPES, PATH_TYPES, SensitivePaths
+from tracehound.filters.sensitive import PATH_TYPES, SensitivePaths
 from tracehound.periodic import Periodic
 
 log = logging.getLogger("tracehound.filters")
 
 
-_EXEC_TYPES = frozenset({"execve", "execveat"})
-_BASELINE_TYPES = _EXEC_TYPES | _fields.OPEN_TYPES | {"connect"}
+_BASELINE_TYPES = EXEC | OPEN | CONNECT
 
 
 class RulesLoadError(Exception):
@@ -84,9 +84,9 @@ class StageChain:
         """Which stages can care about this event type (computed once per type)."""
         rules = self.rules.candidates(etype) if self.rules is not None else []
         plan = _Plan(
-            observe=etype in _fields.OPEN_TYPES or etype in MODIFY_TYPES,
+            observe=etype in OPEN or etype in MODIFY,
             tag=self.sensitive is not None and etype in PATH_TYPES,
-            exec_=etype in _EXEC_TYPES,
+            exec_=etype in EXEC,
             baseline=self.baseline.active and etype in _BASELINE_TYPES,
             sample=self.sampler.active and etype in self.sampler.rates,
             rules=rules,

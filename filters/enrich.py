@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tracehound import record
 from tracehound.event import Event
+from tracehound.families import EXEC
 from tracehound.filters.config import EnrichConfig
 from tracehound.filters.falco.fields import registry as _fields
 from tracehound.periodic import Periodic
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tracehound.filters.enrich")
 
 ECS_ENV = "ECS_CONTAINER_METADATA_URI_V4"
-_EXEC_TYPES = frozenset({"execve", "execveat"})
 
 
 def read_id_names(path: str) -> dict[int, str]:
@@ -129,7 +129,7 @@ class Enricher:
         group = self.groups.get(e.proc.gid)
         if group is not None:
             f["group.name"] = group
-        if e.type in _EXEC_TYPES:
+        if e.type in EXEC:
             self.ancestors(e)
 
     def ancestors(self, e: Event) -> None:

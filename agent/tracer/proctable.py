@@ -42,8 +42,8 @@ from tracehound.agent.tracer.specs import (
 )
 from tracehound.agent.tracer.syscalls import TABLES
 from tracehound.event import Event, ProcFacts, ProcInfo
+from tracehound.families import EXEC as _EXEC
 
-_EXEC = frozenset({"execve", "execveat"})
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
 
 

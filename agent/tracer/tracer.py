@@ -34,6 +34,7 @@ from tracehound.agent.tracer.seccomp import (
 from tracehound.agent.tracer.specs import compile_specs
 from tracehound.agent.tracer.syscalls import canonical
 from tracehound.event import ProcInfo
+from tracehound.families import EXEC
 
 log = logging.getLogger("tracehound")
 
@@ -41,7 +42,7 @@ log = logging.getLogger("tracehound")
 QUEUE_MAX_BYTES = 8 << 20
 # With user notification the application's execve must stop: the agent takes the
 # listener from the child while it waits there (see _core.c, child()).
-_ALWAYS_NOTIFIED = frozenset({"execve", "execveat"})
+_ALWAYS_NOTIFIED = EXEC
 
 
 class Tracer:

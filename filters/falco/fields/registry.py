@@ -24,6 +24,7 @@ from typing import Any
 
 from tracehound import record
 from tracehound.event import Event, ProcInfo
+from tracehound.families import ACCEPT, CONNECT, CREATE, EXEC, OPEN, SEND
 from tracehound.filters.falco import procfs as PI
 
 # Value types: "str", "int", "bool", "list" (`=`/`in` match any element; `elem`
@@ -45,7 +46,6 @@ class FieldSpec:
     elem: str = "str"  # element type of a "list" field
 
 
-OPEN_TYPES = frozenset({"open", "openat", "openat2", "creat", "open_by_handle_at"})
 _WRITE_FLAGS = ("O_WRONLY", "O_RDWR")
 
 
@@ -102,13 +102,13 @@ def _h_fd_num(e: Event) -> int | None:
     v = e.fields.get("fd.num")
     if v is None:
         v = e.fields.get("evt.arg.fd")
-    if v is None and e.type in OPEN_TYPES:
+    if v is None and e.type in OPEN:
         v = e.fields.get("evt.res")
     return v if isinstance(v, int) else None
 
 
 def is_open_write(e: Event) -> bool:
-    if e.type not in OPEN_TYPES:
+    if e.type not in OPEN:
         return False
     if e.type == "creat":
         return True
@@ -117,14 +117,14 @@ def is_open_write(e: Event) -> bool:
 
 
 def _h_open_read(e: Event) -> bool:
-    if e.type not in OPEN_TYPES or e.type == "creat":
+    if e.type not in OPEN or e.type == "creat":
         return False
     flags = e.fields.get("evt.arg.flags")
     return not isinstance(flags, str) or "O_WRONLY" not in flags
 
 
 def _h_open_exec(e: Event) -> bool:
-    if e.type not in OPEN_TYPES:
+    if e.type not in OPEN:
         return False
     mode = e.fields.get("evt.arg.mode")
     return isinstance(mode, str) and any(c in mode for c in "1357")
@@ -176,13 +176,11 @@ class WrittenFiles:
         return path in self._paths
 
     def observe(self, e: Event) -> None:
-        if is_open_write(e) or e.type in _CREATE_TYPES:
+        if is_open_write(e) or e.type in CREATE:
             name = e.fields.get("fd.name")
             if isinstance(name, str):
                 self.add(name)
 
-
-_CREATE_TYPES = frozenset({"rename", "renameat", "renameat2", "link", "linkat", "symlink"})
 
 # The process-wide instance used by generated code (the chain feeds it).
 WRITTEN = WrittenFiles()
@@ -319,7 +317,7 @@ def _h_rawres(e: Event) -> int | None:
 def _h_fd_num_falco(e: Event) -> int | None:
     """fd.num; a failed open has fd.num -1 in Falco. Unknown when the result was not captured."""
     v = _h_fd_num(e)
-    if v is not None and v < 0 and e.type in OPEN_TYPES:
+    if v is not None and v < 0 and e.type in OPEN:
         return -1
     return v
 
@@ -447,17 +445,13 @@ def _h_ports(e: Event) -> list[int] | None:
     return out or None
 
 
-_CONNECT_TYPES = frozenset({"connect"})
-_SEND_TYPES = frozenset({"sendto", "sendmsg", "sendmmsg"})
-
-
 def _h_connected(e: Event) -> bool | None:
-    if e.type in _CONNECT_TYPES:
+    if e.type in CONNECT:
         res = e.fields.get("evt.res")
         return None if not isinstance(res, int) else res == 0
-    if e.type in _SEND_TYPES and e.fields.get("fd.rip") is not None:
+    if e.type in SEND and e.fields.get("fd.rip") is not None:
         return False  # a send that names its destination goes through an unconnected socket
-    if e.type in ("accept", "accept4"):
+    if e.type in ACCEPT:
         res = e.fields.get("evt.res")
         return None if not isinstance(res, int) else res >= 0
     return None
@@ -467,7 +461,7 @@ def _h_name_changed(e: Event) -> bool:
     """True when this event gave the fd a (new) name: connect, accept, a send with an address."""
     if e.fields.get("fd.name") is None and e.fields.get("fd.rip") is None:
         return False
-    return e.type in _CONNECT_TYPES or e.type in _SEND_TYPES or e.type in ("accept", "accept4")
+    return e.type in CONNECT or e.type in SEND or e.type in ACCEPT
 
 
 def _h_domain(e: Event) -> str | None:
@@ -485,9 +479,9 @@ def _h_domain(e: Event) -> str | None:
 
 _ALIASES: dict[str, tuple[frozenset[str], str]] = {
     # libsinsp parameter name -> (event types, where tracehound keeps the value)
-    "name": (OPEN_TYPES, "fd.name"),
+    "name": (OPEN, "fd.name"),
     "filename": (
-        frozenset({"execve", "execveat", "chmod", "fchmodat", "fchmodat2", "mknod", "mknodat"}),
+        EXEC | {"chmod", "fchmodat", "fchmodat2", "mknod", "mknodat"},
         "fd.name",
     ),
     "oldpath": (frozenset({"link", "linkat"}), "evt.arg.target"),
