@@ -30,6 +30,7 @@ from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.spawn import CommandNotRunnable, resolve_command
 from tracehound.agent.tracer.tracer import Tracer
 from tracehound.filters.chain import StageChain, build_chain
+from tracehound.task import TaskInfo
 
 log = logging.getLogger("tracehound")
 
@@ -79,8 +80,9 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         backend=tc.backend,
         ptrace_placement=tc.ptrace_placement,
     )
-    chain = build_chain(cfg.filters, base_dir)
-    router = Router.from_config(cfg.sinks)
+    task = TaskInfo()  # ECS metadata: fetched by the chain, read by the records and sinks
+    chain = build_chain(cfg.filters, base_dir, task=task)
+    router = Router.from_config(cfg.sinks, task)
     drained = anyio.Event()
     chain_stopped = False
     # One task group owns the sink runners, the pipeline and the stats timers;

@@ -22,13 +22,16 @@ from tracehound.event import Alert, Event, priority_rank
 from tracehound.record import Record, alert_record, encode, event_record
 from tracehound.sinks import SinkConfig, build_sink
 from tracehound.sinks.runner import SinkRunner
+from tracehound.task import TaskInfo
 
 log = logging.getLogger("tracehound")
 
 
 class Router:
-    def __init__(self, runners: list[SinkRunner]) -> None:
+    def __init__(self, runners: list[SinkRunner], task: TaskInfo | None = None) -> None:
+        """`task`: the task metadata every record carries (filled by the enrichment stage)."""
         self.runners = runners
+        self.task = task
         self._events_to = [r for r in runners if "events" in r.cfg.inputs]
         self._alerts_to = [
             (r, priority_rank(r.cfg.minimum_priority)) for r in runners if "alerts" in r.cfg.inputs
@@ -38,8 +41,11 @@ class Router:
         self._stats_scope: anyio.CancelScope | None = None
 
     @classmethod
-    def from_config(cls, sinks: dict[str, SinkConfig]) -> Router:
-        return cls([SinkRunner(name, cfg, build_sink(name, cfg)) for name, cfg in sinks.items()])
+    def from_config(cls, sinks: dict[str, SinkConfig], task: TaskInfo | None = None) -> Router:
+        runners = [
+            SinkRunner(name, cfg, build_sink(name, cfg, task)) for name, cfg in sinks.items()
+        ]
+        return cls(runners, task)
 
     async def start(
         self,
@@ -68,11 +74,12 @@ class Router:
     async def route(self, events: list[Event], alerts: list[Alert]) -> None:
         offers: list[tuple[SinkRunner, list[Record], list[int]]] = []
         if events and self._events_to:
-            recs = [event_record(e) for e in events]
+            task = self.task
+            recs = [event_record(e, task) for e in events]
             sizes = [len(encode(r)) for r in recs]
             offers += [(r, recs, sizes) for r in self._events_to]
         if alerts and self._alerts_to:
-            arecs = [alert_record(a) for a in alerts]
+            arecs = [alert_record(a, self.task) for a in alerts]
             asizes = [len(encode(r)) for r in arecs]
             ranks = [priority_rank(a.priority) for a in alerts]
             for runner, min_rank in self._alerts_to:

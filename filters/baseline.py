@@ -25,7 +25,7 @@ from typing import Any
 from tracehound.event import Alert, Event, parse_priority
 from tracehound.families import CONNECT, EXEC
 from tracehound.filters.config import BaselineConfig
-from tracehound.filters.falco.fields.registry import is_open_write
+from tracehound.filters.falco.fields import is_open_write
 from tracehound.record import iso_time
 
 RULE_NAME = "Unexpected behaviour"

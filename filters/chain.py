@@ -20,12 +20,13 @@ from tracehound.filters.baseline import Baseline, write_atomic
 from tracehound.filters.config import FiltersConfig
 from tracehound.filters.enrich import Enricher
 from tracehound.filters.falco import procfs
+from tracehound.filters.falco.compiler import CompiledRule
 from tracehound.filters.falco.engine import RuleEngine, load_configured_rules
-from tracehound.filters.falco.fields import registry as _fields
-from tracehound.filters.falco.loader import CompiledRule
+from tracehound.filters.falco.fields import FieldContext, detect_privileged, proc_level_fields
 from tracehound.filters.sampling import Sampler
 from tracehound.filters.sensitive import PATH_TYPES, SensitivePaths
 from tracehound.periodic import Periodic
+from tracehound.task import TaskInfo
 
 log = logging.getLogger("tracehound.filters")
 
@@ -54,24 +55,27 @@ class StageChain:
         rules: RuleEngine | None,
         *,
         now_ns: int | None = None,
+        ctx: FieldContext | None = None,
     ) -> None:
+        """`ctx`: the state the rules' field helpers read; the one `rules` were compiled
+        with (build_chain makes one per chain)."""
         self.cfg = cfg
-        self.enricher = Enricher(cfg.enrich)
+        self.ctx = ctx = ctx if ctx is not None else FieldContext()
+        self.enricher = Enricher(cfg.enrich, ctx.task)
         self.sampler = Sampler(cfg.sampling)
         self.sensitive = (
             SensitivePaths(cfg.sensitive_paths) if cfg.sensitive_paths.enabled else None
         )
         self.baseline = Baseline(cfg.baseline, now_ns)
         self.rules = rules
-        self.written = _fields.WrittenFiles()
-        _fields.WRITTEN = self.written  # read by proc.is_exe_upper_layer
-        _fields.USERS.clear()
-        _fields.USERS.update(self.enricher.users)  # user.loginname, evt.arg.uid = NAME
-        _fields.PRIVILEGED[0] = _fields.detect_privileged()
+        self.written = ctx.written  # read by proc.is_exe_upper_layer
+        ctx.users.update(self.enricher.users)  # user.loginname, evt.arg.uid = NAME
+        ctx.privileged = detect_privileged()
         # Rules reading /proc-level fields (capabilities, loginuid, env...): read them at
         # exec, while the new program is alive, instead of when a later event needs them.
+        proc_fields = proc_level_fields()
         self.prefetch = rules is not None and any(
-            (r.fields | {n.split("[")[0] for n in r.render.field_names}) & _fields.PROC_LEVEL_FIELDS
+            (r.fields | {n.split("[")[0] for n in r.render.field_names}) & proc_fields
             for r in rules.rules
         )
         self.events_in = 0
@@ -105,7 +109,6 @@ class StageChain:
         sampler = self.sampler
         baseline = self.baseline
         engine = self.rules
-        match_all = engine.match_all if engine is not None else True
         observe = self.written.observe
         tag = self.sensitive.process if self.sensitive is not None else None
         self.events_in += len(batch)
@@ -142,13 +145,10 @@ class StageChain:
                 if a is not None:
                     alerts.append(a)
             if plan.rules and engine is not None:
-                for r in plan.rules if matched is None else matched:
-                    if matched is not None or r.match(e):
-                        a = engine.fire(r, e)
-                        if a is not None:
-                            alerts.append(a)
-                        if not match_all:
-                            break
+                if matched is None:
+                    engine.run(plan.rules, e, alerts)
+                elif matched:
+                    engine.run(matched, e, alerts, True)
             kept.append(e)
         if alerts and ancestors is not None:
             for a in alerts:
@@ -203,11 +203,13 @@ class StageChain:
         return out
 
 
-def build_rules(cfg: FiltersConfig, base_dir: Path) -> RuleEngine | None:
+def build_rules(
+    cfg: FiltersConfig, base_dir: Path, ctx: FieldContext | None = None
+) -> RuleEngine | None:
     rc = cfg.rules
     if not rc.enabled:
         return None
-    _, compiled, issues, _ = load_configured_rules(rc, base_dir)
+    _, compiled, issues, _ = load_configured_rules(rc, base_dir, ctx)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise RulesLoadError("\n".join(str(i) for i in errors))
@@ -222,6 +224,15 @@ def build_rules(cfg: FiltersConfig, base_dir: Path) -> RuleEngine | None:
     )
 
 
-def build_chain(cfg: FiltersConfig, base_dir: Path, *, now_ns: int | None = None) -> StageChain:
-    """Build every stage; raises RulesLoadError if the rule files do not load."""
-    return StageChain(cfg, build_rules(cfg, base_dir), now_ns=now_ns)
+def build_chain(
+    cfg: FiltersConfig,
+    base_dir: Path,
+    *,
+    now_ns: int | None = None,
+    task: TaskInfo | None = None,
+) -> StageChain:
+    """Build every stage; raises RulesLoadError if the rule files do not load. `task`:
+    where the enrichment stage puts the ECS task metadata it fetches (shared with the
+    records and the sinks)."""
+    ctx = FieldContext(task if task is not None else TaskInfo())
+    return StageChain(cfg, build_rules(cfg, base_dir, ctx), now_ns=now_ns, ctx=ctx)

@@ -2,8 +2,8 @@
 
 Per event this is only a dict lookup (user.name); ancestors are added to exec
 events and to alerts; ECS metadata is static per task, so it is fetched once at
-start (and refreshed rarely) into tracehound.record.static_fields instead of being
-copied into every event.
+start (and refreshed rarely) into the agent's TaskInfo (tracehound.task) instead of
+being copied into every event.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from tracehound import record
 from tracehound.event import Event
 from tracehound.families import EXEC
 from tracehound.filters.config import EnrichConfig
-from tracehound.filters.falco.fields import registry as _fields
 from tracehound.periodic import Periodic
+from tracehound.task import TaskInfo
 
 if TYPE_CHECKING:
     import aiohttp
@@ -111,7 +110,8 @@ def ecs_mounts(container: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 class Enricher:
-    def __init__(self, cfg: EnrichConfig) -> None:
+    def __init__(self, cfg: EnrichConfig, task: TaskInfo | None = None) -> None:
+        self.task = task if task is not None else TaskInfo()
         self.enabled = cfg.enabled
         self.levels = cfg.ancestor_levels
         self.cfg = cfg
@@ -178,8 +178,7 @@ class Enricher:
             return
         fields = ecs_fields(task, container)
         self.ecs = fields
-        record.static_fields.update(fields)
-        _fields.CONTAINER_MOUNTS[:] = ecs_mounts(container)
+        self.task.update(fields, ecs_mounts(container))
 
 
 async def _get_json(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import re
 from tracehound.event import Event
 from tracehound.families import EXEC, MODIFY, OPEN
 from tracehound.filters.config import SensitivePathsConfig
-from tracehound.filters.falco.fields.registry import is_open_write
+from tracehound.filters.falco.fields import is_open_write
 from tracehound.filters.globs import first_literal_component, glob_to_regex
 
 PATH_TYPES = OPEN | MODIFY | EXEC | {"mkdir", "mkdirat"}

@@ -30,6 +30,7 @@ from tracehound.sinks.console import (
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
 from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
+from tracehound.task import TaskInfo
 
 
 class Sink(Protocol):
@@ -62,8 +63,12 @@ REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
 }
 
 
-def build_sink(name: str, cfg: SinkBase) -> Sink:
-    return REGISTRY[type(cfg)](name, cfg)
+def build_sink(name: str, cfg: SinkBase, task: TaskInfo | None = None) -> Sink:
+    """`task`: the agent's task metadata (a sink may name its stream after the task)."""
+    sink = REGISTRY[type(cfg)](name, cfg)
+    if task is not None and isinstance(sink, BaseSink):
+        sink.task = task
+    return sink
 
 
 def check_sinks(sinks: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:

@@ -15,6 +15,7 @@ from tracehound.config_checks import (
 )
 from tracehound.event import parse_priority
 from tracehound.record import Record
+from tracehound.task import TaskInfo
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -102,6 +103,8 @@ class BaseSink:
         self.name = name
         # Sink-specific counters (truncated events, function errors...), merged into the stats.
         self.counters: dict[str, int] = {}
+        # The task the agent runs in (ECS metadata), set by build_sink.
+        self.task = TaskInfo()
 
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] = self.counters.get(key, 0) + n

@@ -66,7 +66,7 @@ class CloudWatchLogsSink(AwsSink):
 
     async def open(self) -> None:
         if not self.stream:
-            self.stream = await ecs_task_id() or default_stream_name()
+            self.stream = await ecs_task_id(self.task) or default_stream_name()
         await super().open()
 
     def _message(self, rec: Record) -> str:

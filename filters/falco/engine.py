@@ -9,42 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from tracehound.event import Alert, Event, priority_rank
-from tracehound.filters.falco.loader import CompiledRule, LoadIssue, RuleLoader
-
-BUILTIN_PREFIX = "builtin:"
-
-
-@dataclass(slots=True)
-class RuleSource:
-    name: str  # as written in the config (for messages)
-    text: str | None  # None: could not be read
-    error: str = ""
-
-
-def read_rule_file(entry: str, base_dir: Path) -> RuleSource:
-    """Read one `files` entry: a path (relative to base_dir) or builtin:NAME."""
-    if entry.startswith(BUILTIN_PREFIX):
-        name = entry[len(BUILTIN_PREFIX) :]
-        try:
-            res = resources.files("tracehound.config").joinpath(name)
-            return RuleSource(entry, res.read_text())
-        except (FileNotFoundError, OSError, ModuleNotFoundError):
-            return RuleSource(entry, None, f"no shipped rule file named {name!r}")
-    path = Path(entry).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
-    try:
-        return RuleSource(entry, path.read_text())
-    except OSError as exc:
-        return RuleSource(
-            entry, None, f"cannot read rule file {str(path)!r}: {exc.strerror or exc}"
-        )
+from tracehound.filters.falco.compiler import CompiledRule, RuleLoader
+from tracehound.filters.falco.fields import FieldContext
+from tracehound.filters.falco.reader import LoadIssue, RuleSource, read_rule_file
 
 
 def load_rules(
@@ -53,6 +24,7 @@ def load_rules(
     disabled: Iterable[str] = (),
     disabled_tags: Iterable[str] = (),
     minimum_priority: str = "Debug",
+    ctx: FieldContext | None = None,
 ) -> tuple[list[CompiledRule], list[LoadIssue], RuleLoader]:
     """Read and compile the files. Issues with severity "error" mean the files do not
     load; "warning"/"info" issues name rules that were skipped."""
@@ -66,7 +38,7 @@ def load_rules(
         floor = priority_rank(minimum_priority)
     except ValueError:  # reported by the config check
         floor = priority_rank("Debug")
-    compiled = loader.compile(set(disabled), set(disabled_tags), floor)
+    compiled = loader.compile(set(disabled), set(disabled_tags), floor, ctx)
     return compiled, loader.issues, loader
 
 
@@ -126,33 +98,29 @@ class RuleEngine:
     def candidates(self, event_type: str) -> list[CompiledRule]:
         return self._by_type.get(event_type, self._any)
 
-    def matching(self, e: Event) -> list[CompiledRule]:
-        out = []
-        for r in self._by_type.get(e.type, self._any):
-            if r.match(e):
-                out.append(r)
-                if not self.match_all:
-                    break
-        return out
-
     def would_alert(self, e: Event) -> bool:
         return any(r.match(e) for r in self._by_type.get(e.type, self._any))
 
     def evaluate(self, e: Event) -> list[Alert]:
-        return self.run(self._by_type.get(e.type, self._any), e)
-
-    def run(self, rules: list[CompiledRule], e: Event) -> list[Alert]:
-        """Run `rules` (the candidates for e.type); the alerts that pass the rate limit."""
+        """The alerts for one event (what the stage chain does for each event, alone)."""
         alerts: list[Alert] = []
+        self.run(self._by_type.get(e.type, self._any), e, alerts)
+        return alerts
+
+    def run(
+        self, rules: list[CompiledRule], e: Event, alerts: list[Alert], matched: bool = False
+    ) -> None:
+        """The one matching loop: run `rules` (the candidates for e.type, or with
+        `matched` the rules already known to match) and append the alerts that pass the
+        rate limit. The stage chain and the tests both come through here."""
         for r in rules:
-            if not r.match(e):
+            if not matched and not r.match(e):
                 continue
             a = self.fire(r, e)
             if a is not None:
                 alerts.append(a)
             if not self.match_all:
                 break
-        return alerts
 
     def fire(self, r: CompiledRule, e: Event) -> Alert | None:
         """Turn a match into an alert, unless the rate limit suppresses it."""
@@ -166,7 +134,9 @@ class RuleEngine:
         return Alert(e, r.name, r.priority, output, r.tags, str(uuid.uuid4()), r.render.fields(e))
 
 
-def load_configured_rules(rc: Any, base_dir: Path) -> tuple[Any, Any, Any, Any]:
+def load_configured_rules(
+    rc: Any, base_dir: Path, ctx: FieldContext | None = None
+) -> tuple[Any, Any, Any, Any]:
     """`filters.rules`' files, read and compiled: (sources, rules, issues, loader)."""
     sources = [read_rule_file(f, base_dir) for f in rc.files]
     compiled, issues, loader = load_rules(
@@ -174,5 +144,6 @@ def load_configured_rules(rc: Any, base_dir: Path) -> tuple[Any, Any, Any, Any]:
         disabled=rc.disabled,
         disabled_tags=rc.disabled_tags,
         minimum_priority=rc.minimum_priority,
+        ctx=ctx,
     )
     return sources, compiled, issues, loader

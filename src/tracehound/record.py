@@ -19,15 +19,12 @@ from typing import Any
 import msgspec
 
 from tracehound.event import Alert, Event, ProcInfo
+from tracehound.task import TaskInfo
 
 Record = dict[str, Any]
 
 HOSTNAME = socket.gethostname()
 _json_encoder = msgspec.json.Encoder()
-
-# Extra fields merged into every record's output_fields (container.*, aws.ecs.*),
-# set once by the enrichment stage when ECS metadata is known.
-static_fields: dict[str, Any] = {}
 
 
 _second: list[Any] = [-1, ""]  # the last second formatted, and its text
@@ -75,36 +72,37 @@ def _build_proc_fields(proc: ProcInfo) -> dict[str, Any]:
     return out
 
 
-def output_fields(event: Event) -> dict[str, Any]:
+def output_fields(event: Event, task: TaskInfo | None = None) -> dict[str, Any]:
+    """The event's fields; with `task`, the task's container.* and aws.ecs.* too."""
     out = proc_fields(event.proc)
     out["evt.type"] = event.type
     out["thread.tid"] = event.tid
     out.update(event.fields)
-    if static_fields:
-        out.update(static_fields)
+    if task is not None and task.fields:
+        out.update(task.fields)
     return out
 
 
-def event_record(event: Event) -> Record:
+def event_record(event: Event, task: TaskInfo | None = None) -> Record:
     rec: Record = {
         "time": iso_time(event.ts),
         "source": "syscall",
         "hostname": HOSTNAME,
-        "output_fields": output_fields(event),
+        "output_fields": output_fields(event, task),
     }
     if event.tags:
         rec["tags"] = sorted(event.tags)
     return rec
 
 
-def alert_record(alert: Alert) -> Record:
+def alert_record(alert: Alert, task: TaskInfo | None = None) -> Record:
     """Falco's JSON alert: output_fields are exactly the rule output's fields plus evt.time;
     `output` is "<evt.time>: <Priority> <message>"; tags are the rule's tags only."""
     event = alert.event
     if alert.output_fields is not None:
         fields = dict(alert.output_fields)
     else:  # an alert without an output template (the baseline): the event's fields
-        fields = output_fields(event)
+        fields = output_fields(event, task)
         fields["evt.time"] = event.ts
     rec: Record = {
         "uuid": alert.uuid,

@@ -13,7 +13,6 @@ import anyio
 import msgspec
 import pytest
 
-from tracehound import record
 from tracehound.event import Alert, Event, ProcInfo
 from tracehound.filters.chain import StageChain, build_chain
 from tracehound.filters.config import FiltersConfig
@@ -108,11 +107,3 @@ def alerts_of(chain: StageChain, *events: Event) -> list[Alert]:
 @pytest.fixture
 def chain() -> StageChain:
     return make_chain()
-
-
-@pytest.fixture(autouse=True)
-def _clean_static_fields() -> Any:
-    saved = dict(record.static_fields)
-    yield
-    record.static_fields.clear()
-    record.static_fields.update(saved)
