@@ -22,14 +22,18 @@ from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig
 from tracehound.sinks.console import (
-    DEPRECATED_STDOUT,
+    DEPRECATED_STDOUT as _DEPRECATED_STDOUT,
+)
+from tracehound.sinks.console import (
     ConsoleSink,
     ConsoleSinkConfig,
     StdoutSinkConfig,
 )
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
-from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
+from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig
+from tracehound.sinks.webhook import env_names as _env_names
+from tracehound.sinks.webhook import tls_files as _tls_files
 from tracehound.task import TaskInfo
 
 
@@ -78,10 +82,10 @@ def check_sinks(sinks: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tupl
     for name, cfg in sinks.items():
         if not isinstance(cfg, WebhookSinkConfig):
             continue
-        for keys, var in env_names(cfg):
+        for keys, var in _env_names(cfg):
             if var not in os.environ:
                 errs.append(((*path, name, *keys), f"environment variable {var} is not set"))
-        for keys, file in tls_files(cfg):
+        for keys, file in _tls_files(cfg):
             if not os.path.isfile(file):
                 errs.append(((*path, name, *keys), f"no such file: {file}"))
     return errs
@@ -92,7 +96,7 @@ def deprecated_sinks(
 ) -> list[tuple[tuple[str, ...], str]]:
     """Options that still work but are on their way out: warnings, not errors."""
     return [
-        ((*path, name, "type"), DEPRECATED_STDOUT)
+        ((*path, name, "type"), _DEPRECATED_STDOUT)
         for name, cfg in sinks.items()
         if isinstance(cfg, StdoutSinkConfig)
     ]
@@ -131,11 +135,22 @@ async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str |
 __all__ = [
     "REGISTRY",
     "BaseSink",
+    "CloudWatchLogsSink",
+    "CloudWatchLogsSinkConfig",
+    "ConsoleSink",
+    "ConsoleSinkConfig",
     "FatalError",
+    "FileSink",
+    "FileSinkConfig",
+    "LambdaSink",
+    "LambdaSinkConfig",
     "RetryableError",
     "Sink",
     "SinkBase",
     "SinkConfig",
+    "StdoutSinkConfig",
+    "WebhookSink",
+    "WebhookSinkConfig",
     "build_sink",
     "check_sinks",
     "check_sinks_health",
