@@ -23,7 +23,7 @@ from tracehound.agent.tracer.flags import (
     L4PROTO,
     PTRACE_REQUESTS,
     SOCK_FAMILY,
-    open_flags,
+    canonical_open_flags,
 )
 from tracehound.agent.tracer.specs import (
     T_ARGV,
@@ -143,7 +143,8 @@ def decodes(*names: str) -> Callable[[Decode], Decode]:
 
 
 def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
-    return {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": open_flags(flags)}
+    # The int, in one layout for every architecture; names only at output.
+    return {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": canonical_open_flags(flags, r.arch)}
 
 
 @decodes("open")

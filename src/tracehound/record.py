@@ -19,6 +19,8 @@ from typing import Any
 import msgspec
 
 from tracehound.event import Alert, Event, ProcInfo
+from tracehound.families import OPEN
+from tracehound.openflags import format_open_flags
 from tracehound.task import TaskInfo
 
 Record = dict[str, Any]
@@ -78,6 +80,10 @@ def output_fields(event: Event, task: TaskInfo | None = None) -> dict[str, Any]:
     out["evt.type"] = event.type
     out["thread.tid"] = event.tid
     out.update(event.fields)
+    if event.type in OPEN:
+        flags = out.get("evt.arg.flags")
+        if isinstance(flags, int):  # kept as the int until here: records carry the names
+            out["evt.arg.flags"] = format_open_flags(flags)
     if task is not None and task.fields:
         out.update(task.fields)
     return out

@@ -16,6 +16,7 @@ import pytest
 from tracehound.event import Alert, Event, ProcInfo
 from tracehound.filters.chain import StageChain, build_chain
 from tracehound.filters.config import FiltersConfig
+from tracehound.openflags import parse_open_flags
 
 _pids = itertools.count(1000)
 INIT = ProcInfo(1, 0, "tini", "/usr/bin/tini", ("tini", "--"), "/", 0, 0)
@@ -57,7 +58,8 @@ def exec_ev(p: ProcInfo, **fields: Any) -> Event:
 
 
 def open_ev(p: ProcInfo, path: str, flags: str = "O_RDONLY") -> Event:
-    return ev("openat", p, fd__name=path, evt__arg__flags=flags)
+    """An openat as the decoder makes it: the flags as the int (written here by name)."""
+    return ev("openat", p, fd__name=path, evt__arg__flags=parse_open_flags(flags))
 
 
 def connect_ev(p: ProcInfo, ip: str, port: int) -> Event:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from tracehound.event import Event
 from tracehound.families import CREATE, OPEN
+from tracehound.openflags import is_write
 from tracehound.task import TaskInfo
 
 
@@ -19,7 +20,7 @@ def is_open_write(e: Event) -> bool:
     if e.type == "creat":
         return True
     flags = e.fields.get("evt.arg.flags")
-    return isinstance(flags, str) and ("O_WRONLY" in flags or "O_RDWR" in flags)
+    return isinstance(flags, int) and is_write(flags)
 
 
 class WrittenFiles:

@@ -10,6 +10,7 @@ from tracehound.event import Event
 from tracehound.families import EXEC, OPEN
 from tracehound.filters.falco.fields.context import is_open_write
 from tracehound.filters.falco.fields.registry import CALL, HELPERS, arg, define, helper
+from tracehound.openflags import O_ACCMODE, O_WRONLY, format_open_flags
 from tracehound.record import HOSTNAME, falco_time
 
 HELPERS["_h_open_write"] = is_open_write
@@ -21,7 +22,16 @@ def _h_open_read(e: Event) -> bool:
     if e.type not in OPEN or e.type == "creat":
         return False
     flags = e.fields.get("evt.arg.flags")
-    return not isinstance(flags, str) or "O_WRONLY" not in flags
+    return not isinstance(flags, int) or flags & O_ACCMODE != O_WRONLY
+
+
+@helper
+def _h_flags(e: Event) -> Any:
+    """evt.arg.flags: an open's flags by name (events keep the int); others as decoded."""
+    flags = e.fields.get("evt.arg.flags")
+    if isinstance(flags, int) and e.type in OPEN:
+        return format_open_flags(flags)
+    return flags
 
 
 @helper
@@ -138,8 +148,8 @@ define("evt.args", "str", "_h_args(e)", cost=CALL)
 define("evt.buffer", "str", "None")  # read/write buffers are not captured
 define("evt.arg", "any", "_h_arg(e, {key})", cost=CALL, indexed=True, key_type="str")
 # Syscall arguments the tracer decodes, under their own key.
-for _n in ("flags", "request"):
-    define(f"evt.arg.{_n}", "str", arg(f"evt.arg.{_n}"))
+define("evt.arg.flags", "str", "_h_flags(e)", cost=CALL)
+define("evt.arg.request", "str", arg("evt.arg.request"))
 for _n in ("pid", "fd", "newfd", "oldfd", "gid", "rgid", "egid", "sgid"):
     define(f"evt.arg.{_n}", "int", arg(f"evt.arg.{_n}"))
 define("evt.arg.mode", "any", arg("evt.arg.mode"))

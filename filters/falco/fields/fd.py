@@ -9,6 +9,7 @@ from typing import Any
 from tracehound.event import Event
 from tracehound.families import ACCEPT, CONNECT, OPEN, SEND
 from tracehound.filters.falco.fields.registry import CALL, arg, define, helper
+from tracehound.openflags import is_directory
 
 
 @helper
@@ -46,7 +47,7 @@ def _h_fd_type(e: Event) -> str | None:
     name = e.fields.get("fd.name")
     if isinstance(name, str) and name.startswith("/"):
         flags = e.fields.get("evt.arg.flags")
-        if isinstance(flags, str) and "O_DIRECTORY" in flags:
+        if e.type in OPEN and isinstance(flags, int) and is_directory(flags):
             return "directory"
         return "file"
     return None
