@@ -7,7 +7,7 @@ import os
 import anyio
 
 from tracehound.config_checks import Problem, non_negative, not_empty
-from tracehound.record import Record, encode
+from tracehound.record import Record
 from tracehound.sinks._common import BaseSink, SinkBase
 
 
@@ -52,7 +52,7 @@ class FileSink(BaseSink):
 
     async def send(self, records: list[Record]) -> None:
         # In a thread: a slow disk (or fsync) must not stall the event loop and other sinks.
-        await anyio.to_thread.run_sync(self._write, [encode(r) + b"\n" for r in records])
+        await anyio.to_thread.run_sync(self._write, [r.data + b"\n" for r in records])
 
     def _write(self, lines: list[bytes]) -> None:
         if self._fd < 0:

@@ -8,6 +8,10 @@ A record is what every sink receives:
 An alert adds "rule", "priority", "output", "tags" and "uuid". An event record
 carries "priority": "Debug" and "rule": "" is *not* added, so consumers can tell
 the two apart by the presence of "rule".
+
+A Record is that dict plus what sinks would otherwise recompute: its time in ns
+(never parsed back from the RFC 3339 text) and its JSON bytes, encoded once (the
+router measures them for the buffer bound, every sink reuses them).
 """
 
 from __future__ import annotations
@@ -23,7 +27,25 @@ from tracehound.families import OPEN
 from tracehound.openflags import format_open_flags
 from tracehound.task import TaskInfo
 
-Record = dict[str, Any]
+
+class Record(dict[str, Any]):
+    """One record: the envelope (read-only for sinks), its time in ns, its JSON once."""
+
+    __slots__ = ("_data", "ts_ns")
+
+    def __init__(self, envelope: dict[str, Any], ts_ns: int) -> None:
+        super().__init__(envelope)
+        self.ts_ns = ts_ns
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        """The JSON encoding, made on first use and kept (records are never changed)."""
+        d = self._data
+        if d is None:
+            d = self._data = _json_encoder.encode(self)
+        return d
+
 
 HOSTNAME = socket.gethostname()
 _json_encoder = msgspec.json.Encoder()
@@ -90,15 +112,15 @@ def output_fields(event: Event, task: TaskInfo | None = None) -> dict[str, Any]:
 
 
 def event_record(event: Event, task: TaskInfo | None = None) -> Record:
-    rec: Record = {
+    env: dict[str, Any] = {
         "time": iso_time(event.ts),
         "source": "syscall",
         "hostname": HOSTNAME,
         "output_fields": output_fields(event, task),
     }
     if event.tags:
-        rec["tags"] = sorted(event.tags)
-    return rec
+        env["tags"] = sorted(event.tags)
+    return Record(env, event.ts)
 
 
 def alert_record(alert: Alert, task: TaskInfo | None = None) -> Record:
@@ -110,7 +132,7 @@ def alert_record(alert: Alert, task: TaskInfo | None = None) -> Record:
     else:  # an alert without an output template (the baseline): the event's fields
         fields = output_fields(event, task)
         fields["evt.time"] = event.ts
-    rec: Record = {
+    env = {
         "uuid": alert.uuid,
         "output": f"{falco_time(event.ts)}: {alert.priority} {alert.output}",
         "priority": alert.priority,
@@ -121,7 +143,7 @@ def alert_record(alert: Alert, task: TaskInfo | None = None) -> Record:
         "tags": sorted(alert.tags),
         "hostname": HOSTNAME,
     }
-    return rec
+    return Record(env, event.ts)
 
 
 def alert_message(rec: Record) -> str:
@@ -134,11 +156,16 @@ def alert_message(rec: Record) -> str:
 
 
 def encode(record: Record) -> bytes:
-    return _json_encoder.encode(record)
+    return record.data
+
+
+def encode_array(records: list[Record]) -> bytes:
+    """A JSON array of the records, from their bytes."""
+    return b"[" + b",".join([r.data for r in records]) + b"]"
 
 
 def encode_lines(records: list[Record]) -> bytes:
     """JSON lines, one record per line, trailing newline included."""
     if not records:
         return b""
-    return b"\n".join(_json_encoder.encode(r) for r in records) + b"\n"
+    return b"\n".join([r.data for r in records]) + b"\n"
