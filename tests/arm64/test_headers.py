@@ -90,7 +90,8 @@ def test_open_flag_bits_match_the_aarch64_headers(cc: str, tmp_path: Path) -> No
 
 def test_openat_records_from_arm64_tasks_decode_arm64_flags() -> None:
     dir_nofollow = 0o40000 | 0o100000  # O_DIRECTORY|O_NOFOLLOW on arm64
-    raw = Raw(0, 0, 1, AUDIT_ARCH_AARCH64, 56, 0, (-100 & (2**64 - 1), 0, dir_nofollow, 0, 0, 0), 0, {})
+    args = (-100 & (2**64 - 1), 0, dir_nofollow, 0, 0, 0)  # AT_FDCWD, path, flags
+    raw = Raw(0, 0, 1, AUDIT_ARCH_AARCH64, 56, 0, args, 0, {})
     fields = DECODERS["openat"](raw)
     assert fields["evt.arg.flags"] == "O_RDONLY|O_DIRECTORY|O_NOFOLLOW"
 

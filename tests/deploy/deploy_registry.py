@@ -161,17 +161,18 @@ class Registry:
 
 
 @contextmanager
-def serving(reg: Registry) -> Iterator[Registry]:
-    """Run `reg` on 127.0.0.1 (and localhost, for the blob store) in a thread."""
+def serving_app(app: web.Application) -> Iterator[int]:
+    """Run an aiohttp app on 127.0.0.1 in a thread with its own loop; yields the port."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    runner = web.AppRunner(reg.app())
+    runner = web.AppRunner(app)
+    port: list[int] = []
 
     async def start() -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        reg.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
 
     def run() -> None:
         loop.run_until_complete(start())
@@ -182,8 +183,16 @@ def serving(reg: Registry) -> Iterator[Registry]:
     thread.start()
     started.wait(10)
     try:
-        yield reg
+        yield port[0]
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+@contextmanager
+def serving(reg: Registry) -> Iterator[Registry]:
+    """Run `reg` on 127.0.0.1 (and localhost, for the blob store) in a thread."""
+    with serving_app(reg.app()) as port:
+        reg.port = port
+        yield reg
