@@ -29,6 +29,7 @@ from tracehound.sinks.console import (
 )
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
+from tracehound.sinks.firehose import FirehoseSink, FirehoseSinkConfig
 from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
 
 
@@ -50,6 +51,7 @@ SinkConfig = (
     | WebhookSinkConfig
     | CloudWatchLogsSinkConfig
     | LambdaSinkConfig
+    | FirehoseSinkConfig
 )
 
 REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
@@ -59,6 +61,7 @@ REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
     WebhookSinkConfig: WebhookSink,
     CloudWatchLogsSinkConfig: CloudWatchLogsSink,
     LambdaSinkConfig: LambdaSink,
+    FirehoseSinkConfig: FirehoseSink,
 }
 
 
