@@ -30,6 +30,7 @@ from tracehound.sinks.console import (
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
 from tracehound.sinks.firehose import FirehoseSink, FirehoseSinkConfig
+from tracehound.sinks.s3 import S3Sink, S3SinkConfig
 from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
 
 
@@ -52,6 +53,7 @@ SinkConfig = (
     | CloudWatchLogsSinkConfig
     | LambdaSinkConfig
     | FirehoseSinkConfig
+    | S3SinkConfig
 )
 
 REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
@@ -62,6 +64,7 @@ REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
     CloudWatchLogsSinkConfig: CloudWatchLogsSink,
     LambdaSinkConfig: LambdaSink,
     FirehoseSinkConfig: FirehoseSink,
+    S3SinkConfig: S3Sink,
 }
 
 
