@@ -20,6 +20,7 @@ bound (max_disk_size) counts the bytes of the segment files.
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import logging
 import os
@@ -228,8 +229,13 @@ class DiskRunner(SinkRunner):
     on disk (reported as buffered) for the next agent instead of being dropped."""
 
     def __init__(self, name: str, cfg: SinkBase, sink: Sink, **kw: Any) -> None:
-        request = msgspec.structs.replace(cfg.request, retry_attempts=UNLIMITED_RETRIES)
-        super().__init__(name, msgspec.structs.replace(cfg, request=request), sink, **kw)
+        # Copies, changed by assignment: the config's own bound on retry_attempts is for
+        # what a user writes, and this runner's copy is not.
+        request = copy.copy(cfg.request)
+        request.retry_attempts = UNLIMITED_RETRIES
+        own = copy.copy(cfg)
+        own.request = request
+        super().__init__(name, own, sink, **kw)
         assert cfg.buffer.path is not None
         self.log = DiskLog(Path(cfg.buffer.path) / name, cfg.buffer.max_disk_size)
         self._log_ok = False
