@@ -21,6 +21,7 @@ from anyio.abc import TaskGroup
 from tracehound.event import Alert, Event, priority_rank
 from tracehound.record import Record, alert_record, encode, event_record
 from tracehound.sinks import SinkConfig, build_sink
+from tracehound.sinks.disk_buffer import make_runner
 from tracehound.sinks.runner import SinkRunner
 from tracehound.task import TaskInfo
 
@@ -39,11 +40,12 @@ class Router:
         self._tasks = contextlib.AsyncExitStack()  # holds our own task group between start/stop
         self._own_tg: TaskGroup | None = None
         self._stats_scope: anyio.CancelScope | None = None
+        self.unencodable = 0  # records dropped because they could not be encoded
 
     @classmethod
     def from_config(cls, sinks: dict[str, SinkConfig], task: TaskInfo | None = None) -> Router:
         runners = [
-            SinkRunner(name, cfg, build_sink(name, cfg, task)) for name, cfg in sinks.items()
+            make_runner(name, cfg, build_sink(name, cfg, task)) for name, cfg in sinks.items()
         ]
         return cls(runners, task)
 
@@ -74,14 +76,11 @@ class Router:
     async def route(self, events: list[Event], alerts: list[Alert]) -> None:
         offers: list[tuple[SinkRunner, list[Record], list[int]]] = []
         if events and self._events_to:
-            task = self.task
-            recs = [event_record(e, task) for e in events]
-            sizes = [len(encode(r)) for r in recs]
+            recs, sizes, _ = self._records(events, event_record)
             offers += [(r, recs, sizes) for r in self._events_to]
         if alerts and self._alerts_to:
-            arecs = [alert_record(a, self.task) for a in alerts]
-            asizes = [len(encode(r)) for r in arecs]
-            ranks = [priority_rank(a.priority) for a in alerts]
+            arecs, asizes, kept = self._records(alerts, alert_record)
+            ranks = [priority_rank(alerts[i].priority) for i in kept]
             for runner, min_rank in self._alerts_to:
                 keep = [i for i, rank in enumerate(ranks) if rank <= min_rank]
                 if len(keep) == len(arecs):
@@ -101,6 +100,29 @@ class Router:
             async with anyio.create_task_group() as tg:
                 for runner, recs, sizes in waits:
                     tg.start_soon(runner.put, recs, sizes)
+
+    def _records(
+        self, items: list[Any], build: Callable[[Any, TaskInfo | None], Record]
+    ) -> tuple[list[Record], list[int], list[int]]:
+        """Records, their encoded sizes and the indices kept. A record that cannot be
+        built or encoded is logged and counted (`unencodable`), never taking the rest
+        of its batch with it."""
+        recs: list[Record] = []
+        sizes: list[int] = []
+        kept: list[int] = []
+        for i, item in enumerate(items):
+            try:
+                rec = build(item, self.task)
+                size = len(encode(rec))  # encoded once here; every sink reuses the bytes
+            except Exception:
+                self.unencodable += 1
+                if self.unencodable <= 5:
+                    log.exception("router: a record could not be encoded; dropped and counted")
+                continue
+            recs.append(rec)
+            sizes.append(size)
+            kept.append(i)
+        return recs, sizes, kept
 
     async def drain(self) -> None:
         """Every sink sends what it holds (no batch timeout) and its task ends. Unbounded:

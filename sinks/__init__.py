@@ -31,6 +31,8 @@ from tracehound.sinks.console import (
 )
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
+from tracehound.sinks.firehose import FirehoseSink, FirehoseSinkConfig
+from tracehound.sinks.s3 import S3Sink, S3SinkConfig
 from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig
 from tracehound.sinks.webhook import env_names as _env_names
 from tracehound.sinks.webhook import tls_files as _tls_files
@@ -55,6 +57,8 @@ SinkConfig = (
     | WebhookSinkConfig
     | CloudWatchLogsSinkConfig
     | LambdaSinkConfig
+    | FirehoseSinkConfig
+    | S3SinkConfig
 )
 
 REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
@@ -64,6 +68,8 @@ REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
     WebhookSinkConfig: WebhookSink,
     CloudWatchLogsSinkConfig: CloudWatchLogsSink,
     LambdaSinkConfig: LambdaSink,
+    FirehoseSinkConfig: FirehoseSink,
+    S3SinkConfig: S3Sink,
 }
 
 
@@ -142,9 +148,13 @@ __all__ = [
     "FatalError",
     "FileSink",
     "FileSinkConfig",
+    "FirehoseSink",
+    "FirehoseSinkConfig",
     "LambdaSink",
     "LambdaSinkConfig",
     "RetryableError",
+    "S3Sink",
+    "S3SinkConfig",
     "Sink",
     "SinkBase",
     "SinkConfig",

@@ -88,7 +88,7 @@ class RuleCollector:
         items, problem = read_items(text, source)
         if problem is not None:
             self.issues.append(problem)
-            if problem.message.startswith("invalid YAML"):
+            if problem.message.startswith("invalid YAML"):  # nothing was read
                 return
         self.stats.setdefault(source, FileStats())
         for item, line in items:

@@ -19,6 +19,7 @@ from tracehound.filters.falco.output import OutputTemplate, compile_output
 from tracehound.filters.falco.reader import LoadIssue
 from tracehound.filters.falco.syntax import (
     LIST_OPS,
+    MAX_DEPTH,
     SUPPORTED_OPS,
     BoolOp,
     ConditionError,
@@ -50,6 +51,11 @@ class CompiledRule:
     code: str = ""
     warn_evttypes: bool = True
     fields: frozenset[str] = frozenset()  # every field the condition reads
+
+    def bind(self, ctx: FieldContext) -> None:
+        """Make the compiled code read `ctx` (it was compiled with a fresh one)."""
+        self.match.__globals__["_ctx"] = ctx
+        self.render.bind(ctx)
 
 
 class RuleLoader(RuleCollector):
@@ -84,6 +90,10 @@ class RuleLoader(RuleCollector):
                 node = self._parse(r.condition, macro_cache, [])
                 if r.exceptions:
                     node = BoolOp("and", [node, Not(self._exceptions(r))])
+                if _depth(node) > 2 * MAX_DEPTH:
+                    raise ConditionError(
+                        f"nested too deeply with its macros (more than {2 * MAX_DEPTH} levels)", 1
+                    )
                 match, code = compile_condition(node, ctx)
                 render = compile_output(r.output, ctx)
             except UnsupportedError as exc:
@@ -107,6 +117,11 @@ class RuleLoader(RuleCollector):
                 what = "output" if "in output" in exc.message else "condition"
                 self._issue(r.source, r.line, f"rule {r.name!r}: {what} {exc}")
                 continue
+            except (RecursionError, SyntaxError, MemoryError, ValueError) as exc:
+                # The last guard: what the depth bounds above did not foresee.
+                why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+                self._issue(r.source, r.line, f"rule {r.name!r}: condition cannot compile: {why}")
+                continue
             stats.loaded += 1
             types = event_types(node)
             out.append(
@@ -128,6 +143,8 @@ class RuleLoader(RuleCollector):
                 return cache[name]
             if name not in self.macros:
                 return None
+            if len(stack) >= MAX_DEPTH:
+                raise _MacroError(f"macros nested more than {MAX_DEPTH} deep ({stack[0]!r} ...)")
             if name in stack:
                 raise _MacroError(
                     f"macro {name!r} refers to itself ({' -> '.join([*stack, name])})"
@@ -210,6 +227,19 @@ class RuleLoader(RuleCollector):
 
 class _MacroError(Exception):
     pass
+
+
+def _depth(node: Node) -> int:
+    """How deep a condition tree goes (without recursion: it is what is being bounded)."""
+    deepest, todo = 0, [(node, 1)]
+    while todo:
+        n, d = todo.pop()
+        deepest = max(deepest, d)
+        if isinstance(n, BoolOp):
+            todo += [(c, d + 1) for c in n.items]
+        elif isinstance(n, Not):
+            todo.append((n.item, d + 1))
+    return deepest
 
 
 def _unquote(item: str) -> str:

@@ -27,13 +27,46 @@ def load_rules(
     ctx: FieldContext | None = None,
 ) -> tuple[list[CompiledRule], list[LoadIssue], RuleLoader]:
     """Read and compile the files. Issues with severity "error" mean the files do not
-    load; "warning"/"info" issues name rules that were skipped."""
+    load; "warning"/"info" issues name rules that were skipped. The same files and
+    options are parsed once per process (validate checks, then reports; run checks,
+    then builds the engine): the last result is reused.
+
+    `ctx` is the state the rules' fields read (the chain's). A result compiled without
+    one (the config check) is bound to the first chain that asks; a result bound to
+    one chain is never handed to another (two chains do not share state)."""
+    key = (
+        tuple((s.name, s.text, s.error) for s in sources),
+        tuple(disabled),
+        tuple(disabled_tags),
+        minimum_priority,
+    )
+    if _last_load and _last_load[0] == key and _last_load[1] in (None, ctx):
+        result: tuple[list[CompiledRule], list[LoadIssue], RuleLoader] = _last_load[2]
+        if ctx is not None and _last_load[1] is None:
+            for r in result[0]:
+                r.bind(ctx)
+    else:
+        result = _load_rules(key[0], key[1], key[2], minimum_priority, ctx)
+    _last_load[:] = [key, ctx, result]
+    return result
+
+
+_last_load: list[Any] = []  # [key, ctx, result] of the last load_rules()
+
+
+def _load_rules(
+    sources: tuple[tuple[str, str | None, str], ...],
+    disabled: tuple[str, ...],
+    disabled_tags: tuple[str, ...],
+    minimum_priority: str,
+    ctx: FieldContext | None,
+) -> tuple[list[CompiledRule], list[LoadIssue], RuleLoader]:
     loader = RuleLoader()
-    for src in sources:
-        if src.text is None:
-            loader.issues.append(LoadIssue(src.name, None, src.error))
+    for name, text, error in sources:
+        if text is None:
+            loader.issues.append(LoadIssue(name, None, error))
             continue
-        loader.add_text(src.text, src.name)
+        loader.add_text(text, name)
     try:
         floor = priority_rank(minimum_priority)
     except ValueError:  # reported by the config check

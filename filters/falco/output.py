@@ -38,7 +38,12 @@ class OutputTemplate:
             last = m.end()
         parts.append(template[last:])
         self._parts = [p for p in parts if p != ""]
+        self._ns = g.ns
         self._getters = getters
+
+    def bind(self, ctx: FieldContext) -> None:
+        """Make the getters read `ctx` (they share one namespace)."""
+        self._ns["_ctx"] = ctx
 
     @property
     def field_names(self) -> list[str]:

@@ -31,19 +31,29 @@ from tracehound.task import TaskInfo
 class Record(dict[str, Any]):
     """One record: the envelope (read-only for sinks), its time in ns, its JSON once."""
 
-    __slots__ = ("_data", "ts_ns")
+    __slots__ = ("_data", "task", "ts_ns")
 
-    def __init__(self, envelope: dict[str, Any], ts_ns: int) -> None:
+    def __init__(self, envelope: dict[str, Any], ts_ns: int, task: TaskInfo | None = None) -> None:
         super().__init__(envelope)
         self.ts_ns = ts_ns
+        self.task = task  # the task it happened in (ECS metadata), for sinks that need it
         self._data: bytes | None = None
 
     @property
     def data(self) -> bytes:
-        """The JSON encoding, made on first use and kept (records are never changed)."""
+        """The JSON encoding, made on first use and kept (records are never changed
+        after it). A record holding bytes that are not UTF-8 (a file name, an argument)
+        is escaped in place first; the fast path costs nothing, only a record that
+        fails is walked."""
         d = self._data
         if d is None:
-            d = self._data = _json_encoder.encode(self)
+            try:
+                d = _json_encoder.encode(self)
+            except UnicodeEncodeError:
+                for key, value in list(self.items()):
+                    self[key] = _escaped(value)
+                d = _json_encoder.encode(self)
+            self._data = d
         return d
 
 
@@ -120,7 +130,7 @@ def event_record(event: Event, task: TaskInfo | None = None) -> Record:
     }
     if event.tags:
         env["tags"] = sorted(event.tags)
-    return Record(env, event.ts)
+    return Record(env, event.ts, task)
 
 
 def alert_record(alert: Alert, task: TaskInfo | None = None) -> Record:
@@ -143,7 +153,7 @@ def alert_record(alert: Alert, task: TaskInfo | None = None) -> Record:
         "tags": sorted(alert.tags),
         "hostname": HOSTNAME,
     }
-    return Record(env, event.ts)
+    return Record(env, event.ts, task)
 
 
 def alert_message(rec: Record) -> str:
@@ -162,6 +172,27 @@ def encode(record: Record) -> bytes:
 def encode_array(records: list[Record]) -> bytes:
     """A JSON array of the records, from their bytes."""
     return b"[" + b",".join([r.data for r in records]) + b"]"
+
+
+def escape_bytes(text: str) -> str:
+    """A name the tracer read as raw bytes (decoded with surrogateescape) as valid
+    UTF-8 text: each byte that is not UTF-8 becomes `\\xNN`. The event keeps the bytes
+    (rules match them); only the encoded record escapes them."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return escape_bytes(value)
+        return value
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    return value
 
 
 def encode_lines(records: list[Record]) -> bytes:
