@@ -56,7 +56,9 @@ class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    profile: Literal["minimal", "balanced", "aggressive", "custom"] = "balanced"
+    # "auto": derived from the loaded rules and the sinks (agent/selection.py); the
+    # others pin the set.
+    profile: Literal["auto", "minimal", "balanced", "aggressive", "custom"] = "auto"
     # How traced syscalls reach the capture core (see agent/tracer/backend.py).
     backend: Literal["auto", "seccomp_notify", "ptrace"] = "auto"
     # Backend ptrace only: "follow" moves the tracer thread to the CPU its tracees

@@ -24,6 +24,7 @@ import anyio
 from tracehound.agent.config import Config
 from tracehound.agent.pipeline import Pipeline
 from tracehound.agent.router import Router
+from tracehound.agent.selection import for_config
 from tracehound.agent.signals import Forwarder, block_forwarded
 from tracehound.agent.tracer import _ptrace
 from tracehound.agent.tracer.handoff import HandOff
@@ -66,20 +67,22 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
     handoff = HandOff(
         tc.queue.max_events, block=tc.queue.when_full == "block", batch_max=tc.batch_max_events
     )
+    chain = build_chain(cfg.filters, base_dir)
+    # What stops the application follows from the loaded rules and the sinks.
+    sel = for_config(cfg, chain.rules.rules if chain.rules is not None else ())
     tracer = Tracer(
         path,
         argv,
         dict(os.environ),
-        profile=tc.profile,
-        syscalls=tc.syscalls,
-        capture_results=tc.capture_results,
+        profile="custom" if tc.profile == "auto" else tc.profile,
+        syscalls=sorted(sel.traced) if tc.profile == "auto" else tc.syscalls,
+        capture_results=sorted(sel.capture),
         argv_max=tc.argv_max,
         arg_max_bytes=tc.arg_max_bytes,
         handoff=handoff,
         backend=tc.backend,
         ptrace_placement=tc.ptrace_placement,
     )
-    chain = build_chain(cfg.filters, base_dir)
     router = Router.from_config(cfg.sinks)
     drained = anyio.Event()
     chain_stopped = False

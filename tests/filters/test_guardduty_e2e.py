@@ -1,5 +1,5 @@
 """GuardDuty's runtime findings, acted out by real programs under `tracehound run` with
-the shipped default config (no --config: balanced profile, default rules, alerts as
+the shipped default config (no --config: profile auto, default rules, alerts as
 JSON lines on stderr), on every backend.
 
 attack.sh performs one finding per step (guardduty/actor.c is the small C program an
