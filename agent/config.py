@@ -74,6 +74,11 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             *("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid"),
         ]
     )
+    # Processes in the container outside the application's tree (ECS Exec, docker exec,
+    # see agent/outside.py): "auto" looks for them when the agent is PID 1 of its pid
+    # namespace; every outside_scan_secs.
+    outside: Literal["auto", "on", "off"] = "auto"
+    outside_scan_secs: float = 0.1
     argv_max: int = 64  # arguments kept per execve
     arg_max_bytes: int = 4096  # bytes read per string argument (PATH_MAX)
     batch_max_events: int = 256  # events per hand-off to the pipeline
@@ -83,6 +88,7 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         raise_problems(
             [
                 positive_int("argv_max", self.argv_max),
+                positive_number("outside_scan_secs", self.outside_scan_secs),
                 int_at_least("arg_max_bytes", self.arg_max_bytes, 16),
                 positive_int("batch_max_events", self.batch_max_events),
             ]

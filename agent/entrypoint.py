@@ -21,6 +21,7 @@ from pathlib import Path
 
 import anyio
 
+from tracehound.agent import outside
 from tracehound.agent.config import Config
 from tracehound.agent.pipeline import Pipeline
 from tracehound.agent.router import Router
@@ -103,6 +104,8 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
             tg.cancel_scope.cancel()
             return 1
         Forwarder(lambda: tracer.main_pid).start()
+        if outside.enabled(tc.outside):
+            tg.start_soon(_scan_outside, tracer, handoff, tc.outside_scan_secs, thread)
 
         pipeline = Pipeline(
             handoff,
@@ -135,6 +138,24 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
     pipeline.log_stats()
     assert tracer.exit_status is not None
     return tracer.exit_status
+
+
+async def _scan_outside(
+    tracer: Tracer, handoff: HandOff, interval: float, thread: threading.Thread
+) -> None:
+    """Processes entered into the container from outside: followed with ptrace, else
+    reported from /proc (agent/outside.py)."""
+    ptrace = tracer.backend is not None and tracer.backend.ptrace
+    scanner = outside.OutsideScanner(
+        os.getpid(),
+        adopt=lambda pid: ptrace and bool(tracer.core.adopt(pid)),
+        emit=handoff.injected.append,
+    )
+    how = "followed with ptrace" if ptrace else "reported from /proc"
+    log.info("looking for processes outside the application every %gs (%s)", interval, how)
+    while thread.is_alive():
+        scanner.scan()
+        await anyio.sleep(interval)
 
 
 async def _stop_chain(chain: StageChain) -> bool:
