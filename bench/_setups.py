@@ -74,7 +74,7 @@ class Setup:
         assert self.profile is not None
         cfg = run_dir / f"{self.key}.toml"
         if self.profile == "default":  # the shipped tracer defaults; alerts to a file
-            text = f'[agent]\nstats_interval_secs = 0\nlog_level = "warning"\n'
+            text = '[agent]\nstats_interval_secs = 0\nlog_level = "warning"\n'
             text += f'[sinks.out]\ntype = "file"\npath = "{self.sink_path(run_dir)}"\n'
             cfg.write_text(text + 'inputs = ["alerts"]\n')
         else:

@@ -6,13 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from tracehound.agent.config_checks import (
-    Problem,
-    non_negative,
-    positive_int,
-    positive_number,
-    raise_problems,
-)
+from tracehound.agent.config_checks import Problem, int_between, raise_problems, seconds_up_to
 from tracehound.agent.event import parse_priority
 from tracehound.agent.record import Record
 
@@ -24,11 +18,23 @@ class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # events, this one never lets a slow sink grow the agent without limit.
     max_size: int = 16 * 1024 * 1024
     when_full: Literal["block", "drop_newest"] = "block"
+    # "disk" (sinks/disk_buffer.py): records wait in files under `path` (one directory
+    # per sink), at most max_disk_size bytes, and survive a restart of the agent.
+    type: Literal["memory", "disk"] = "memory"
+    path: str | None = None
+    max_disk_size: int = 1024 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        raise_problems(
-            [positive_int("max_events", self.max_events), positive_int("max_size", self.max_size)]
-        )
+        problems: list[Problem | None] = [
+            int_between("max_events", self.max_events, 1, 10_000_000),
+            int_between("max_size", self.max_size, 1, 4 << 30),
+            int_between("max_disk_size", self.max_disk_size, 1 << 20, 1 << 40),
+        ]
+        if self.type == "disk" and not self.path:
+            problems.append(("path", 'is required with type = "disk", got none'))
+        if self.type == "memory" and self.path:
+            problems.append(("path", f'is only used with type = "disk", got {self.path!r}'))
+        raise_problems(problems)
 
 
 class BatchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -39,9 +45,9 @@ class BatchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         raise_problems(
             [
-                positive_int("max_events", self.max_events),
-                positive_int("max_bytes", self.max_bytes),
-                positive_number("timeout_secs", self.timeout_secs),
+                int_between("max_events", self.max_events, 1, 1_000_000),
+                int_between("max_bytes", self.max_bytes, 1, 256 << 20),
+                seconds_up_to("timeout_secs", self.timeout_secs, 3600),
             ]
         )
 
@@ -55,10 +61,10 @@ class RequestConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         raise_problems(
             [
-                non_negative("retry_attempts", self.retry_attempts),
-                positive_number("retry_initial_backoff_secs", self.retry_initial_backoff_secs),
-                positive_number("retry_max_duration_secs", self.retry_max_duration_secs),
-                positive_number("timeout_secs", self.timeout_secs),
+                int_between("retry_attempts", self.retry_attempts, 0, 1000),
+                seconds_up_to("retry_initial_backoff_secs", self.retry_initial_backoff_secs, 3600),
+                seconds_up_to("retry_max_duration_secs", self.retry_max_duration_secs, 86400),
+                seconds_up_to("timeout_secs", self.timeout_secs, 3600),
             ]
         )
 

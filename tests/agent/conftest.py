@@ -20,6 +20,7 @@ PROGRAMS = {
     "int80": ["-O1", "-m32", "-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"],
     "sigtest": ["-O1"],
     "threadexec": ["-O1", "-pthread"],
+    "badnames": ["-O1"],
 }
 
 
