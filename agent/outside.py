@@ -160,6 +160,7 @@ class OutsideScanner:
                 seen.kind = "tree"
                 continue
             self.found += 1
+            log.info("found pid %d outside the application: %s", pid, " ".join(info.argv)[:200])
             if self.adopt(pid):
                 seen.kind = "adopted"
                 continue

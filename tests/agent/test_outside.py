@@ -17,15 +17,27 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from th_support import AGENT, with_backend
 
-APP = "import os, sys, time\nwhile not os.path.exists(sys.argv[1]):\n    time.sleep(0.02)\n"
+# The application: says it runs (the agent is up, its scanner too), waits to be stopped.
+APP = (
+    "import os, sys, time\nopen(sys.argv[1] + '.ready', 'w').close()\n"
+    "while not os.path.exists(sys.argv[1]):\n    time.sleep(0.02)\n"
+)
 # What the intruder runs: sleeps make the no-ptrace scan (0.1 s) see the shell and `sleep`.
-INTRUDER = "sleep 0.4; id > /dev/null; uname -a > /dev/null; sleep 0.3"
+INTRUDER = "sleep 0.5; id > /dev/null; uname -a > /dev/null; sleep 0.6"
+
+
+def _ns(stamp: str) -> int:
+    """A record's "time" ("2026-11-30T17:29:23.863148008Z") in ns since the epoch."""
+    base, frac = stamp.rstrip("Z").split(".")
+    secs = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    return int(secs.timestamp()) * 10**9 + int(frac.ljust(9, "0")[:9])
 
 
 def _agent_pid(unshare: subprocess.Popen[str]) -> int:
@@ -39,14 +51,12 @@ def _agent_pid(unshare: subprocess.Popen[str]) -> int:
     raise AssertionError("unshare started no child")
 
 
-def _wait_for_pipeline(agent: int) -> None:
-    """Until the agent has started the application (its child exists)."""
-    path = Path(f"/proc/{agent}/task/{agent}/children")
-    for _ in range(500):
-        if path.exists() and path.read_text().split():
+def _wait_for(path: Path) -> None:
+    for _ in range(1500):
+        if path.exists():
             return
         time.sleep(0.02)
-    raise AssertionError("the agent started no application")
+    raise AssertionError(f"{path} never appeared: the agent did not start the application")
 
 
 def run_with_intruder(tmp: Path, backend: str) -> tuple[list[dict[str, Any]], int, str]:
@@ -67,7 +77,7 @@ def run_with_intruder(tmp: Path, backend: str) -> tuple[list[dict[str, Any]], in
     )
     try:
         agent = _agent_pid(agent_proc)
-        _wait_for_pipeline(agent)
+        _wait_for(Path(f"{stop}.ready"))
         time.sleep(0.3)  # the scanner has run at least once
         entered = time.time_ns()
         subprocess.run(
@@ -92,15 +102,16 @@ def test_shell_entered_from_outside_is_recorded(tmp_path: Path, tracer_backend: 
         r for r in records if "rule" not in r and "outside_tree" in r.get("tags", [])
     ]  # fmt: skip
     cmds = [r["output_fields"]["proc.cmdline"] for r in outside]
-    assert any(c.startswith("sh -c sleep 0.4") for c in cmds), (cmds, err[-2000:])
-    assert "sleep 0.3" in cmds, cmds
+    assert any(c.startswith("sh -c sleep 0.5") for c in cmds), (cmds, err[-2000:])
+    # The shell's children: without ptrace, those that live longer than a scan or two.
+    assert {"sleep 0.5", "sleep 0.6"} & set(cmds), cmds
     shell = next(r for r in outside if r["output_fields"]["proc.cmdline"].startswith("sh -c"))
     assert shell["output_fields"]["evt.type"] == "execve"
-    found_after = (shell["output_fields"]["evt.time"] - entered) / 1e9
+    found_after = (_ns(shell["time"]) - entered) / 1e9
     print(f"\n{tracer_backend}: shell found {found_after:.3f} s after nsenter started")
     assert found_after < 1.0
     if tracer_backend != "notify_no_ptrace":  # followed: even a millisecond's command
-        assert "id" in cmds and "uname -a" in cmds, cmds
+        assert {"sleep 0.5", "id", "uname -a", "sleep 0.6"} <= set(cmds), cmds
         assert "outside" in err and "followed with ptrace" in err
     # Nothing of the application itself is tagged as outside.
     assert not [c for c in cmds if "os.path.exists" in c]
