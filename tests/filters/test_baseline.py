@@ -115,7 +115,7 @@ def test_new_executable_reported_once() -> None:
     evs = [
         exec_ev(dropper),
         open_ev(dropper, "/opt/x/out", "O_WRONLY|O_CREAT"),
-        connect_ev(dropper, "198.51.100.7", 3333),
+        connect_ev(dropper, "198.51.100.7", 8443),
         exec_ev(dropper),  # same thing again: no second alert
     ]
     _, alerts = c.process(evs)

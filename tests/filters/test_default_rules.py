@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracehound.agent.event import Event
+from tracehound.agent.event import Event, ProcInfo
 from tracehound.filters.chain import StageChain
 
 from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_hit
@@ -69,6 +69,14 @@ TRIGGERS: dict[str, list[Event]] = {
 
 _SH = proc("sh -c x", exe="/bin/sh", parent=NODE)
 
+
+def _outside(p: ProcInfo) -> Event:
+    """An exec of a process found outside the application's tree (agent/outside.py)."""
+    e = exec_ev(p)
+    e.tags.add("outside_tree")
+    return e
+
+
 # The GuardDuty-class rules (acted out for real in test_guardduty_e2e.py).
 TRIGGERS |= {
     "Crypto miner launched": [
@@ -121,6 +129,13 @@ TRIGGERS |= {
     "Discovery command from a server's shell": [
         exec_ev(proc("id", parent=_SH)),
         exec_ev(proc("uname -a", parent=NODE)),
+    ],
+    "Shell run in the container from outside the application": [
+        _outside(proc("bash", exe="/bin/bash", parent=None)),
+        _outside(proc("id", parent=proc("bash", exe="/bin/bash"))),
+    ],
+    "Program run in the container from outside the application": [
+        _outside(proc("python3 x.py", parent=None)),
     ],
 }
 
@@ -199,6 +214,12 @@ LOOKALIKES: dict[str, list[Event]] = {
         open_ev(PY, "/app/bashrc.txt", "O_WRONLY|O_CREAT"),
     ],
     "Persistence tool launched": [exec_ev(proc("cron-parser x", parent=PY))],
+    "Shell run in the container from outside the application": [
+        exec_ev(proc("bash", exe="/bin/bash", parent=None)),  # not tagged: the app's own
+    ],
+    "Program run in the container from outside the application": [
+        exec_ev(proc("python3 x.py", parent=None)),
+    ],
     "Discovery command from a server's shell": [
         exec_ev(proc("id", parent=proc("sh -c x", exe="/bin/sh"))),
         exec_ev(proc("ps -e", parent=PY)),

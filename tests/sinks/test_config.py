@@ -12,6 +12,8 @@ from tracehound.sinks.aws_lambda import LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSinkConfig
 from tracehound.sinks.console import ConsoleSinkConfig, StdoutSinkConfig
 from tracehound.sinks.file import FileSinkConfig
+from tracehound.sinks.firehose import FirehoseSinkConfig
+from tracehound.sinks.s3 import S3SinkConfig
 from tracehound.sinks.webhook import WebhookSinkConfig
 
 EXAMPLE = re.compile(r"^#(?=[\[a-z])")  # "#key = ..." / "#[sinks.x]", not "# prose"
@@ -60,6 +62,8 @@ def test_documented_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         "siem": WebhookSinkConfig,
         "cloudwatch": CloudWatchLogsSinkConfig,
         "responder": LambdaSinkConfig,
+        "lake": FirehoseSinkConfig,
+        "archive_s3": S3SinkConfig,
     }
     assert set(REGISTRY) == set(SinkConfig.__args__)
     assert StdoutSinkConfig in REGISTRY  # the deprecated spelling still builds a sink
@@ -69,7 +73,10 @@ def test_documented_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         "webhook",
         "cloudwatch_logs",
         "lambda",
+        "firehose",
+        "s3",
     ]
+    assert cfg.sinks["lake"].buffer.type == "disk"
 
 
 def test_every_error_is_reported_with_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
