@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ INTRUDER = "sleep 0.5; id > /dev/null; uname -a > /dev/null; sleep 0.6"
 def _ns(stamp: str) -> int:
     """A record's "time" ("2026-11-30T17:29:23.863148008Z") in ns since the epoch."""
     base, frac = stamp.rstrip("Z").split(".")
-    secs = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    secs = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     return int(secs.timestamp()) * 10**9 + int(frac.ljust(9, "0")[:9])
 
 
