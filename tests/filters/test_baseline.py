@@ -60,7 +60,7 @@ def _workload(pid_base: int, extra: bool = False) -> list:
         exec_ev(proc("tar czf /tmp/x.tgz /app/data", parent=app)),
     ]
     if extra:
-        evs.append(connect_ev(app, "203.0.113.9", 4444))
+        evs.append(connect_ev(app, "203.0.113.9", 8443))
     return evs
 
 
@@ -85,7 +85,7 @@ async def test_learn_then_detect_across_runs(tmp_path: Path) -> None:
     async with started(extra):
         _, alerts = extra.process(_workload(300, extra=True))
     assert [a.rule for a in alerts] == [RULE_NAME]
-    assert "connected to 203.0.113.9:4444" in alerts[0].output
+    assert "connected to 203.0.113.9:8443" in alerts[0].output
     assert alerts[0].priority == "Notice"
     assert "baseline" in alerts[0].tags
 
