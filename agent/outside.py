@@ -39,6 +39,7 @@ class _Seen:
     kind: str  # "tree", "covered" (below a process we follow), "outside"
     exe: str = ""  # outside without ptrace: what it ran when last looked at
     argv: tuple[str, ...] = ()
+    scan: int = 0  # the scan that adopted it
 
 
 def _stat(pid: int) -> tuple[int, int, str] | None:
@@ -121,8 +122,11 @@ class OutsideScanner:
                 return "outside"
             known = self.seen.get(p)
             if known is not None and known.kind != "tree":
-                # Below a process we follow with ptrace: the core reports it already.
-                return "covered" if known.kind in ("adopted", "covered") else "outside"
+                # Below a process we follow with ptrace: the core reports it already,
+                # unless it was forked before we took its parent (in this very scan).
+                if known.kind == "covered" or (known.kind == "adopted" and known.scan < self.scans):
+                    return "covered"
+                return "outside"
             st = _stat(p)
             if st is None:
                 return "outside"  # parent gone: reparented soon; not the agent's
@@ -138,7 +142,7 @@ class OutsideScanner:
         pids = {int(n) for n in names if n.isdigit()}
         for gone in self.seen.keys() - pids:
             del self.seen[gone]
-        for pid in pids:
+        for pid in sorted(pids):  # parents first, mostly: their children follow them
             if pid == self.agent_pid:
                 continue
             st = _stat(pid)
@@ -160,9 +164,9 @@ class OutsideScanner:
                 seen.kind = "tree"
                 continue
             self.found += 1
-            log.info("found pid %d outside the application: %s", pid, " ".join(info.argv)[:200])
+            log.debug("found pid %d outside the application: %s", pid, " ".join(info.argv)[:200])
             if self.adopt(pid):
-                seen.kind = "adopted"
+                seen.kind, seen.scan = "adopted", self.scans
                 continue
             seen.exe, seen.argv = info.exepath, info.argv
             self._report(info)
