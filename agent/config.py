@@ -210,5 +210,16 @@ def load_config(path: str | Path | None) -> Config:
 
 
 def effective_config(cfg: Config) -> dict[str, Any]:
-    """The config with every default filled in, as plain data (for print-config)."""
-    return msgspec.to_builtins(cfg)
+    """The config with every default filled in, as plain data (for print-config).
+    Options that are unset (None: a region taken from the environment, no path) are
+    left out: TOML has no null, and leaving a key out is how a file says "unset"."""
+    out: dict[str, Any] = _without_none(msgspec.to_builtins(cfg))
+    return out
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
