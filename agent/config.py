@@ -211,15 +211,13 @@ def load_config(path: str | Path | None) -> Config:
 
 def effective_config(cfg: Config) -> dict[str, Any]:
     """The config with every default filled in, as plain data (for print-config).
-    Options that are unset (None: a region taken from the environment, no path) are
-    left out: TOML has no null, and leaving a key out is how a file says "unset"."""
-    out: dict[str, Any] = _without_none(msgspec.to_builtins(cfg))
-    return out
+    Unset optional values are left out: TOML has no null."""
+    return _without_none(msgspec.to_builtins(cfg))
 
 
-def _without_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_none(v) for v in value]
-    return value
+def _without_none(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _without_none(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_without_none(x) for x in v]
+    return v
