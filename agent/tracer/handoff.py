@@ -45,9 +45,9 @@ class HandOff:
         data, left = self.core.drain(DRAIN_MAX_BYTES)
         self.table.feed(data, events)
         self.table.settle_execs(time.time_ns(), events, everything=closed and not left)
-        if self.injected:
+        if self.injected:  # the same list: the scanner holds its append
             events += self.injected
-            self.injected = []
+            self.injected.clear()
         n = self.batch_max
         return [events[i : i + n] for i in range(0, len(events), n)]
 

@@ -109,7 +109,7 @@ def test_shell_entered_from_outside_is_recorded(tmp_path: Path, tracer_backend: 
     assert shell["output_fields"]["evt.type"] == "execve"
     found_after = (_ns(shell["time"]) - entered) / 1e9
     print(f"\n{tracer_backend}: shell found {found_after:.3f} s after nsenter started")
-    assert found_after < 1.0
+    assert found_after < 5.0  # one scan (0.1 s) here; the emulated 5.10 VM is much slower
     if tracer_backend != "notify_no_ptrace":  # followed: even a millisecond's command
         assert {"sleep 0.5", "id", "uname -a", "sleep 0.6"} <= set(cmds), cmds
         assert "outside" in err and "followed with ptrace" in err
