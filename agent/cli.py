@@ -81,11 +81,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         cfg.filters,
         Path(args.file).resolve().parent,
         profile=tracer.profile,
-        traced=resolve(tracer.profile, tracer.syscalls),
+        # auto: derived from these very rules, so none of them can be left out
+        traced=None if tracer.profile == "auto" else resolve(tracer.profile, tracer.syscalls),
         capture_results=list(tracer.capture_results),
         strict=args.strict,
     ):
         return 1
+    from tracehound.agent.selection import describe_config
+
+    print("\n".join(describe_config(cfg, Path(args.file).resolve().parent)))
     if args.check_sinks:
         from tracehound.sinks import check_sinks_health
 
@@ -103,6 +107,10 @@ def cmd_print_config(args: argparse.Namespace) -> int:
     if cfg is None:
         return USAGE_EXIT
     sys.stdout.write(msgspec.toml.encode(effective_config(cfg)).decode())
+    from tracehound.agent.selection import describe_config
+
+    base = Path(args.file).resolve().parent if args.file else Path.cwd()
+    sys.stdout.write("".join(f"# {line}\n" for line in describe_config(cfg, base)))
     return 0
 
 

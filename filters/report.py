@@ -63,7 +63,8 @@ def rules_report(
             )
             continue
         needs = sorted(r.fields & RESULT_FIELDS)
-        if needs and not (r.types & captured):
+        # Other profiles add the exit stops the rules read (agent/selection.py).
+        if needs and profile == "custom" and not (r.types & captured):
             rep.notes.append(
                 f"{where}: rule {r.name!r} reads {', '.join(needs)}, known only for syscalls in "
                 f"tracer.capture_results; add one of {', '.join(sorted(r.types))} there"

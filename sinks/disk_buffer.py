@@ -164,28 +164,26 @@ class DiskLog:
 
     def read(self, max_records: int, max_bytes: int) -> tuple[list[bytes], tuple[int, int]]:
         """Up to max_records (and about max_bytes) from the cursor, and the position after
-        them. Nothing is done until ack()."""
+        them. Nothing is done until ack(). Reads only what it returns (buffered, in
+        order), so a batch costs its own size whatever the segment's."""
         out: list[bytes] = []
         seg, off = self.cursor
         total = 0
         for n in self.segments:
             if n < seg:
                 continue
-            start = off if n == seg else 0
-            size = self.sizes[n]
+            pos, size = (off if n == seg else 0), self.sizes[n]
             with open(self.dir / _seg_name(n), "rb") as f:
-                f.seek(start)
-                data = f.read(size - start)
-            pos = 0
-            while pos + _HEADER.size <= len(data) and len(out) < max_records:
-                length, _crc = _HEADER.unpack_from(data, pos)
-                if out and total + length > max_bytes:
-                    return out, (n, start + pos)
-                out.append(data[pos + _HEADER.size : pos + _HEADER.size + length])
-                total += length
-                pos += _HEADER.size + length
-            if len(out) >= max_records:
-                return out, (n, start + pos)
+                f.seek(pos)
+                while pos + _HEADER.size <= size:
+                    if len(out) >= max_records:
+                        return out, (n, pos)
+                    length, _crc = _HEADER.unpack(f.read(_HEADER.size))
+                    if out and total + length > max_bytes:
+                        return out, (n, pos)
+                    out.append(f.read(length))
+                    total += length
+                    pos += _HEADER.size + length
         last = self.segments[-1]
         return out, (last, self.sizes[last])
 

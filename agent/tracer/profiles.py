@@ -24,22 +24,26 @@ from tracehound.families import (
 
 # open_by_handle_at needs CAP_DAC_READ_SEARCH: rare enough to wait for "aggressive".
 _OPEN = OPEN - {"open_by_handle_at"}
+# Rare syscalls the default rules look for: a stop costs nothing until one is made.
+_RARE = {"userfaultfd", "fsmount", "move_mount"}
 _MORE = SEND | {
     "socket", "socketpair",
     "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat",
     "truncate", "chdir", "fchdir", "chroot", "pivot_root",
     "kill", "tkill", "tgkill", "prctl", "seccomp", "bpf", "setns", "unshare",
     "capset", "setgroups", "sethostname", "personality", "process_vm_readv",
-    "userfaultfd", "io_uring_setup", "perf_event_open", "keyctl", "add_key", "request_key",
+    "io_uring_setup", "perf_event_open", "keyctl", "add_key", "request_key",
     "kexec_load", "kexec_file_load", "open_by_handle_at", "name_to_handle_at",
 }  # fmt: skip
 
 PROFILES: dict[str, frozenset[str]] = {
     # Opens are in minimal too, but only those asking for write access stop.
-    "minimal": frozenset(EXEC | PRIVILEGE | FILELESS | _OPEN | CONNECT),
-    "balanced": frozenset(EXEC | PRIVILEGE | FILELESS | _OPEN | CONNECT | NET_IN | FILE_CHANGE),
+    "minimal": frozenset(EXEC | PRIVILEGE | FILELESS | _RARE | _OPEN | CONNECT),
+    "balanced": frozenset(
+        EXEC | PRIVILEGE | FILELESS | _RARE | _OPEN | CONNECT | NET_IN | FILE_CHANGE
+    ),
     "aggressive": frozenset(
-        EXEC | PRIVILEGE | FILELESS | _OPEN | CONNECT | NET_IN | FILE_CHANGE | _MORE
+        EXEC | PRIVILEGE | FILELESS | _RARE | _OPEN | CONNECT | NET_IN | FILE_CHANGE | _MORE
     ),
 }
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +138,42 @@ def test_invalid_sink_options(raw: dict[str, object]) -> None:
 
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert(raw, SinkConfig)
+
+
+def test_print_config_round_trips_unset_options(tmp_path: Path) -> None:
+    """Options left unset (None: an AWS region, a buffer path, the baseline's endpoint)
+    are left out of print-config's TOML, which parses back to the same config."""
+    from tracehound.agent.config import effective_config
+
+    text = """
+[filters.baseline]
+mode = "learn"
+file = "s3://b/k.json"
+[sinks.lake]
+type = "firehose"
+stream_name = "s"
+encoding = "ocsf"
+buffer.type = "disk"
+buffer.path = "/tmp/buf"
+[sinks.arch]
+type = "s3"
+bucket = "b"
+[sinks.cw]
+type = "cloudwatch_logs"
+group_name = "g"
+"""
+    cfg = parse_config(text, "t.toml")
+    printed = subprocess.run(
+        [sys.executable, "-m", "tracehound.agent.cli", "print-config", str(_write(tmp_path, text))],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    again = parse_config(printed.stdout, "printed.toml")
+    assert effective_config(again) == effective_config(cfg)
+    assert "region" not in effective_config(cfg)["sinks"]["cw"]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    return path

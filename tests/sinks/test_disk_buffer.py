@@ -233,3 +233,33 @@ buffer.max_disk_size = 10
         parse_config(text.replace('"disk"', '"tape"'), "t.toml")
     [issue] = [i for i in info.value.issues if i.path == "sinks.s.buffer.type"]
     assert issue.line == 5 and "tape" in issue.message
+
+
+def test_log_across_segments_and_a_reopen_mid_segment(tmp_path: Path) -> None:
+    """The file side alone: many segments (1 MiB bound: 128 KiB segments), half read and
+    done, closed (as by a crash: no cursor beyond the last ack), reopened: the rest comes
+    back in order, and done segments are deleted."""
+    from tracehound.sinks.disk_buffer import DiskLog
+
+    log = DiskLog(tmp_path, 1024 * 1024)
+    assert log.open() == 0
+    payloads = [b'{"n":%d,"pad":"%s"}' % (i, b"x" * 90) for i in range(6000)]  # ~650 KB
+    for i in range(0, 6000, 250):
+        assert log.append(payloads[i : i + 250]) == 250
+    assert len(log.segments) >= 5 and log.pending == 6000
+    got: list[bytes] = []
+    while len(got) < 2500:
+        batch, end = log.read(300, 1_000_000)
+        log.ack(end, batch)
+        got += batch
+    first_segment_left = min(log.segments)
+    log.close()  # no clean shutdown: only the cursor file says how far we got
+    again = DiskLog(tmp_path, 1024 * 1024)
+    assert again.open() == 0 and again.pending == 6000 - len(got)
+    assert min(again.segments) == first_segment_left
+    while again.pending:
+        batch, end = again.read(1000, 1_000_000)
+        again.ack(end, batch)
+        got += batch
+    assert got == payloads
+    assert len(list(tmp_path.glob("*.seg"))) == 1 and again.size == 0

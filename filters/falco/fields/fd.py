@@ -8,6 +8,7 @@ from typing import Any
 
 from tracehound.event import Event
 from tracehound.families import ACCEPT, CONNECT, OPEN, SEND
+from tracehound.filters.falco.fields.context import FieldContext
 from tracehound.filters.falco.fields.registry import CALL, arg, define, helper
 from tracehound.openflags import is_directory
 
@@ -114,6 +115,11 @@ def _h_name_changed(e: Event) -> bool:
 
 
 @helper
+def _h_fd_written(ctx: FieldContext, e: Event) -> bool:
+    return e.fields.get("fd.name") in ctx.written
+
+
+@helper
 def _h_in_nets(v: Any, nets: tuple[Any, ...]) -> bool:
     if not v:
         return False
@@ -129,6 +135,7 @@ def _h_in_nets(v: Any, nets: tuple[Any, ...]) -> bool:
 
 define("fd.name", "str", arg("fd.name"))
 define("fd.nameraw", "str", arg("fd.name"))
+define("fd.is_upper_layer", "bool", "_h_fd_written(_ctx, e)", cost=CALL)  # written this run
 define("fd.directory", "str", "_h_fd_dir(e)", cost=CALL)
 define("fd.filename", "str", "_h_fd_file(e)", cost=CALL)
 define("fd.type", "str", "_h_fd_type(e)", cost=CALL)
