@@ -14,6 +14,11 @@ PY = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3")
 WORKER = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3", uid=1000, gid=1000)
 
 
+def _tagged(e: Event, *tags: str) -> Event:
+    e.tags.update(tags)
+    return e
+
+
 def _dropped_then_run(c: StageChain) -> list[str]:
     rules_hit(c, open_ev(PY, "/app/bin/helper", "O_WRONLY|O_CREAT|O_TRUNC"))
     return rules_hit(c, exec_ev(proc("/app/bin/helper", parent=PY)))
@@ -64,6 +69,29 @@ TRIGGERS: dict[str, list[Event]] = {
     "Setuid or setgid to root by non-root": [
         ev("setuid", WORKER, evt__arg__uid=0),
         ev("setresgid", WORKER, evt__arg__rgid=0, evt__arg__egid=0, evt__arg__sgid=0),
+    ],
+    "Attempt to silence or patch the agent": [
+        _tagged(ev("kill", PY, evt__arg__pid=1, evt__arg__sig=9, evt__res=-1), "refused"),
+        _tagged(ev("pidfd_send_signal", PY, evt__arg__fd=3, evt__arg__sig=19), "refused"),
+        _tagged(ev("process_vm_writev", PY, evt__arg__pid=1), "refused"),
+    ],
+    "Seccomp listener requested by the application": [
+        ev("seccomp", PY, evt__arg__op="SECCOMP_SET_MODE_FILTER", evt__arg__flags="NEW_LISTENER")
+    ],
+    "io_uring ring created": [ev("io_uring_setup", PY, evt__arg__entries=8, evt__res=3)],
+    "Process made itself unreadable": [
+        ev("prctl", PY, evt__arg__option="PR_SET_DUMPABLE", evt__arg__value=0)
+    ],
+    "Syscall argument unreadable by the agent": [
+        _tagged(open_ev(PY, "<unreadable>"), "unreadable"),
+        _tagged(exec_ev(proc("x", parent=PY)), "unreadable"),
+    ],
+    "Clone hidden from the tracer": [
+        ev("clone", PY, evt__arg__flags="CLONE_UNTRACED|CLONE_VM"),
+    ],
+    "Process memory opened": [
+        open_ev(PY, "/proc/1/mem", "O_RDWR"),
+        open_ev(PY, "/proc/42/mem"),
     ],
 }
 
@@ -120,6 +148,21 @@ LOOKALIKES: dict[str, list[Event]] = {
         ev("setuid", PY, evt__arg__uid=0),  # already root
         ev("setuid", PY, evt__arg__uid=1000),  # root dropping privileges
         ev("setgid", WORKER, evt__arg__gid=1000),
+    ],
+    "Attempt to silence or patch the agent": [
+        ev("kill", PY, evt__arg__pid=42, evt__arg__sig=15),  # a signal to another process
+    ],
+    "Seccomp listener requested by the application": [
+        ev("seccomp", PY, evt__arg__op="SECCOMP_SET_MODE_FILTER", evt__arg__flags="TSYNC")
+    ],
+    "Process made itself unreadable": [
+        ev("prctl", PY, evt__arg__option="PR_SET_DUMPABLE", evt__arg__value=1)
+    ],
+    "Syscall argument unreadable by the agent": [open_ev(PY, "/etc/hosts")],
+    "Clone hidden from the tracer": [ev("clone", PY, evt__arg__flags="CLONE_VM|CLONE_THREAD")],
+    "Process memory opened": [
+        open_ev(PY, "/proc/self/mem", "O_RDWR"),
+        open_ev(PY, "/proc/42/maps"),
     ],
 }
 

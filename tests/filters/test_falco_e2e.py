@@ -123,7 +123,8 @@ def test_attack_fires_rules_built_on_falco_fields(
     assert f["TH package manager in task"]["container.start_ts"] == 1795342805123456789
     assert f["TH memfd program started"]["proc.exepath"].startswith("/memfd:payload")
     assert f["TH netcat with exec"]["proc.env[PATH]"] == os.environ["PATH"]
-    assert "CAP_SYS_PTRACE" in f["TH ptrace by capable process"]["thread.cap_permitted"]
+    caps = f["TH ptrace by capable process"]["thread.cap_permitted"]
+    assert "CAP_SYS_ADMIN" in caps and "CAP_SYS_PTRACE" not in caps  # the agent's guard
     # Falco's layout: exactly the output's fields plus evt.time, the rule's own tags.
     memfd = by_rule["TH memfd program started"]
     assert set(memfd["output_fields"]) == {
