@@ -1210,16 +1210,21 @@ static char **to_cvec(PyObject *seq) {
     Py_ssize_t n = PySequence_Size(seq);
     if (n < 0) return NULL;
     char **v = calloc((size_t)n + 1, sizeof(char *));
+    if (!v) return (char **)PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_GetItem(seq, i);
-        if (!item || !PyBytes_Check(item)) {
+        char *copy = item && PyBytes_Check(item) ? strdup(PyBytes_AS_STRING(item)) : NULL;
+        if (!copy) {
+            if (item && PyBytes_Check(item))
+                PyErr_NoMemory();
+            else
+                PyErr_SetString(PyExc_TypeError, "argv and envp must hold bytes");
             Py_XDECREF(item);
-            PyErr_SetString(PyExc_TypeError, "argv and envp must hold bytes");
             for (Py_ssize_t k = 0; k < i; k++) free(v[k]);
             free(v);
             return NULL;
         }
-        v[i] = strdup(PyBytes_AS_STRING(item));
+        v[i] = copy;
         Py_DECREF(item);
     }
     return v;
@@ -1234,6 +1239,12 @@ static void free_cvec(char **v) {
 #define PTRACE_OPTIONS                                                                            \
     (PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |     \
      PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)
+
+/* The main process's next PTRACE_EVENT_STOP is its attach stop (no table: no mark). */
+static void mark_fresh(Core *c, pid_t pid) {
+    Task *t = task_get(&c->ptasks, pid, 1);
+    if (t) t->fresh = 1;
+}
 
 /* A copy of the child's fd `fd` (-1 when fd < 0 or the copy fails). */
 static int take_fd(pid_t pid, int fd) {
@@ -1283,7 +1294,7 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
          * (backend ptrace: the decoy, see install_decoy()). A seized child stops on
          * its way (SIGCONT, the attach stop): let it go on. */
         c->main_pid = pid;
-        if (c->use_ptrace) task_get(&c->ptasks, pid, 1)->fresh = 1;
+        if (c->use_ptrace) mark_fresh(c, pid);
         for (int i = 0; i < 20000 && hs->stage == 0; i++) {
             int st;
             if (c->use_ptrace && waitpid(pid, &st, __WALL | WNOHANG) == pid) {
@@ -1327,7 +1338,7 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
     }
     if (!c->main_pid) {
         c->main_pid = pid;
-        if (c->use_ptrace) task_get(&c->ptasks, pid, 1)->fresh = 1;
+        if (c->use_ptrace) mark_fresh(c, pid);
     }
     return PyLong_FromLong(pid);
 }
@@ -1419,6 +1430,24 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     return d;
 }
 
+/* Every buffer a stop writes into exists before the first stop, and the limits that
+ * size them are sane (the config bounds them too): no stop ever meets a NULL. */
+static int check_allocations(Core *c) {
+    if (c->arg_max > (1u << 20) || c->argv_max > (1u << 16)) {
+        PyErr_SetString(PyExc_ValueError, "arg_max_bytes or argv_max out of range");
+        return -1;
+    }
+    Enc *all[MAX_NOTIFY + 1] = {&c->enc_ptrace};
+    for (int i = 0; i < MAX_NOTIFY; i++) all[i + 1] = &c->enc_notify[i];
+    for (int i = 0; i <= MAX_NOTIFY; i++) {
+        if (!all[i]->scratch || buf_reserve(&all[i]->b, 65536) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Core(filter, specs, notify, ptrace, sync_wakeup, argv_max, arg_max, max_events, max_bytes,
  *      block) with specs = [(arch_index, nr, flags, ops bytes)] */
 static int Core_init(Core *c, PyObject *args, PyObject *kw) {
@@ -1437,6 +1466,11 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
         return -1;
     }
     c->filter = malloc((size_t)filt.len);
+    if (!c->filter) {
+        PyBuffer_Release(&filt);
+        PyErr_NoMemory();
+        return -1;
+    }
     memcpy(c->filter, filt.buf, (size_t)filt.len);
     c->filter_len = (unsigned short)(filt.len / sizeof(struct sock_filter));
     PyBuffer_Release(&filt);
@@ -1463,6 +1497,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
         c->enc_notify[i].scratch_len = c->enc_ptrace.scratch_len;
         c->enc_notify[i].scratch = malloc(c->enc_notify[i].scratch_len);
     }
+    if (check_allocations(c) < 0) return -1;
     PyObject *it = PyObject_GetIter(specs), *item;
     if (!it) return -1;
     while ((item = PyIter_Next(it))) {

@@ -185,3 +185,14 @@ def test_a_process_the_agent_may_not_read_is_loud(
     else:  # with CAP_SYS_PTRACE the agent reads it all
         assert [e["fd.name"] for e in opens] == ["/etc/shadow", str(target)], opens
     assert opens[-1]["user.uid"] == 1000, opens
+
+
+def test_the_core_refuses_sizes_it_could_not_allocate() -> None:
+    """Before: tracer.arg_max_bytes = 2**63-1 validated and every path read
+    <unreadable> (an unchecked allocation). The config bounds it; so does the core."""
+    from tracehound.agent.tracer.backend import core
+
+    filt = bytes(8)  # one sock_filter
+    for argv_max, arg_max in ((64, 2**62), (2**40, 4096)):
+        with pytest.raises((ValueError, MemoryError)):
+            core().Core(filt, [], False, True, False, argv_max, arg_max, 10, 1 << 20, False)
