@@ -178,13 +178,16 @@ def test_a_process_the_agent_may_not_read_is_loud(
     rules = _rules(done)
     if how == "dumpable":
         assert "Process made itself unreadable" in rules, rules
-    opens = [e for e in done.events("openat") if e["proc.name"] == "unreadable"][-2:]
+    opens = done.events("openat")
+    seen = [(e["fd.name"], e["proc.name"], e["user.uid"]) for e in opens]
     if tracer_backend == "notify_nocap":
         assert "Syscall argument unreadable by the agent" in rules, rules
-        assert [e["fd.name"] for e in opens] == ["<unreadable>"] * 2, opens
+        blind = [e for e in opens if e["fd.name"] == "<unreadable>"]
+        assert len(blind) >= 2 and blind[-1]["user.uid"] == 1000, seen
     else:  # with CAP_SYS_PTRACE the agent reads it all
-        assert [e["fd.name"] for e in opens] == ["/etc/shadow", str(target)], opens
-    assert opens[-1]["user.uid"] == 1000, opens
+        assert any(e["fd.name"] == "/etc/shadow" for e in opens), seen
+        after = [e for e in opens if e["fd.name"] == str(target)]
+        assert after and after[-1]["user.uid"] == 1000, seen
 
 
 def test_the_core_refuses_sizes_it_could_not_allocate() -> None:
