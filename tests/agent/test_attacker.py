@@ -107,7 +107,7 @@ def test_the_agent_cannot_be_killed_stopped_or_patched(
     # Without SYS_PTRACE the environment's seccomp profile refuses ptrace before us.
     expected = len(refused) + (0 if tracer_backend in ("notify_no_ptrace", "notify_nocap") else 2)
     assert rules.count(TAMPER) == expected, rules
-    assert "Process memory opened" in rules, rules
+    assert "Process memory opened for writing" in rules, rules
     assert "Read sensitive file by unexpected program" in rules, rules
     alert = next(a for a in done.alerts() if a["rule"] == TAMPER)
     assert alert["priority"] == "Critical"
