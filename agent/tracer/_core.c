@@ -161,7 +161,7 @@ typedef struct {
     uint32_t len;
 } BlobHead;
 #pragma pack(pop)
-enum { RF_RESULT = 1, RF_DENIED = 0x10, RF_UNREADABLE = 0x20 };
+enum { RF_RESULT = 1, RF_DENIED = 0x10, RF_UNREADABLE = 0x20, RF_UNTRACED = 0x40 };
 
 /* ---- a growable byte buffer ------------------------------------------------ */
 typedef struct {
@@ -689,18 +689,18 @@ static int deny_at_stop(pid_t tid, int err) {
  * clones); the record keeps the flags as asked. clone3 is refused with ENOSYS by
  * the filter (its flags sit in memory another thread could change after a check),
  * so libcs fall back to clone. */
-static void clear_untraced(pid_t tid, uint32_t arch) {
+static int clear_untraced(pid_t tid, uint32_t arch) {
 #if defined(__x86_64__)
     struct user_regs_struct regs;
-    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return 0;
     unsigned long long *flags = arch == AUDIT_ARCH_I386_ ? &regs.rbx : &regs.rdi;
-    if (*flags & CLONE_UNTRACED) {
-        *flags &= ~(unsigned long long)CLONE_UNTRACED;
-        ptrace(PTRACE_SETREGS, tid, 0, &regs);
-    }
+    if (!(*flags & CLONE_UNTRACED)) return 0;
+    *flags &= ~(unsigned long long)CLONE_UNTRACED;
+    return ptrace(PTRACE_SETREGS, tid, 0, &regs) == 0;
 #else
     (void)tid;
     (void)arch;
+    return 0;
 #endif
 }
 
@@ -864,9 +864,10 @@ static void *notify_loop(void *arg) {
         h->nr = d->nr;
         memcpy(h->args, d->args, sizeof h->args);
         int ptr = (d->arch == AUDIT_ARCH_I386_ || (d->nr & X32_BIT)) ? 4 : 8;
-        run_ops(c, e, s, (pid_t)req.pid, h->args, ptr, 0);
+        /* d->args, not h->args: adding blobs may move the record buffer */
+        run_ops(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args, ptr, 0);
         if (!c->use_ptrace) notify_ids(c, e, (int)req.pid, s->flags & SPEC_SETID);
-        int deny = guard_verdict(c, s, (pid_t)req.pid, h->args);
+        int deny = guard_verdict(c, s, (pid_t)req.pid, (const uint64_t *)d->args);
         if (deny) mark_denied(c, e, deny);
         /* What was read is trustworthy only if the tracee is still in that syscall. */
         int valid = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
@@ -935,9 +936,11 @@ static void on_seccomp_stop(Core *c, Task *t, int tid) {
     h->nr = nr;
     memcpy(h->args, info.seccomp.args, sizeof h->args);
     int ptr = (info.arch == AUDIT_ARCH_I386_ || (nr & X32_BIT)) ? 4 : 8;
-    run_ops(c, e, s, tid, h->args, ptr, 0);
-    if (s->flags & SPEC_UNTRACED) clear_untraced(tid, info.arch);
-    int deny = guard_verdict(c, s, tid, h->args);
+    /* info's args, not h->args: adding blobs may move the record buffer */
+    run_ops(c, e, s, tid, info.seccomp.args, ptr, 0);
+    if ((s->flags & SPEC_UNTRACED) && clear_untraced(tid, info.arch))
+        enc_head(e)->flags |= RF_UNTRACED;
+    int deny = guard_verdict(c, s, tid, info.seccomp.args);
     if (deny) {
         mark_denied(c, e, deny);
         if (deny_at_stop(tid, deny) < 0) kill(tid, SIGKILL); /* never let it through */

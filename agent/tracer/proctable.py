@@ -98,14 +98,16 @@ def _facts(r: R.Raw) -> ProcFacts:
     )
 
 
+_GUARD_TAGS = (
+    (R.FLAG_DENIED, "refused"),  # the agent's guard refused the call
+    (R.FLAG_UNREADABLE, "unreadable"),  # the tracee's memory could not be read
+    (R.FLAG_UNTRACED, "untraced_clone"),  # CLONE_UNTRACED asked for, and cleared
+)
+
+
 def _guard_tags(flags: int) -> set[str]:
-    """`refused`: the agent's guard refused the call; `unreadable`: the tracee's memory
-    could not be read (a process the agent may not read). Rules test evt.tags."""
-    return {
-        t
-        for bit, t in ((R.FLAG_DENIED, "refused"), (R.FLAG_UNREADABLE, "unreadable"))
-        if flags & bit
-    }
+    """What the agent's guard saw at the stop, as tags (rules test evt.tags)."""
+    return {t for bit, t in _GUARD_TAGS if flags & bit}
 
 
 class ProcessTable:
@@ -166,7 +168,7 @@ class ProcessTable:
             self.pending[key] = _Pending(r.ts, etype, tid, fields)
             return
         event = Event(r.ts, etype, tid, self.procs[tgid], fields)
-        if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE):
+        if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(r.flags))
         out.append(event)
 

@@ -102,12 +102,14 @@ def test_the_agent_cannot_be_killed_stopped_or_patched(
         assert said[name] == EPERM, (name, done.stdout)
     # The agent is not dumpable and the application lost CAP_SYS_PTRACE.
     assert said["open_mem"] in (EPERM, EACCES), done.stdout
+    assert said["read_mem"] in (EPERM, EACCES), done.stdout
     assert said["sys_ptrace"] == 0 and said["own_group"] == 1, done.stdout
     rules = _rules(done)
     # Without SYS_PTRACE the environment's seccomp profile refuses ptrace before us.
     expected = len(refused) + (0 if tracer_backend in ("notify_no_ptrace", "notify_nocap") else 2)
     assert rules.count(TAMPER) == expected, rules
     assert "Process memory opened for writing" in rules, rules
+    assert "Process memory opened for reading" in rules, rules
     assert "Read sensitive file by unexpected program" in rules, rules
     alert = next(a for a in done.alerts() if a["rule"] == TAMPER)
     assert alert["priority"] == "Critical"

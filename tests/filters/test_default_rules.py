@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tracehound.agent.event import Event, ProcInfo
@@ -87,7 +89,7 @@ TRIGGERS: dict[str, list[Event]] = {
         _tagged(exec_ev(proc("x", parent=PY)), "unreadable"),
     ],
     "Clone hidden from the tracer": [
-        ev("clone", PY, evt__arg__flags="CLONE_UNTRACED|CLONE_VM"),
+        _tagged(ev("clone", PY, evt__arg__flags="CLONE_UNTRACED|CLONE_VM"), "untraced_clone"),
     ],
     "Process memory opened for reading": [
         open_ev(PY, "/proc/1/mem", "O_RDONLY|O_CLOEXEC"),
@@ -327,3 +329,23 @@ def test_alert_carries_output_priority_tags_and_sensitive_tag() -> None:
     assert "T1552" in a.tags
     assert "sensitive_path" in a.event.tags
     assert a.uuid
+
+
+def test_a_rule_that_raises_on_one_event_costs_no_other_alert(tmp_path: Path) -> None:
+    """`contains` on a field that is a number for one syscall (mount's evt.arg.flags):
+    before, the TypeError failed the whole batch's chain and every alert in it was lost."""
+    (tmp_path / "r.yaml").write_text(
+        "- rule: flags text\n  desc: d\n  condition: evt.arg.flags contains O_TRUNC\n"
+        "  output: trunc %fd.name\n  priority: WARNING\n"
+    )
+    c = make_chain(tmp_path, rules={"files": ["builtin:default_rules.yaml", "r.yaml"]})
+    batch = [
+        ev("mount", PY, evt__arg__flags=4096, fd__name="/mnt"),
+        open_ev(proc("cat /etc/shadow"), "/etc/shadow"),
+        open_ev(PY, "/var/log/auth.log", "O_WRONLY|O_TRUNC"),
+    ]
+    _, alerts = c.process(batch)
+    rules = [a.rule for a in alerts]
+    assert "Read sensitive file by unexpected program" in rules, rules
+    assert "flags text" in rules and "Clear log activities" in rules, rules
+    assert c.rule_errors >= 1
