@@ -141,7 +141,7 @@ class StageChain:
             matched: list[CompiledRule] | None = None
             if plan.sample and sampler.should_drop(e):
                 # Never drop what would alert: evaluate the rules now and reuse the result.
-                matched = [r for r in plan.rules if r.match(e)]
+                matched = [r for r in plan.rules if engine is not None and engine.matches(r, e)]
                 if matched or (plan.baseline and baseline.would_alert(e)):
                     sampler.kept_for_alert += 1
                 else:
@@ -161,6 +161,11 @@ class StageChain:
             for a in alerts:
                 ancestors(a.event)
         return kept, alerts
+
+    @property
+    def rule_errors(self) -> int:
+        """Rule/event pairs lost because the rule raised (see RuleEngine.run)."""
+        return self.rules.rule_errors if self.rules is not None else 0
 
     # ---- I/O around it ----
 
@@ -205,7 +210,7 @@ class StageChain:
             log.error("saving baseline to %s failed: %s", self.baseline.file, exc)
 
     def stats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"events_in": self.events_in}
+        out: dict[str, Any] = {"events_in": self.events_in, "rule_errors": self.rule_errors}
         out.update(self.sampler.stats())
         out["sensitive_tagged"] = self.sensitive.tagged if self.sensitive else 0
         if self.baseline.active:

@@ -7,6 +7,7 @@ costs nothing when no rule looks at reads.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,6 +17,8 @@ from tracehound.event import Alert, Event, priority_rank
 from tracehound.filters.falco.compiler import CompiledRule, RuleLoader
 from tracehound.filters.falco.fields import FieldContext
 from tracehound.filters.falco.reader import LoadIssue, RuleSource, read_rule_file
+
+log = logging.getLogger("tracehound.filters")
 
 
 def load_rules(
@@ -124,6 +127,7 @@ class RuleEngine:
         self.suppressed = 0
         self.per_rule: dict[str, int] = {}
         self.suppressed_per_rule: dict[str, int] = {}
+        self.rule_errors = 0  # a rule that raised on an event: that pair only is lost
 
     def types(self) -> set[str]:
         return set(self._by_type)
@@ -147,13 +151,33 @@ class RuleEngine:
         `matched` the rules already known to match) and append the alerts that pass the
         rate limit. The stage chain and the tests both come through here."""
         for r in rules:
-            if not matched and not r.match(e):
-                continue
+            if not matched:
+                try:
+                    if not r.match(e):
+                        continue
+                except Exception:
+                    self._failed(r, e)
+                    continue
             a = self.fire(r, e)
             if a is not None:
                 alerts.append(a)
             if not self.match_all:
                 break
+
+    def matches(self, r: CompiledRule, e: Event) -> bool:
+        """One rule on one event, as run() tests it (a rule that raises is no match)."""
+        try:
+            return bool(r.match(e))
+        except Exception:
+            self._failed(r, e)
+            return False
+
+    def _failed(self, r: CompiledRule, e: Event) -> None:
+        """A rule that raises (a field of an unexpected type) loses only this pair:
+        counted, logged a few times, never the whole batch."""
+        self.rule_errors += 1
+        if self.rule_errors <= 5:
+            log.exception("rule %r failed on a %s event; counted (rule_errors)", r.name, e.type)
 
     def fire(self, r: CompiledRule, e: Event) -> Alert | None:
         """Turn a match into an alert, unless the rate limit suppresses it."""

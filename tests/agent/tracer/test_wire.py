@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tracehound.agent.tracer import _core, specs, wire
+from tracehound.agent.tracer import _core, guard, specs, wire
 
 CORE_C = Path(__file__).resolve().parents[3] / "agent" / "tracer" / "_core.c"
 
@@ -42,6 +42,13 @@ PAIRS = {
     "specs.CAPTURE": "SPEC_CAPTURE",
     "specs.EXEC": "SPEC_EXEC",
     **{f"specs.T_{n}": f"T_{n}" for n in _TAGS},
+    "guard.OP_GUARD": "OP_GUARD",
+    "guard.GUARD_KILL": "GUARD_KILL",
+    "guard.GUARD_PID": "GUARD_PID",
+    "guard.GUARD_PIDFD": "GUARD_PIDFD",
+    "guard.SPEC_DENY": "SPEC_DENY",
+    "guard.SPEC_UNTRACED": "SPEC_UNTRACED",
+    "guard.SPEC_SETID": "SPEC_SETID",
     "wire.KIND_SYSCALL": "K_SYSCALL",
     "wire.KIND_NEW_TASK": "K_NEW_TASK",
     "wire.KIND_EXEC": "K_EXEC",
@@ -54,7 +61,7 @@ PAIRS = {
 def test_python_and_c_agree_on_each_constant(py: str, c: str) -> None:
     module, name = py.split(".")
     assert c in C, f"{c} is no longer in _core.c"
-    assert getattr({"specs": specs, "wire": wire}[module], name) == C[c]
+    assert getattr({"specs": specs, "wire": wire, "guard": guard}[module], name) == C[c]
 
 
 def test_every_c_tag_and_opcode_is_known_to_python() -> None:
