@@ -21,9 +21,9 @@ from typing import Any
 import anyio
 import msgspec
 
-from tracehound.agent.event import Alert, Event, ProcInfo
-from tracehound.agent.record import alert_record, encode, event_record
 from tracehound.agent.router import Router
+from tracehound.event import Alert, Event, ProcInfo
+from tracehound.record import alert_record, encode, event_record
 from tracehound.sinks import SinkConfig
 from tracehound.sinks.ocsf import encode_ocsf
 

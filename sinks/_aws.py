@@ -12,9 +12,9 @@ import socket
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
-from tracehound.agent import record
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.errors import FatalError, RetryableError, SinkError
+from tracehound.task import TaskInfo
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -106,9 +106,9 @@ class AwsSink(BaseSink):
             self.client = None
 
 
-async def ecs_task_id() -> str | None:
+async def ecs_task_id(task: TaskInfo) -> str | None:
     """The task id (last part of the task ARN), from enrichment or the ECS metadata endpoint."""
-    arn = record.static_fields.get("aws.ecs.task_arn")
+    arn = task.fields.get("aws.ecs.task_arn")
     uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
     if not arn and uri:
         import aiohttp

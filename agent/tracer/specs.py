@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracehound.agent.tracer.syscalls import TABLES
+from tracehound.families import EXEC as EXEC_FAMILY
+from tracehound.families import SETID
 
 # Opcodes, shared with _core.c (enum OP_*). AT_EXIT marks an op done at the exit stop.
 STR, PATH, FDPATH, SOCKADDR, SOCKINFO, ARGV, RAW, SOCKADDR_PLEN, IDS = range(1, 10)
@@ -80,13 +82,8 @@ OPS: dict[str, tuple[Op, ...]] = {
     "delete_module": ((STR, 0, 0),),
     "sendto": ((SOCKADDR, 4, 5),),
 }
-SETID = frozenset(
-    {"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid"}
-)
 for _name in SETID:
     OPS[_name] = ((IDS | AT_EXIT, 0, 0),)
-
-_EXECS = frozenset({"execve", "execveat"})
 
 # Architecture index in the core's tables; x32 numbers carry the X32 bit.
 ARCH_INDEX = {"x86_64": 0, "x32": 1, "i386": 2, "aarch64": 3}
@@ -105,6 +102,6 @@ def compile_specs(
             ops = OPS.get(name, ())
             if name not in capture:
                 ops = tuple(op for op in ops if not op[0] & AT_EXIT)
-            flags = (CAPTURE if name in capture else 0) | (EXEC if name in _EXECS else 0)
+            flags = (CAPTURE if name in capture else 0) | (EXEC if name in EXEC_FAMILY else 0)
             out.append((index, nr, flags, bytes(b for op in ops for b in op)))
     return out

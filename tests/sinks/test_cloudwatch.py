@@ -23,8 +23,8 @@ from sinkhelp import (
     sink_cfg,
 )
 
-from tracehound.agent.record import event_record
 from tracehound.agent.router import Router
+from tracehound.record import Record, event_record
 from tracehound.sinks import check_sinks_health
 from tracehound.sinks.cloudwatch import (
     EVENT_OVERHEAD,
@@ -107,7 +107,7 @@ async def test_burst_over_10000_records(aws_env: Moto, logs: Any) -> None:
 
 def test_split_respects_count_and_byte_limits() -> None:
     sink = CloudWatchLogsSink("cw", cw_cfg("http://unused", "g"))
-    small = [{"time": "2026-11-22T10:20:05.000000000Z", "n": i} for i in range(25_000)]
+    small = [Record({"n": i}, 1_795_342_805_000_000_000) for i in range(25_000)]
     chunks = sink.split(small)
     assert [len(c) for c in chunks] == [MAX_EVENTS, MAX_EVENTS, 5_000]
     big = [event_record(make_event(i, blob="x" * 3000)) for i in range(1000)]
