@@ -120,6 +120,9 @@ class Enricher:
         self.ecs: dict[str, Any] = {}
         self.ecs_errors = 0
         self._refresh: Periodic | None = None
+        self._base = os.environ.get(ECS_ENV) if cfg.enabled and cfg.ecs_metadata else None
+        if self._base:
+            self.task.fetch_expected = True  # the sinks wait for this fetch, not their own
 
     def process(self, e: Event) -> None:
         f = e.fields
@@ -150,12 +153,13 @@ class Enricher:
     # ---- ECS task metadata (async, outside the event path) ----
 
     async def start(self, tg: TaskGroup) -> None:
-        if not (self.enabled and self.cfg.ecs_metadata):
-            return
-        base = os.environ.get(ECS_ENV)
+        base = self._base
         if not base:
-            return  # not on ECS: nothing to add, not an error
-        await self.fetch_ecs(base)
+            return  # disabled, or not on ECS: nothing to add, not an error
+        try:
+            await self.fetch_ecs(base)
+        finally:
+            self.task.settle()
         if self.cfg.ecs_refresh_secs > 0:
             self._refresh = Periodic(self.cfg.ecs_refresh_secs, lambda: self.fetch_ecs(base))
             self._refresh.start(tg)

@@ -41,6 +41,10 @@ _RETRYABLE_CODES = frozenset(
 )
 
 
+# How long a sink opening waits for the enrichment stage's metadata fetch.
+ECS_WAIT_SECS = 5.0
+
+
 class AwsSinkBase(SinkBase, kw_only=True):
     # Default: AWS_REGION / AWS_DEFAULT_REGION (ECS sets AWS_REGION in every task).
     region: str | None = None
@@ -107,10 +111,12 @@ class AwsSink(BaseSink):
 
 
 async def ecs_task_id(task: TaskInfo) -> str | None:
-    """The task id (last part of the task ARN), from enrichment or the ECS metadata endpoint."""
+    """The task id (last part of the task ARN), from enrichment or, when enrichment does
+    not fetch the ECS metadata, from the endpoint: the endpoint is asked once."""
+    await task.wait_fetched(ECS_WAIT_SECS)
     arn = task.fields.get("aws.ecs.task_arn")
     uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
-    if not arn and uri:
+    if not arn and uri and not task.fetch_expected:
         import aiohttp
 
         try:
