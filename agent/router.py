@@ -19,7 +19,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from tracehound.event import Alert, Event, priority_rank
-from tracehound.record import Record, alert_record, encode, event_record
+from tracehound.record import Record, alert_record, event_record
 from tracehound.sinks import SinkConfig, build_sink
 from tracehound.sinks.disk_buffer import make_runner
 from tracehound.sinks.runner import SinkRunner
@@ -113,7 +113,7 @@ class Router:
         for i, item in enumerate(items):
             try:
                 rec = build(item, self.task)
-                size = len(encode(rec))  # encoded once here; every sink reuses the bytes
+                size = len(rec.encoded())  # measured; the bytes are made again, once, to send
             except Exception:
                 self.unencodable += 1
                 if self.unencodable <= 5:

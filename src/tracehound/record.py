@@ -10,8 +10,9 @@ carries "priority": "Debug" and "rule": "" is *not* added, so consumers can tell
 the two apart by the presence of "rule".
 
 A Record is that dict plus what sinks would otherwise recompute: its time in ns
-(never parsed back from the RFC 3339 text) and its JSON bytes, encoded once (the
-router measures them for the buffer bound, every sink reuses them).
+(never parsed back from the RFC 3339 text) and its JSON bytes, made once when the
+first sink sends it and shared by every other sink (the router measures the size
+for the buffer bound without keeping the bytes: buffered records stay small).
 """
 
 from __future__ import annotations
@@ -47,14 +48,22 @@ class Record(dict[str, Any]):
         fails is walked."""
         d = self._data
         if d is None:
-            try:
-                d = _json_encoder.encode(self)
-            except UnicodeEncodeError:
-                for key, value in list(self.items()):
-                    self[key] = _escaped(value)
-                d = _json_encoder.encode(self)
-            self._data = d
+            d = self._data = self.encoded()
         return d
+
+    def encoded(self) -> bytes:
+        """The JSON encoding, not kept: the router measures a record with it, and a
+        record waiting in a sink's buffer then costs its dict only (the byte bound
+        would otherwise hold twice the memory). Sinks use `data`, made once for all."""
+        d = self._data
+        if d is not None:
+            return d
+        try:
+            return _json_encoder.encode(self)
+        except UnicodeEncodeError:
+            for key, value in list(self.items()):
+                self[key] = _escaped(value)
+            return _json_encoder.encode(self)
 
 
 HOSTNAME = socket.gethostname()
