@@ -27,6 +27,7 @@ from tracehound.agent.config_checks import (
     raise_problems,
 )
 from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
+from tracehound.agent.tracer.specs import VERIFIED
 from tracehound.filters.config import FiltersConfig, check_filters
 from tracehound.sinks import SinkConfig, check_sinks, deprecated_sinks
 
@@ -72,10 +73,19 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             *("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid"),
         ]
     )
+    # Report what the kernel did, not only what the application passed: opens and
+    # connects take the exit stop (their result; the opened file, the socket's peer),
+    # and a difference from the argument read at entry is flagged (agent/tracer/truth.py).
+    verify: bool = True
     argv_max: int = 64  # arguments kept per execve
     arg_max_bytes: int = 4096  # bytes read per string argument (PATH_MAX)
     batch_max_events: int = 256  # events per hand-off to the pipeline
     queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
+
+    def results_known(self) -> list[str]:
+        """Syscalls whose result is captured (with ptrace): capture_results, and with
+        verify the opens and connects."""
+        return [*self.capture_results, *(sorted(VERIFIED) if self.verify else ())]
 
     def __post_init__(self) -> None:
         raise_problems(

@@ -78,6 +78,7 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         handoff=handoff,
         backend=tc.backend,
         ptrace_placement=tc.ptrace_placement,
+        verify=tc.verify,
     )
     chain = build_chain(cfg.filters, base_dir)
     router = Router.from_config(cfg.sinks)

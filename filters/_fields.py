@@ -273,6 +273,12 @@ for _n in ("flags", "request", "name", "path", "newpath", "oldpath", "target", "
 for _n in ("pid", "fd", "newfd", "oldfd", "uid", "gid", "ruid", "euid", "suid", "rgid", "egid"):
     _add(f"evt.arg.{_n}", "int", _f(f"evt.arg.{_n}"))
 _add("evt.arg.sgid", "int", _f("evt.arg.sgid"))
+# The kernel's answer against the application's claim (agent/tracer/truth.py).
+_add("evt.claim_mismatch", "bool", f"bool({_f('evt.claim_mismatch')})")
+for _n in ("claim", "addr"):
+    _add(f"evt.arg.{_n}", "str", _f(f"evt.arg.{_n}"))
+_add("fd.dev", "int", _f("fd.dev"))
+_add("fd.ino", "int", _f("fd.ino"))
 _add("evt.arg.mode", "any", _f("evt.arg.mode"))
 # container / ECS (static per task, set by the enrichment stage)
 for _n in (

@@ -87,7 +87,7 @@ def print_rules_report(cfg: object, base_dir: Path, *, strict: bool) -> bool:
         base_dir,
         profile=tracer.profile,
         syscalls=list(tracer.syscalls),
-        capture_results=list(tracer.capture_results),
+        capture_results=list(tracer.results_known()),
     )
     for line in rep.lines:
         print(line)

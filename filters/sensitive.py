@@ -8,7 +8,10 @@ per (path, write) because programs open the same files over and over.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import stat
 
 from tracehound.agent.event import Event
 from tracehound.filters._fields import OPEN_TYPES, is_open_write
@@ -26,6 +29,7 @@ MODIFY_TYPES = frozenset(
 PATH_TYPES = OPEN_TYPES | MODIFY_TYPES | {"execve", "execveat", "mkdir", "mkdirat"}
 
 _CACHE_MAX = 65536
+_FILES_MAX = 10000  # files indexed by inode below the sensitive prefixes
 
 
 class _Matcher:
@@ -76,6 +80,10 @@ class SensitivePaths:
         self.write = _Matcher(cfg.write_prefixes, cfg.write_globs)
         self._cache: dict[tuple[str, bool], bool] = {}
         self.tagged = 0
+        # A hardlink is another name of the same file: with tracer.verify the opened
+        # file's device and inode come along, and match the files found below the
+        # prefixes at start.
+        self.inodes = file_ids(cfg.prefixes)
 
     def matches(self, path: str, write: bool) -> bool:
         key = (path, write)
@@ -94,6 +102,26 @@ class SensitivePaths:
         if not isinstance(path, str) or not path.startswith("/"):
             return
         write = e.type in MODIFY_TYPES or is_open_write(e)
-        if self.matches(path, write):
+        if self.matches(path, write) or (
+            "fd.ino" in e.fields and (e.fields.get("fd.dev"), e.fields["fd.ino"]) in self.inodes
+        ):
             e.tags.add(self.tag)
             self.tagged += 1
+
+
+def file_ids(prefixes: list[str], limit: int = _FILES_MAX) -> frozenset[tuple[int, int]]:
+    """(device, inode) of the regular files at or below `prefixes`, at most `limit`."""
+    out: set[tuple[int, int]] = set()
+    for prefix in prefixes:
+        stack = [prefix]
+        while stack and len(out) < limit:
+            try:
+                st = os.lstat(p := stack.pop())
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.add((st.st_dev, st.st_ino))
+            elif stat.S_ISDIR(st.st_mode):
+                with contextlib.suppress(OSError):
+                    stack += [os.path.join(p, n) for n in os.listdir(p)]
+    return frozenset(out)

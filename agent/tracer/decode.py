@@ -25,6 +25,7 @@ from tracehound.agent.tracer.flags import (
     SOCK_FAMILY,
     open_flags,
 )
+from tracehound.agent.tracer import truth
 from tracehound.agent.tracer.records import Raw
 from tracehound.agent.tracer.specs import (
     T_ARGV,
@@ -143,7 +144,10 @@ def decodes(*names: str) -> Callable[[Decode], Decode]:
 
 
 def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
-    return {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": open_flags(flags)}
+    fields = {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": open_flags(flags)}
+    if r.has_result:
+        truth.opened(r, fields)
+    return fields
 
 
 @decodes("open")
@@ -189,6 +193,8 @@ def _d_connect(r: Raw) -> Fields:
     if "fd.rip" in fields:
         fields["fd.sip"], fields["fd.sport"] = fields["fd.rip"], fields["fd.rport"]
         fields["fd.l4proto"] = socket_info(r, 0).get("fd.l4proto", "unknown")
+    if r.has_result:
+        truth.connected(r, fields, sockaddr(truth.peer_bytes(r)))
     return fields
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from tracehound.agent.event import Event, ProcFacts, ProcInfo
 from tracehound.agent.tracer import records as R
+from tracehound.agent.tracer import truth
 from tracehound.agent.tracer._ptrace import (
     AUDIT_ARCH_AARCH64,
     AUDIT_ARCH_I386,
@@ -242,14 +243,15 @@ class ProcessTable:
         self.tgid_of[pid] = pid
         before = self.procs.get(pid)
         cmdline = (r.blob(T_CMDLINE) or b"").decode("utf-8", "surrogateescape")
+        comm = (r.blob(T_COMM) or b"").decode("utf-8", "replace")
+        exepath = (r.blob(T_EXE) or b"").decode("utf-8", "surrogateescape")
         if pending is not None:
             fields = pending.fields
             argv = fields.pop("argv", ())
-            name = fields.pop("comm", None) or os.path.basename(fields["fd.name"])
+            name = truth.executed(fields, comm, exepath)  # the kernel's comm, not the claim
         else:
             fields, argv = {}, tuple(cmdline.split("\0")[:-1])
-            name = (r.blob(T_COMM) or b"").decode("utf-8", "replace")
-        exepath = (r.blob(T_EXE) or b"").decode("utf-8", "surrogateescape")
+            name = comm
         proc = ProcInfo(
             pid=pid,
             ppid=before.ppid if before else 0,
@@ -295,7 +297,7 @@ class ProcessTable:
             )
             self.procs[pid] = proc
             p.fields.pop("argv", None)
-            p.fields.pop("comm", None)
+            truth.executed(p.fields, proc.name, proc.exepath)
             p.fields["evt.res"] = 0
             out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
         else:
@@ -327,7 +329,7 @@ class ProcessTable:
             proc = dataclasses.replace(proc, parent=before.parent)
         self.procs[pid] = proc
         p.fields.pop("argv", None)
-        p.fields.pop("comm", None)
+        truth.executed(p.fields, proc.name, proc.exepath)
         p.fields["evt.res"] = 0
         out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
 
