@@ -240,6 +240,7 @@ typedef struct Core {
     struct sock_filter *filter;
     unsigned short filter_len;
     int use_notify, use_ptrace, sync_wakeup_wanted;
+    int killable_wanted; /* 0: as on a kernel without WAIT_KILLABLE_RECV (a testing knob) */
     int follow_cpu; /* ptrace placement: keep the tracer on the CPU of the tracees */
     int tracer_cpu;
     unsigned place_tick, place_votes;
@@ -661,7 +662,9 @@ static void notify_lifecycle(Core *c, Enc *e, int tid, int is_exec) {
         emit_new_task(c, e, tgid == tid ? ppid : tgid, tid, tgid != tid, 1);
     }
     Task *proc = t->tgid == tid ? t : task_get(&c->seen, t->tgid, 0);
-    if (proc && proc->exec_pending) {
+    /* Only the leader's tid survives an exec: another thread's stop may come before
+     * the exec is done (and /proc shows the old program), so it settles nothing. */
+    if (proc && proc->exec_pending && tid == t->tgid) {
         proc->exec_pending = 0;
         emit_exec(c, e, proc->tid, proc->tid, 1);
     }
@@ -1099,7 +1102,9 @@ static int install_filter(Core *c, int *listener) {
     if (!c->use_notify)
         return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
     unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    int fd = -1;
+    errno = EINVAL;
+    if (c->killable_wanted) fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
     if (fd < 0 && errno == EINVAL) /* before 5.19: no killable wait */
         fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
                           &prog);
@@ -1358,10 +1363,11 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     PyObject *specs;
     int notify, ptr, sync;
     Py_ssize_t argv_max, arg_max, max_events, max_bytes;
-    int block, follow_cpu = 0;
-    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|p", &filt, &specs, &notify, &ptr, &sync, &argv_max,
-                          &arg_max, &max_events, &max_bytes, &block, &follow_cpu))
+    int block, follow_cpu = 0, killable = 1;
+    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|pp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
+                          &arg_max, &max_events, &max_bytes, &block, &follow_cpu, &killable))
         return -1;
+    c->killable_wanted = killable;
     if (filt.len % sizeof(struct sock_filter) || filt.len == 0) {
         PyBuffer_Release(&filt);
         PyErr_SetString(PyExc_ValueError, "filter is not a sock_filter array");

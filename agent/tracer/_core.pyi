@@ -16,6 +16,8 @@ class Core:
         max_events: int,
         max_bytes: int,
         block: bool,
+        follow_cpu: bool = ...,
+        killable_recv: bool = ...,
         /,
     ) -> None: ...
     def spawn(self, path: bytes, argv: list[bytes], envp: list[bytes], /) -> int: ...

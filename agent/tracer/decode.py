@@ -15,6 +15,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from tracehound.agent.tracer import truth
 from tracehound.agent.tracer.flags import (
     AF_INET,
     AF_INET6,
@@ -25,7 +26,6 @@ from tracehound.agent.tracer.flags import (
     SOCK_FAMILY,
     open_flags,
 )
-from tracehound.agent.tracer import truth
 from tracehound.agent.tracer.records import Raw
 from tracehound.agent.tracer.specs import (
     T_ARGV,

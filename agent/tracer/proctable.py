@@ -129,7 +129,10 @@ class ProcessTable:
         tid = r.tid
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
-        if key in self.pending:
+        # Without ptrace, another thread's syscall may come from before the exec was
+        # done: only the exec'ing thread, or the leader (the one left after an exec),
+        # says the process went on.
+        if key in self.pending and (self.lifecycle or tid in (self.pending[key].tid, tgid)):
             self._settle(key, out)
         table = self.names.get(r.arch)
         name = table.get(r.nr) if table is not None else None

@@ -105,6 +105,7 @@ class Tracer:
             QUEUE_MAX_BYTES,
             self.handoff.block,
             self.ptrace_placement == "follow",
+            b.killable_recv,
         )
 
     def run(self) -> None:

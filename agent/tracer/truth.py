@@ -46,7 +46,8 @@ def opened(r: Raw, fields: dict[str, Any]) -> None:
         fields["evt.arg.name"] = claim
     # The claim names another file (or none) than the one opened: a swap. A claim
     # that is a symlink or another name of the same file is no mismatch.
-    if not err and (cerr in (errno.ENOENT, errno.ENOTDIR) or (cerr == 0 and (cdev, cino) != (dev, ino))):
+    gone = cerr in (errno.ENOENT, errno.ENOTDIR)
+    if not err and (gone or (cerr == 0 and (cdev, cino) != (dev, ino))):
         fields[MISMATCH] = True
         fields[CLAIM] = claim
 
