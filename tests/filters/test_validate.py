@@ -223,11 +223,18 @@ def test_validate_notes_rules_the_profile_never_traces(base: Path) -> None:
         "  output: o\n  priority: warning\n"
     )
     cfg = base / "sym.toml"
-    cfg.write_text('[tracer]\nprofile = "minimal"\n[filters.rules]\nfiles = ["sym.yaml"]\n')
+    text = '[tracer]\nprofile = "minimal"\n[filters.rules]\nfiles = ["sym.yaml"]\n'
+    cfg.write_text(text)
     r = subprocess.run(
         ["tracehound", "validate", str(cfg)], capture_output=True, text=True, timeout=60
     )
     assert "rule 'Symlink' can never fire: profile 'minimal' traces none" in r.stdout
+    # tracer.verify (the default) takes the exit of opens: fd.num is known
+    assert "rule 'Opened' reads fd.num" not in r.stdout
+    cfg.write_text(text.replace("[tracer]\n", "[tracer]\nverify = false\n"))
+    r = subprocess.run(
+        ["tracehound", "validate", str(cfg)], capture_output=True, text=True, timeout=60
+    )
     assert "rule 'Opened' reads fd.num, known only for syscalls in tracer.capture_results" in (
         r.stdout
     )
