@@ -877,12 +877,34 @@ static int claim_path(char *out, size_t max, pid_t tid, const char *claim, size_
     return snprintf(out, max, "/proc/%d/fd/%d/%.*s", tid, dirfd, (int)len, claim) < (int)max;
 }
 
+/* A plain path (no ".", "..", "//" components) and its length. */
+static int plain(const char *p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == '/' && (p[i + 1] == '/' || (p[i + 1] == '.' && (i + 2 == n || p[i + 2] == '/' ||
+                                                                  (p[i + 2] == '.' && (i + 3 == n || p[i + 3] == '/'))))))
+            return 0;
+    return n > 0 && p[n - 1] != '/';
+}
+
+/* The opened file's name equals the claim: absolute, or relative to the base read at entry. */
+static int same_name(Enc *e, const char *opened, size_t olen, const char *claim, size_t clen, int arg) {
+    if (!plain(claim, clen) || claim[0] == '.') return 0;
+    if (claim[0] == '/') return olen == clen && memcmp(opened, claim, clen) == 0;
+    size_t blen = 0;
+    const char *base = find_blob(e, T_BASE, arg, &blen);
+    if (!base || blen == 0) return 0;
+    if (blen == 1 && base[0] == '/') blen = 0; /* the root: "/" + claim */
+    return olen == blen + 1 + clen && memcmp(opened, base, blen) == 0 && opened[blen] == '/' &&
+           memcmp(opened + blen + 1, claim, clen) == 0;
+}
+
 static void verify_fd(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res,
                       int path_arg, int flags_arg) {
     if (res < 0) return; /* failed: the result says so, no fd to look at */
-    char fdlink[64];
+    char fdlink[64], opened[4096];
     snprintf(fdlink, sizeof fdlink, "/proc/%d/fd/%d", tid, (int)res);
-    blob_link(e, T_FDTRUTH, 0, fdlink);
+    ssize_t olen = readlink(fdlink, opened, sizeof opened);
+    if (olen >= 0) enc_blob(e, T_FDTRUTH, 0, opened, (size_t)olen);
     FdStat v;
     memset(&v, 0, sizeof v);
     v.cerr = -1;
@@ -901,7 +923,10 @@ static void verify_fd(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, in
     size_t len = 0;
     const char *claim = find_blob(e, T_STR, path_arg, &len);
     char path[4200];
-    /* O_TMPFILE opens an unnamed file in the claimed directory: nothing to compare. */
+    /* The opened file's name is the claim, as the application wrote it or relative to
+     * the cwd read at entry: the claim cannot name another file (the common case,
+     * and one stat less). O_TMPFILE opens an unnamed file: nothing to compare. */
+    if (claim && olen >= 0 && same_name(e, opened, (size_t)olen, claim, len, path_arg)) claim = NULL;
     if (!v.err && claim && !(flags & 020000000) && claim_path(path, sizeof path, tid, claim, len, dirfd)) {
         /* O_NOFOLLOW (with O_PATH) opens the symlink itself */
         int r = fstatat(AT_FDCWD, path, &st, (flags & 0400000) ? AT_SYMLINK_NOFOLLOW : 0);
