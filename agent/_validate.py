@@ -49,6 +49,8 @@ def collect_errors(value: Any, tp: Any, path: tuple[str, ...]) -> list[tuple[tup
         tag_field = next(iter(tagged.values())).__struct_config__.tag_field
         assert tag_field is not None
         tag = value.get(tag_field)
+        if tag is not None and not isinstance(tag, str):
+            return [((*path, tag_field), f"must be a string, got {type(tag).__name__}")]
         if tag is None:
             return [
                 (path, f"missing required key `{tag_field}` (one of {', '.join(sorted(tagged))})")

@@ -19,19 +19,19 @@ import msgspec
 
 from tracehound.agent._toml_lines import key_lines, line_of
 from tracehound.agent._validate import collect_errors
-from tracehound.agent.config_checks import (
-    int_at_least,
-    non_negative,
-    positive_int,
-    positive_number,
-    raise_problems,
-)
+from tracehound.agent.config_checks import int_between, raise_problems, seconds_up_to
 from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
 from tracehound.agent.tracer.specs import VERIFIED
 from tracehound.filters.config import FiltersConfig, check_filters
 from tracehound.sinks import SinkConfig, check_sinks, deprecated_sinks
+from tracehound.sinks.console import ConsoleSinkConfig
 
 log = logging.getLogger("tracehound")
+
+NO_SINKS = (
+    "no [sinks.*] table: alerts go to the default console sink (stderr); "
+    "add a sink to send them elsewhere"
+)
 
 
 class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -50,8 +50,8 @@ class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         raise_problems(
             [
-                positive_int("max_events", self.max_events),
-                positive_int("max_bytes", self.max_bytes),
+                int_between("max_events", self.max_events, 1, 10_000_000),
+                int_between("max_bytes", self.max_bytes, 1, 1 << 30),
             ]
         )
 
@@ -90,9 +90,10 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         raise_problems(
             [
-                positive_int("argv_max", self.argv_max),
-                int_at_least("arg_max_bytes", self.arg_max_bytes, 16),
-                positive_int("batch_max_events", self.batch_max_events),
+                # The core reads at most this much per stop, with no Python in between.
+                int_between("argv_max", self.argv_max, 1, 4096),
+                int_between("arg_max_bytes", self.arg_max_bytes, 16, 65536),
+                int_between("batch_max_events", self.batch_max_events, 1, 100_000),
             ]
         )
 
@@ -107,8 +108,8 @@ class AgentConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         raise_problems(
             [
-                positive_number("shutdown_timeout_secs", self.shutdown_timeout_secs),
-                non_negative("stats_interval_secs", self.stats_interval_secs),
+                seconds_up_to("shutdown_timeout_secs", self.shutdown_timeout_secs, 3600),
+                seconds_up_to("stats_interval_secs", self.stats_interval_secs, 86400, zero=True),
             ]
         )
 
@@ -172,6 +173,10 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         raw: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [ConfigIssue("(syntax)", None, str(exc))]) from None
+    except (ValueError, RecursionError) as exc:  # a 5000-digit integer, tables nested too deep
+        line = _line_of_error(text, exc)
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+        raise ConfigError(source, [ConfigIssue("(syntax)", line, why)]) from None
     errors = collect_errors(raw, Config, ())
     if errors:
         raise ConfigError(source, [issue(p, m) for p, m in errors])
@@ -181,7 +186,21 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         raise ConfigError(source, [issue(p, m) for p, m in sem])
     for p, m in deprecated_sinks(cfg.sinks, ("sinks",)):
         log.warning("tracehound: warning: %s: %s", source, issue(p, m))
+    if not cfg.sinks:
+        # Never run with nowhere for alerts to go: keep the default, and say so.
+        cfg.sinks = {"console": ConsoleSinkConfig()}
+        log.warning("tracehound: warning: %s: %s", source, NO_SINKS)
     return cfg
+
+
+def _line_of_error(text: str, exc: BaseException) -> int | None:
+    """The line of a huge integer tomllib refused (it says no position); None otherwise."""
+    if isinstance(exc, RecursionError):
+        return None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if any(len(run) > 4000 for run in line.replace("_", "").split() if run[:1].isdigit()):
+            return lineno
+    return None
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -190,9 +209,13 @@ def load_config(path: str | Path | None) -> Config:
         return parse_config(default_config_text(), "default.toml", Path.cwd())
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(str(p), [ConfigIssue("(file)", None, exc.strerror or str(exc))]) from None
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        msg = f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        raise ConfigError(str(p), [ConfigIssue("(file)", line, msg)]) from None
     return parse_config(text, str(p), p.resolve().parent)
 
 

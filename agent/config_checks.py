@@ -46,6 +46,24 @@ def int_at_least(key: str, value: int, minimum: int) -> Problem | None:
     return None if ok else (key, f"must be an integer >= {minimum}, got {value!r}")
 
 
+def int_between(key: str, value: int, low: int, high: int) -> Problem | None:
+    """Every count in the config has an upper bound: memory and time are finite."""
+    if value < low:
+        if low <= 1:
+            return positive_int(key, value) if low == 1 else non_negative(key, value)
+        return int_at_least(key, value, low)
+    return None if value <= high else (key, f"must be at most {high}, got {value!r}")
+
+
+def seconds_up_to(key: str, value: float, high: float, *, zero: bool = False) -> Problem | None:
+    """A duration: > 0 (>= 0 with zero=True) and at most `high` seconds (never inf or nan)."""
+    low = non_negative(key, value) if zero else positive_number(key, value)
+    if low is not None:
+        return low
+    ok = value <= high  # False for nan too
+    return None if ok else (key, f"must be at most {high:g} seconds, got {value!r}")
+
+
 def positive_number(key: str, value: float) -> Problem | None:
     return None if value > 0 else (key, f"must be a positive number, got {value!r}")
 

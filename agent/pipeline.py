@@ -154,6 +154,8 @@ class Pipeline:
 
     def log_stats(self) -> None:
         stats: dict[str, Any] = dict(self.counters)
+        # Records the router could not encode (each dropped alone, never its batch).
+        stats["unencodable"] = getattr(self.router, "unencodable", 0)
         if self.stats_source is not None:
             stats = {**self.stats_source.counters(), **stats}
         print_stats("tracer", stats)

@@ -133,6 +133,39 @@ def encode(record: Record) -> bytes:
     return _json_encoder.encode(record)
 
 
+def escape_bytes(text: str) -> str:
+    """A name the tracer read as raw bytes (decoded with surrogateescape) as valid
+    UTF-8 text: each byte that is not UTF-8 becomes `\\xNN`. The event keeps the bytes
+    (rules match them); only the encoded record escapes them."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return escape_bytes(value)
+        return value
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    return value
+
+
+def encode_escaped(record: Record) -> bytes:
+    """encode(record); a record holding bytes that are not UTF-8 (a file name, an
+    argument) is escaped in place first, so every sink can encode it afterwards.
+    The fast path costs nothing: only a record that fails is walked."""
+    try:
+        return _json_encoder.encode(record)
+    except UnicodeEncodeError:
+        for key, value in list(record.items()):
+            record[key] = _escaped(value)
+        return _json_encoder.encode(record)
+
+
 def encode_lines(records: list[Record]) -> bytes:
     """JSON lines, one record per line, trailing newline included."""
     if not records:

@@ -19,7 +19,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from tracehound.agent.event import Alert, Event, priority_rank
-from tracehound.agent.record import Record, alert_record, encode, event_record
+from tracehound.agent.record import Record, alert_record, encode_escaped, event_record
 from tracehound.agent.runner import SinkRunner
 from tracehound.sinks import SinkConfig, build_sink
 
@@ -36,6 +36,7 @@ class Router:
         self._tasks = contextlib.AsyncExitStack()  # holds our own task group between start/stop
         self._own_tg: TaskGroup | None = None
         self._stats_scope: anyio.CancelScope | None = None
+        self.unencodable = 0  # records dropped because they could not be encoded
 
     @classmethod
     def from_config(cls, sinks: dict[str, SinkConfig]) -> Router:
@@ -68,13 +69,11 @@ class Router:
     async def route(self, events: list[Event], alerts: list[Alert]) -> None:
         offers: list[tuple[SinkRunner, list[Record], list[int]]] = []
         if events and self._events_to:
-            recs = [event_record(e) for e in events]
-            sizes = [len(encode(r)) for r in recs]
+            recs, sizes, _ = self._records(events, event_record)
             offers += [(r, recs, sizes) for r in self._events_to]
         if alerts and self._alerts_to:
-            arecs = [alert_record(a) for a in alerts]
-            asizes = [len(encode(r)) for r in arecs]
-            ranks = [priority_rank(a.priority) for a in alerts]
+            arecs, asizes, kept = self._records(alerts, alert_record)
+            ranks = [priority_rank(alerts[i].priority) for i in kept]
             for runner, min_rank in self._alerts_to:
                 keep = [i for i, rank in enumerate(ranks) if rank <= min_rank]
                 if len(keep) == len(arecs):
@@ -94,6 +93,29 @@ class Router:
             async with anyio.create_task_group() as tg:
                 for runner, recs, sizes in waits:
                     tg.start_soon(runner.put, recs, sizes)
+
+    def _records(
+        self, items: list[Any], build: Callable[[Any], Record]
+    ) -> tuple[list[Record], list[int], list[int]]:
+        """Records, their encoded sizes and the indices kept. A record that cannot be
+        built or encoded is logged and counted (`unencodable`), never taking the rest
+        of its batch with it."""
+        recs: list[Record] = []
+        sizes: list[int] = []
+        kept: list[int] = []
+        for i, item in enumerate(items):
+            try:
+                rec = build(item)
+                size = len(encode_escaped(rec))
+            except Exception:
+                self.unencodable += 1
+                if self.unencodable <= 5:
+                    log.exception("router: a record could not be encoded; dropped and counted")
+                continue
+            recs.append(rec)
+            sizes.append(size)
+            kept.append(i)
+        return recs, sizes, kept
 
     async def drain(self) -> None:
         """Every sink sends what it holds (no batch timeout) and its task ends. Unbounded:

@@ -57,6 +57,8 @@ def field_expr(name: str, arg: str | None, transforms: tuple[str, ...] = ()) -> 
         # proc.aname without [N]: every ancestor (a list); proc.env without [NAME]: all of it.
         expr, ftype = spec.any_expr, (spec.type if spec.key_type == "str" else "list")
     else:
+        if arg is not None and spec.key_type == "int" and not (arg.isascii() and arg.isdigit()):
+            raise ConditionError(f"index of {name!r} must be a number, got {arg!r}", 1)
         expr = spec.expr.replace("{arg}", arg or "0").replace("{key}", repr(arg or ""))
         ftype = spec.type
     for t in transforms:

@@ -110,6 +110,17 @@ class Token:
     pos: int
 
 
+# Conditions are compiled to Python source: a bound on nesting keeps them compilable
+# (CPython's parser stops near 200 levels) and a stack overflow out of the loader.
+MAX_DEPTH = 64
+
+
+def _is_index(arg: str) -> bool:
+    """A field index pasted into generated source: ASCII digits only (str.isdigit
+    accepts Unicode digits such as '٣', which are not Python literals)."""
+    return arg.isascii() and arg.isdigit() and len(arg) <= 6
+
+
 def tokenize(text: str) -> list[Token]:
     out: list[Token] = []
     for m in _TOKEN.finditer(text):
@@ -143,6 +154,7 @@ class _Parser:
         self.macro = macro
         self.lists = lists
         self.open_parens: list[int] = []
+        self.depth = 0  # parentheses and `not`s open here
         # Unsupported fields, operators and macros using them: raised only after the whole
         # condition parsed, so a syntax error is never hidden behind "unsupported".
         self.unsupported: list[UnsupportedError] = []
@@ -185,9 +197,14 @@ class _Parser:
     def parse_unary(self) -> Node:
         t = self.take()
         if t.kind == "word" and t.text == "not":
-            return Not(self.parse_unary())
+            self._nest(t)
+            negated = Not(self.parse_unary())
+            self.depth -= 1
+            return negated
         if t.kind == "lp":
+            self._nest(t)
             node = self.parse_or()
+            self.depth -= 1
             close = self.take()
             if close.kind != "rp":
                 if close.kind == "end":
@@ -216,6 +233,11 @@ class _Parser:
                 t.pos,
             )
         raise ConditionError(f"unknown macro {t.text!r}", t.pos)
+
+    def _nest(self, t: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ConditionError(f"nested too deeply (more than {MAX_DEPTH} levels)", t.pos)
 
     def parse_transformed(self, t: Token) -> tuple[Token, tuple[str, ...]]:
         """`tolower(toupper(proc.name))` -> the field token and (toupper, tolower)."""
@@ -250,7 +272,7 @@ class _Parser:
         if spec.indexed:
             if arg is None and not spec.index_optional:
                 raise ConditionError(f"field {name!r} needs an index, as in {name}[2]", t.pos)
-            if arg is not None and spec.key_type == "int" and not arg.isdigit():
+            if arg is not None and spec.key_type == "int" and not _is_index(arg):
                 raise ConditionError(f"index of {name!r} must be a number, got {arg!r}", t.pos)
         elif arg is not None:
             raise ConditionError(f"field {name!r} takes no [index]", t.pos)

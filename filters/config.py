@@ -26,8 +26,9 @@ class EnrichConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     group_file: str = "/etc/group"
     # Task and container metadata from ECS_CONTAINER_METADATA_URI_V4 (skipped when unset).
     ecs_metadata: bool = True
-    ecs_timeout_secs: Annotated[float, msgspec.Meta(gt=0)] = 2.0
-    ecs_refresh_secs: Annotated[float, msgspec.Meta(ge=0)] = 3600.0  # 0: never refresh
+    ecs_timeout_secs: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
+    # 0: never refresh
+    ecs_refresh_secs: Annotated[float, msgspec.Meta(ge=0, le=7 * 86400)] = 3600.0
 
 
 class SamplingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -37,7 +38,7 @@ class SamplingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # true: keep or drop all of one process's events of a type (stable per pid);
     # false: decide per event.
     per_process: bool = False
-    seed: int = 0
+    seed: Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)] = 0
 
 
 DEFAULT_SENSITIVE_PREFIXES = [
@@ -90,8 +91,8 @@ class BaselineConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     mode: Literal["off", "learn", "detect", "learn-then-detect"] = "off"
     # JSON file: loaded at start (if present), saved every save_interval_secs and on exit.
     file: str = ""
-    learn_secs: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
-    save_interval_secs: Annotated[float, msgspec.Meta(ge=0)] = 300.0  # 0: only on exit
+    learn_secs: Annotated[float, msgspec.Meta(gt=0, le=366 * 86400)] = 3600.0
+    save_interval_secs: Annotated[float, msgspec.Meta(ge=0, le=86400)] = 300.0  # 0: only on exit
     # Priority of "Unexpected behaviour" alerts.
     priority: str = "Notice"
     # What is learned per executable.
@@ -99,14 +100,14 @@ class BaselineConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         default_factory=lambda: ["exec", "write", "connect"]
     )
     # Bound on items per executable, so a runaway program cannot grow the file forever.
-    max_items_per_exe: Annotated[int, msgspec.Meta(ge=1)] = 2000
+    max_items_per_exe: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2000
 
 
 class RateLimitConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Identical alerts (same rule, same output text): `burst` at once, then `rate` per second.
     # rate = 0 turns rate limiting off.
-    rate: Annotated[float, msgspec.Meta(ge=0)] = 0.1
-    burst: Annotated[float, msgspec.Meta(ge=1)] = 5.0
+    rate: Annotated[float, msgspec.Meta(ge=0, le=1e6)] = 0.1
+    burst: Annotated[float, msgspec.Meta(ge=1, le=1e6)] = 5.0
 
 
 class RulesConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -40,10 +40,19 @@ def read_rule_file(entry: str, base_dir: Path) -> RuleSource:
     if not path.is_absolute():
         path = base_dir / path
     try:
-        return RuleSource(entry, path.read_text())
+        data = path.read_bytes()
     except OSError as exc:
         return RuleSource(
             entry, None, f"cannot read rule file {str(path)!r}: {exc.strerror or exc}"
+        )
+    try:
+        return RuleSource(entry, data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return RuleSource(
+            entry,
+            None,
+            f"rule file {str(path)!r} is not UTF-8 text (line {line}, offset {exc.start})",
         )
 
 
@@ -55,13 +64,37 @@ def load_rules(
     minimum_priority: str = "Debug",
 ) -> tuple[list[CompiledRule], list[LoadIssue], RuleLoader]:
     """Read and compile the files. Issues with severity "error" mean the files do not
-    load; "warning"/"info" issues name rules that were skipped."""
+    load; "warning"/"info" issues name rules that were skipped. The same files and
+    options are parsed once per process (validate checks, then reports; run checks,
+    then builds the engine): the last result is reused."""
+    key = (
+        tuple((s.name, s.text, s.error) for s in sources),
+        tuple(disabled),
+        tuple(disabled_tags),
+        minimum_priority,
+    )
+    if _last_load and _last_load[0] == key:
+        return _last_load[1]
+    result = _load_rules(key[0], key[1], key[2], minimum_priority)
+    _last_load[:] = [key, result]
+    return result
+
+
+_last_load: list[Any] = []  # [key, result] of the last load_rules()
+
+
+def _load_rules(
+    sources: tuple[tuple[str, str | None, str], ...],
+    disabled: tuple[str, ...],
+    disabled_tags: tuple[str, ...],
+    minimum_priority: str,
+) -> tuple[list[CompiledRule], list[LoadIssue], RuleLoader]:
     loader = RuleLoader()
-    for src in sources:
-        if src.text is None:
-            loader.issues.append(LoadIssue(src.name, None, src.error))
+    for name, text, error in sources:
+        if text is None:
+            loader.issues.append(LoadIssue(name, None, error))
             continue
-        loader.add_text(src.text, src.name)
+        loader.add_text(text, name)
     try:
         floor = priority_rank(minimum_priority)
     except ValueError:  # reported by the config check

@@ -6,13 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from tracehound.agent.config_checks import (
-    Problem,
-    non_negative,
-    positive_int,
-    positive_number,
-    raise_problems,
-)
+from tracehound.agent.config_checks import Problem, int_between, raise_problems, seconds_up_to
 from tracehound.agent.event import parse_priority
 from tracehound.agent.record import Record
 
@@ -27,7 +21,10 @@ class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     def __post_init__(self) -> None:
         raise_problems(
-            [positive_int("max_events", self.max_events), positive_int("max_size", self.max_size)]
+            [
+                int_between("max_events", self.max_events, 1, 10_000_000),
+                int_between("max_size", self.max_size, 1, 4 << 30),
+            ]
         )
 
 
@@ -39,9 +36,9 @@ class BatchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         raise_problems(
             [
-                positive_int("max_events", self.max_events),
-                positive_int("max_bytes", self.max_bytes),
-                positive_number("timeout_secs", self.timeout_secs),
+                int_between("max_events", self.max_events, 1, 1_000_000),
+                int_between("max_bytes", self.max_bytes, 1, 256 << 20),
+                seconds_up_to("timeout_secs", self.timeout_secs, 3600),
             ]
         )
 
@@ -55,10 +52,10 @@ class RequestConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         raise_problems(
             [
-                non_negative("retry_attempts", self.retry_attempts),
-                positive_number("retry_initial_backoff_secs", self.retry_initial_backoff_secs),
-                positive_number("retry_max_duration_secs", self.retry_max_duration_secs),
-                positive_number("timeout_secs", self.timeout_secs),
+                int_between("retry_attempts", self.retry_attempts, 0, 1000),
+                seconds_up_to("retry_initial_backoff_secs", self.retry_initial_backoff_secs, 3600),
+                seconds_up_to("retry_max_duration_secs", self.retry_max_duration_secs, 86400),
+                seconds_up_to("timeout_secs", self.timeout_secs, 3600),
             ]
         )
 

@@ -38,7 +38,16 @@ DEPRECATED_STDOUT = (
 )
 
 
+# Control characters (C0, DEL, C1) shown escaped: an argument or a file name must
+# never end a line early and forge one of ours, nor move a terminal's cursor.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
 def readable(rec: Record) -> str:
+    return _readable(rec).translate(_CONTROLS)
+
+
+def _readable(rec: Record) -> str:
     f = rec["output_fields"]
     what = f.get("fd.name") or f.get("fd.sip") or f.get("proc.cmdline") or ""
     # Alerts show their priority; plain events are marked "evt" so they never

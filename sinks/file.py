@@ -6,7 +6,7 @@ import os
 
 import anyio
 
-from tracehound.agent.config_checks import Problem, non_negative, not_empty
+from tracehound.agent.config_checks import Problem, int_between, not_empty
 from tracehound.agent.record import Record, encode
 from tracehound.sinks._common import BaseSink, SinkBase
 
@@ -23,8 +23,8 @@ class FileSinkConfig(SinkBase, tag="file"):
     def problems(self) -> list[Problem | None]:
         return [
             not_empty("path", self.path),
-            non_negative("max_bytes", self.max_bytes),
-            non_negative("max_files", self.max_files),
+            int_between("max_bytes", self.max_bytes, 0, 1 << 40),
+            int_between("max_files", self.max_files, 0, 1000),
         ]
 
 

@@ -25,6 +25,7 @@ PROGRAMS = {
     "swapconnect": ["-O1", "-pthread"],
     "swapexec": ["-O1", "-pthread"],
     "openpaths": ["-O1"],
+    "badnames": ["-O1"],
 }
 
 

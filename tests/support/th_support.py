@@ -16,18 +16,39 @@ NO_PTRACE = str(Path(__file__).with_name("no_ptrace.py"))
 # the lifecycle events.
 BACKENDS = ("seccomp_notify", "ptrace", "notify_no_ptrace")
 
+# "notify_nocap": the agent as it runs in a task without SYS_PTRACE: Docker's (and
+# Fargate's) default capability set, so CAP_SYS_PTRACE really is gone, and ptrace(2)
+# refused by the seccomp profile. The attacker tests run on this mode too.
+DOCKER_CAPS = (
+    "chown,dac_override,fowner,fsetid,kill,setgid,setuid,setpcap,net_bind_service,"
+    "net_raw,sys_chroot,mknod,audit_write,setfcap"
+)
+NOCAP = [
+    "setpriv",
+    "--bounding-set",
+    "-all," + ",".join("+" + c for c in DOCKER_CAPS.split(",")),
+    "--inh-caps",
+    "-all",
+    "--ambient-caps",
+    "-all",
+    "--",
+]
+ALL_MODES = (*BACKENDS, "notify_nocap")
+
 
 def with_backend(config: str, backend: str | None) -> tuple[str, list[str]]:
     """The config with `tracer.backend` set, and the command prefix the backend needs."""
     if backend is None:
         return config, []
-    name = "seccomp_notify" if backend == "notify_no_ptrace" else backend
+    name = "seccomp_notify" if backend in ("notify_no_ptrace", "notify_nocap") else backend
     line = f'backend = "{name}"'
     if "[tracer]\n" in config:
         config = config.replace("[tracer]\n", f"[tracer]\n{line}\n", 1)
     else:
         config = f"[tracer]\n{line}\n{config}"
     prefix = [sys.executable, NO_PTRACE] if backend == "notify_no_ptrace" else []
+    if backend == "notify_nocap":
+        prefix = [*NOCAP, sys.executable, NO_PTRACE]
     return config, prefix
 
 
