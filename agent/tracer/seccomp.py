@@ -9,6 +9,7 @@ allowed silently and never failed.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,8 +53,10 @@ class ArgCheck:
     arg: int
     below: int = 0
     mask: int = 0
+    ptrace: bool = False  # RET_TRACE whatever the run's trace action (see via_ptrace)
 
     def code(self, trace: int = RET_TRACE) -> list[Insn]:
+        trace = RET_TRACE if self.ptrace else trace
         load = (_LD_ABS, 0, 0, _arg_low(self.arg))
         if self.mask:
             return [load, (_JSET, 0, 1, self.mask), (_RET, 0, 0, trace), (_RET, 0, 0, RET_ALLOW)]
@@ -121,7 +124,8 @@ def _arch_actions(
     acts: dict[int, Action] = {}
     for nr, name in table.items():
         if name in via_ptrace:
-            acts[base + nr] = "ptrace"
+            check = checks.get(name)
+            acts[base + nr] = "ptrace" if check is None else dataclasses.replace(check, ptrace=True)
         elif name in traced:
             acts[base + nr] = checks.get(name, "trace")
         else:
