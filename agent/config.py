@@ -220,5 +220,14 @@ def load_config(path: str | Path | None) -> Config:
 
 
 def effective_config(cfg: Config) -> dict[str, Any]:
-    """The config with every default filled in, as plain data (for print-config)."""
-    return msgspec.to_builtins(cfg)
+    """The config with every default filled in, as plain data (for print-config).
+    Unset optional values are left out: TOML has no null."""
+    return _without_none(msgspec.to_builtins(cfg))
+
+
+def _without_none(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _without_none(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_without_none(x) for x in v]
+    return v

@@ -22,6 +22,7 @@ from tracehound.agent.event import Alert, Event, priority_rank
 from tracehound.agent.record import Record, alert_record, encode_escaped, event_record
 from tracehound.agent.runner import SinkRunner
 from tracehound.sinks import SinkConfig, build_sink
+from tracehound.sinks.disk_buffer import make_runner
 
 log = logging.getLogger("tracehound")
 
@@ -40,7 +41,7 @@ class Router:
 
     @classmethod
     def from_config(cls, sinks: dict[str, SinkConfig]) -> Router:
-        return cls([SinkRunner(name, cfg, build_sink(name, cfg)) for name, cfg in sinks.items()])
+        return cls([make_runner(name, cfg, build_sink(name, cfg)) for name, cfg in sinks.items()])
 
     async def start(
         self,

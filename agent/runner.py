@@ -375,7 +375,10 @@ class SinkRunner:
                 return
             self._note_error(err)
             if attempt >= req.retry_attempts:
-                self.stats.drop("retries_exhausted", len(chunk))
+                # A sink that retries only the failed part of a chunk knows how much is in.
+                done = getattr(self.sink, "delivered", lambda _c: 0)(chunk)
+                self.stats.sent_records += done
+                self.stats.drop("retries_exhausted", len(chunk) - done)
                 log.error(
                     "sink %s: %d records dropped after %d retries: %s",
                     self.name,

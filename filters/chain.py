@@ -18,6 +18,7 @@ from tracehound.agent.event import Alert, Event
 from tracehound.filters import _fields, _procinfo
 from tracehound.filters._loader import CompiledRule
 from tracehound.filters.baseline import Baseline, write_atomic
+from tracehound.filters.baseline_s3 import S3Baseline, is_s3_url
 from tracehound.filters.config import FiltersConfig
 from tracehound.filters.enrich import Enricher
 from tracehound.filters.periodic import Periodic
@@ -61,6 +62,12 @@ class StageChain:
             SensitivePaths(cfg.sensitive_paths) if cfg.sensitive_paths.enabled else None
         )
         self.baseline = Baseline(cfg.baseline, now_ns)
+        bl = cfg.baseline
+        self._s3 = (
+            S3Baseline(bl.file, bl.region, bl.endpoint_url)
+            if self.baseline.active and is_s3_url(bl.file)
+            else None
+        )
         self.rules = rules
         self.written = _fields.WrittenFiles()
         _fields.WRITTEN = self.written  # read by proc.is_exe_upper_layer
@@ -161,7 +168,10 @@ class StageChain:
         refresh) runs in tasks of `tg`."""
         await self.enricher.start(tg)
         if self.baseline.active:
-            warning = await anyio.to_thread.run_sync(self.baseline.load)
+            if self._s3 is not None:
+                warning = await self._s3.load(self.baseline)
+            else:
+                warning = await anyio.to_thread.run_sync(self.baseline.load)
             if warning:
                 log.warning("%s", warning)
             interval = self.cfg.baseline.save_interval_secs
@@ -178,6 +188,12 @@ class StageChain:
     async def save_baseline(self) -> None:
         if not self.baseline.active:
             return
+        if self._s3 is not None:
+            try:
+                await self._s3.save(self.baseline)
+            except Exception as exc:  # dirty again: the next interval tries again
+                log.error("merging baseline into %s failed: %s", self.baseline.file, exc)
+            return
         data = self.baseline.snapshot()
         if data is None:
             return
@@ -193,6 +209,9 @@ class StageChain:
         out["sensitive_tagged"] = self.sensitive.tagged if self.sensitive else 0
         if self.baseline.active:
             out.update(self.baseline.stats())
+            if self._s3 is not None:
+                out["baseline_s3_saves"] = self._s3.saves
+                out["baseline_s3_conflicts"] = self._s3.conflicts
         if self.rules is not None:
             out["alerts"] = self.rules.alerts
             out["alerts_suppressed"] = self.rules.suppressed

@@ -101,6 +101,10 @@ class BaselineConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     )
     # Bound on items per executable, so a runaway program cannot grow the file forever.
     max_items_per_exe: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 2000
+    # file = "s3://BUCKET/KEY": one baseline shared by a service's tasks
+    # (filters/baseline_s3.py). Region (default AWS_REGION) and endpoint (VPC endpoint).
+    region: str | None = None
+    endpoint_url: str | None = None
 
 
 class RateLimitConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -158,6 +162,10 @@ def check_filters(cfg: FiltersConfig, path: tuple[str, ...], base_dir: Path) -> 
         errs.append(((*path, "baseline", "priority"), str(exc)))
     if bl.mode != "off" and not bl.file:
         errs.append(((*path, "baseline", "file"), f'mode = "{bl.mode}" needs a baseline file'))
+    from tracehound.filters.baseline_s3 import is_s3_url, s3_url_problem
+
+    if is_s3_url(bl.file) and (problem := s3_url_problem(bl.file)):
+        errs.append(((*path, "baseline", "file"), problem))
 
     rp = (*path, "rules")
     rc = cfg.rules

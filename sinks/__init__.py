@@ -29,6 +29,8 @@ from tracehound.sinks.console import (
 )
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
+from tracehound.sinks.firehose import FirehoseSink, FirehoseSinkConfig
+from tracehound.sinks.s3 import S3Sink, S3SinkConfig
 from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
 
 
@@ -50,6 +52,8 @@ SinkConfig = (
     | WebhookSinkConfig
     | CloudWatchLogsSinkConfig
     | LambdaSinkConfig
+    | FirehoseSinkConfig
+    | S3SinkConfig
 )
 
 REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
@@ -59,6 +63,8 @@ REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
     WebhookSinkConfig: WebhookSink,
     CloudWatchLogsSinkConfig: CloudWatchLogsSink,
     LambdaSinkConfig: LambdaSink,
+    FirehoseSinkConfig: FirehoseSink,
+    S3SinkConfig: S3Sink,
 }
 
 

@@ -18,14 +18,23 @@ class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # events, this one never lets a slow sink grow the agent without limit.
     max_size: int = 16 * 1024 * 1024
     when_full: Literal["block", "drop_newest"] = "block"
+    # "disk" (sinks/disk_buffer.py): records wait in files under `path` (one directory
+    # per sink), at most max_disk_size bytes, and survive a restart of the agent.
+    type: Literal["memory", "disk"] = "memory"
+    path: str | None = None
+    max_disk_size: int = 1024 * 1024 * 1024
 
     def __post_init__(self) -> None:
-        raise_problems(
-            [
-                int_between("max_events", self.max_events, 1, 10_000_000),
-                int_between("max_size", self.max_size, 1, 4 << 30),
-            ]
-        )
+        problems: list[Problem | None] = [
+            int_between("max_events", self.max_events, 1, 10_000_000),
+            int_between("max_size", self.max_size, 1, 4 << 30),
+            int_between("max_disk_size", self.max_disk_size, 1 << 20, 1 << 40),
+        ]
+        if self.type == "disk" and not self.path:
+            problems.append(("path", 'is required with type = "disk", got none'))
+        if self.type == "memory" and self.path:
+            problems.append(("path", f'is only used with type = "disk", got {self.path!r}'))
+        raise_problems(problems)
 
 
 class BatchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

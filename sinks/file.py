@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 import anyio
 
 from tracehound.agent.config_checks import Problem, int_between, not_empty
 from tracehound.agent.record import Record, encode
 from tracehound.sinks._common import BaseSink, SinkBase
+from tracehound.sinks.ocsf import encode_ocsf
 
 
 class FileSinkConfig(SinkBase, tag="file"):
@@ -19,6 +21,8 @@ class FileSinkConfig(SinkBase, tag="file"):
     max_files: int = 5
     # fsync after each batch: survives a crash of the host, costs a disk flush per batch.
     fsync: bool = False
+    # json: the record as it is (Falco's envelope); ocsf: OCSF 1.7 objects (sinks/ocsf.py).
+    encoding: Literal["json", "ocsf"] = "json"
 
     def problems(self) -> list[Problem | None]:
         return [
@@ -52,7 +56,8 @@ class FileSink(BaseSink):
 
     async def send(self, records: list[Record]) -> None:
         # In a thread: a slow disk (or fsync) must not stall the event loop and other sinks.
-        await anyio.to_thread.run_sync(self._write, [encode(r) + b"\n" for r in records])
+        enc = encode_ocsf if self.cfg.encoding == "ocsf" else encode
+        await anyio.to_thread.run_sync(self._write, [enc(r) + b"\n" for r in records])
 
     def _write(self, lines: list[bytes]) -> None:
         if self._fd < 0:

@@ -21,6 +21,7 @@ from tracehound.agent.record import Record, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks._time import record_ns
 from tracehound.sinks.errors import FatalError, RetryableError
+from tracehound.sinks.ocsf import to_ocsf
 
 if TYPE_CHECKING:  # imported where used: a config without a webhook never loads aiohttp
     import aiohttp
@@ -67,8 +68,9 @@ class WebhookSinkConfig(SinkBase, tag="webhook", kw_only=True):
     method: Literal["POST", "PUT"] = "POST"
     # json: one JSON array per request; ndjson: one record per line;
     # splunk_hec: HEC event envelopes, newline-separated (POST to /services/collector/event);
-    # falco: one alert object per request, as Falco's http_output (what falcosidekick reads).
-    encoding: Literal["json", "ndjson", "splunk_hec", "falco"] = "json"
+    # falco: one alert object per request, as Falco's http_output (what falcosidekick reads);
+    # ocsf: a JSON array of OCSF 1.7 objects (sinks/ocsf.py).
+    encoding: Literal["json", "ndjson", "splunk_hec", "falco", "ocsf"] = "json"
     # encoding = "falco": requests in flight at once, so one-alert requests keep up.
     max_parallel_requests: int = 16
     compression: Literal["none", "gzip"] = "none"
@@ -132,6 +134,7 @@ _CONTENT_TYPES = {
     "ndjson": "application/x-ndjson",
     "splunk_hec": "application/json",
     "falco": "application/json",
+    "ocsf": "application/json",
 }
 
 
@@ -141,6 +144,8 @@ def encode_body(cfg: WebhookSinkConfig, records: list[Record]) -> bytes:
         return _json.encode(records[0])
     if cfg.encoding == "json":
         return _json.encode(records)
+    if cfg.encoding == "ocsf":
+        return _json.encode([to_ocsf(r) for r in records])
     if cfg.encoding == "ndjson":
         return encode_lines(records)
     hec = cfg.splunk

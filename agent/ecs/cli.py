@@ -11,6 +11,7 @@ from typing import Any
 
 from tracehound.agent.config_env import CONFIG_ENV
 from tracehound.agent.ecs.instrument import InstrumentError, Options, instrument
+from tracehound.agent.ecs.registry import cached, image_defaults
 from tracehound.agent.ecs.taskdef import registrable
 
 USAGE_EXIT = 2
@@ -54,6 +55,7 @@ def cmd_instrument(args: argparse.Namespace) -> int:
             commands=_per_container(args.command, "command"),
             config_toml=_config_text(args.config) if args.config else None,
             config_from=args.config_from,
+            resolve=None if args.no_registry else cached(image_defaults),
         )
         result = instrument(td, opts)
     except (OSError, ValueError, InstrumentError) as exc:
@@ -106,10 +108,22 @@ def register(sub: Any) -> None:
         help="seccomp_notify needs no SYS_PTRACE capability",
     )
     ins.add_argument(
-        "--entrypoint", action="append", default=[], help="NAME='[...]' when the image sets it"
+        "--entrypoint",
+        action="append",
+        default=[],
+        help="NAME='[...]': overrides what the image's registry says",
     )
     ins.add_argument(
-        "--command", action="append", default=[], help="NAME='[...]' when the image sets it"
+        "--command",
+        action="append",
+        default=[],
+        help="NAME='[...]': overrides what the image's registry says",
+    )
+    ins.add_argument(
+        "--no-registry",
+        action="store_true",
+        help="never read an image's entrypoint/command from its registry "
+        "(then --entrypoint/--command are required where the task omits them)",
     )
     cfg = ins.add_mutually_exclusive_group()
     cfg.add_argument("--config", help=f"agent config TOML, embedded as {CONFIG_ENV}")

@@ -8,11 +8,13 @@ touches; everything else in the task definition is left exactly as it was.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from tracehound.agent.config_env import CONFIG_ENV
+from tracehound.agent.ecs.registry import ARCHITECTURES, RegistryError, Resolver
 
 WRAPPER = "/opt/tracehound/bin/tracehound"
 MOUNT = "/opt/tracehound"  # where wrapped containers see the bundle (read-only)
@@ -56,13 +58,16 @@ class Style:
     value: str
     value_from: str
     firelens: str
+    runtime_platform: str
+    cpu_architecture: str
 
 
 JSON = Style(
     "containerDefinitions", "volumes", "name", "image", "essential", "entryPoint", "command",
     "linuxParameters", "capabilities", "add", "stopTimeout", "mountPoints", "sourceVolume",
     "containerPath", "readOnly", "dependsOn", "containerName", "condition", "environment",
-    "secrets", "value", "valueFrom", "firelensConfiguration",
+    "secrets", "value", "valueFrom", "firelensConfiguration", "runtimePlatform",
+    "cpuArchitecture",
 )  # fmt: skip
 CFN = Style(*(k[0].upper() + k[1:] for k in JSON.__dict__.values()))
 
@@ -76,6 +81,9 @@ class Options:
     commands: dict[str, list[str]] = field(default_factory=dict)  # name -> command
     config_toml: str | None = None  # embedded as CONFIG_ENV
     config_from: str | None = None  # SSM parameter or Secrets Manager ARN -> CONFIG_ENV
+    # Reads an image's Entrypoint/Cmd from its registry (registry.image_defaults);
+    # None: they must be given (entrypoints/commands) when the task omits them.
+    resolve: Resolver | None = None
 
 
 @dataclass
@@ -109,6 +117,8 @@ def instrument(td: dict[str, Any], opts: Options, s: Style = JSON) -> Result:
     if INIT_NAME in names:
         raise InstrumentError(f"{INIT_NAME!r} is tracehound's own init container")
     todo = [by_name[n] for n in names if not _wrapped(by_name[n], s)]
+    if opts.resolve is not None:
+        opts = _from_images(td, todo, opts, opts.resolve, s)
     missing = [
         f"container {c[s.name]!r}: its {what} comes from the image; pass it with "
         f"--{flag} {c[s.name]}='[\"...\"]' (JSON list, [] when the image has none)"
@@ -134,6 +144,47 @@ def instrument(td: dict[str, Any], opts: Options, s: Style = JSON) -> Result:
     for c in todo:
         changes += _wrap(c, opts, s)
     return Result(td, changes)
+
+
+def _from_images(
+    td: dict[str, Any], todo: list[dict[str, Any]], opts: Options, resolve: Resolver, s: Style
+) -> Options:
+    """Options with the entrypoint and command of each container that leaves them to
+    its image, as the runtime merges them (Docker's rule: a container that sets its
+    own entryPoint does not inherit the image's Cmd)."""
+    arch_name = (td.get(s.runtime_platform) or {}).get(s.cpu_architecture) or "X86_64"
+    arch = ARCHITECTURES.get(str(arch_name).upper())
+    entrypoints, commands = dict(opts.entrypoints), dict(opts.commands)
+    for c in todo:
+        name = c[s.name]
+        need_entry = s.entry_point not in c and name not in entrypoints
+        need_cmd = s.command not in c and name not in commands
+        if not (need_entry or need_cmd):
+            continue
+        own_entry = c.get(s.entry_point) or entrypoints.get(name)
+        if not need_entry and own_entry:
+            commands[name] = []  # the image's Cmd is not used under another entrypoint
+            continue
+        image = c.get(s.image)
+        if not isinstance(image, str):
+            raise InstrumentError(
+                f"container {name!r}: image {json.dumps(image)} is not a plain reference; "
+                "pass --entrypoint/--command"
+            )
+        if arch is None:
+            raise InstrumentError(f"runtimePlatform cpuArchitecture {arch_name!r} is unknown")
+        try:
+            found = resolve(image, arch)
+        except RegistryError as exc:
+            raise InstrumentError(
+                f"container {name!r}: {exc}; or pass --entrypoint {name}='[...]' and "
+                f"--command {name}='[...]' (JSON lists, [] when the image has none)"
+            ) from None
+        if need_entry:
+            entrypoints[name] = found.entrypoint
+        if need_cmd:
+            commands[name] = found.cmd
+    return dataclasses.replace(opts, entrypoints=entrypoints, commands=commands)
 
 
 def _wrapped(c: dict[str, Any], s: Style) -> bool:

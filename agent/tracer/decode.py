@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tracehound.agent.tracer import truth
+from tracehound.agent.tracer._ptrace import AUDIT_ARCH_AARCH64
 from tracehound.agent.tracer.flags import (
     AF_INET,
     AF_INET6,
@@ -144,7 +145,8 @@ def decodes(*names: str) -> Callable[[Decode], Decode]:
 
 
 def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
-    fields = {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": open_flags(flags)}
+    arch = "aarch64" if r.arch == AUDIT_ARCH_AARCH64 else "x86_64"  # i386, x32: x86's bits
+    fields = {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": open_flags(flags, arch)}
     if r.has_result:
         truth.opened(r, fields)
     return fields

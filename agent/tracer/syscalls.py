@@ -16,6 +16,7 @@ from tracehound.agent.tracer._ptrace import AUDIT_ARCH_AARCH64, AUDIT_ARCH_I386,
 
 # Numbers >= 424 are shared by all architectures.
 _UNIFIED_NEW = {
+    440: "process_madvise",  # python-ptrace's aarch64 table ends at 439
     441: "epoll_pwait2",
     442: "mount_setattr",
     443: "quotactl_fd",

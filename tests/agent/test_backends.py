@@ -42,16 +42,31 @@ def test_choice_follows_the_features() -> None:
         choose("seccomp_notify", Features(notify=False, sync_wakeup=False, ptrace_errno=0))
 
 
+def _kernel() -> tuple[int, int]:
+    major, minor = os.uname().release.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()))
+
+
+# What `auto` says: SYNC_WAKE_UP from 6.6 on; before (Fargate's 5.10, under
+# scripts/kernel-tests) ptrace is as fast, so it is chosen.
+AUTO_SAYS = (
+    "tracer backend seccomp_notify, same-CPU hand-off: the kernel hands"
+    if _kernel() >= (6, 6)
+    else "tracer backend ptrace: seccomp user notification cannot hand over on the same CPU"
+)
+
+
 def test_this_machine_has_what_the_fast_path_needs() -> None:
-    """The probes on this kernel (6.6+): notify with SYNC_WAKE_UP, and ptrace (root)."""
+    """The probes: notify (with SYNC_WAKE_UP on 6.6+), and ptrace (root)."""
     f = probe()
-    assert f.notify and f.sync_wakeup and f.ptrace
+    assert f.notify and f.ptrace
+    assert f.sync_wakeup == (_kernel() >= (6, 6))
 
 
 @pytest.mark.parametrize(
     ("backend", "said"),
     [
-        (None, "tracer backend seccomp_notify, same-CPU hand-off: the kernel hands"),
+        (None, AUTO_SAYS),
         ("ptrace", "tracer backend ptrace: requested"),
         ("notify_no_ptrace", "ptrace is not permitted (EPERM): /proc does"),
     ],
@@ -106,7 +121,8 @@ def test_the_application_dies_with_the_agent(tmp_path: Path, tracer_backend: str
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
+    # Generous: under scripts/kernel-tests (an emulated guest) Python starts slowly.
+    deadline = time.monotonic() + 180
     while not (apps := _children_of(agent.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert apps, "the application never started"

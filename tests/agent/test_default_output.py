@@ -33,3 +33,15 @@ def test_default_config_shows_alerts_on_stderr(tmp_path: Path) -> None:
     assert alerts, res.stderr.decode()
     assert all('"rule"' in line for line in alerts)  # alerts only: events are opt-in
     assert any("/etc/shadow" in line for line in alerts)
+
+
+def test_print_config_is_a_config_validate_accepts(tmp_path: Path) -> None:
+    """The bundle's build smoke test: unset optionals (no TOML null) must not break it."""
+    out = subprocess.run([*AGENT, "print-config"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    cfg = tmp_path / "printed.toml"
+    cfg.write_text(out.stdout)
+    done = subprocess.run(
+        [*AGENT, "validate", str(cfg)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

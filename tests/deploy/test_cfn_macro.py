@@ -75,7 +75,12 @@ def test_a_missing_entrypoint_fails_the_transform_with_its_name(tmp_path: Path) 
     fragment = {k: v for k, v in template.items() if k != "Transform"}
     del fragment["Resources"]["WebTask"]["Properties"]["ContainerDefinitions"][0]["EntryPoint"]
     res = invoke(
-        built(tmp_path), {"requestId": "r", "fragment": fragment, "params": {"Image": IMAGE}}
+        built(tmp_path),
+        {
+            "requestId": "r",
+            "fragment": fragment,
+            "params": {"Image": IMAGE, "ReadImages": "false"},  # see test_ecs_registry.py
+        },
     )
     assert res["status"] == "failure"
     assert "WebTask" in res["errorMessage"] and "'web'" in res["errorMessage"]

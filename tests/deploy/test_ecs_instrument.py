@@ -91,7 +91,12 @@ def test_chosen_containers_and_an_unknown_name() -> None:
     ).taskdef
     assert containers(out)["api"]["entryPoint"][0] == WRAPPER
     done = run_cli(
-        str(SAMPLES / "multi-firelens.json"), "--image", IMAGE, "--container", "log_router"
+        str(SAMPLES / "multi-firelens.json"),
+        "--image",
+        IMAGE,
+        "--container",
+        "log_router",
+        "--no-registry",  # tests/deploy/test_ecs_registry.py reads images from a registry
     )
     assert done.returncode == 2 and "container 'log_router'" in done.stderr  # image entrypoint
     done = run_cli(str(SAMPLES / "multi-firelens.json"), "--image", IMAGE, "--container", "apii")
@@ -107,7 +112,7 @@ def test_seccomp_notify_needs_no_capability() -> None:
 
 def test_entrypoint_from_the_image_must_be_given(tmp_path: Path) -> None:
     path = str(SAMPLES / "image-entrypoint.json")
-    done = run_cli(path, "--image", IMAGE)
+    done = run_cli(path, "--image", IMAGE, "--no-registry")
     assert done.returncode == 2
     assert "container 'worker'" in done.stderr and "--entrypoint worker=" in done.stderr
     done = run_cli(

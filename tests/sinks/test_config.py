@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +15,8 @@ from tracehound.sinks.aws_lambda import LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSinkConfig
 from tracehound.sinks.console import ConsoleSinkConfig, StdoutSinkConfig
 from tracehound.sinks.file import FileSinkConfig
+from tracehound.sinks.firehose import FirehoseSinkConfig
+from tracehound.sinks.s3 import S3SinkConfig
 from tracehound.sinks.webhook import WebhookSinkConfig
 
 EXAMPLE = re.compile(r"^#(?=[\[a-z])")  # "#key = ..." / "#[sinks.x]", not "# prose"
@@ -60,6 +65,8 @@ def test_documented_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         "siem": WebhookSinkConfig,
         "cloudwatch": CloudWatchLogsSinkConfig,
         "responder": LambdaSinkConfig,
+        "lake": FirehoseSinkConfig,
+        "archive_s3": S3SinkConfig,
     }
     assert set(REGISTRY) == set(SinkConfig.__args__)
     assert StdoutSinkConfig in REGISTRY  # the deprecated spelling still builds a sink
@@ -69,7 +76,10 @@ def test_documented_examples_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         "webhook",
         "cloudwatch_logs",
         "lambda",
+        "firehose",
+        "s3",
     ]
+    assert cfg.sinks["lake"].buffer.type == "disk"
 
 
 def test_every_error_is_reported_with_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,3 +138,42 @@ def test_invalid_sink_options(raw: dict[str, object]) -> None:
 
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert(raw, SinkConfig)
+
+
+def test_print_config_round_trips_unset_options(tmp_path: Path) -> None:
+    """Options left unset (None: an AWS region, a buffer path, the baseline's endpoint)
+    are left out of print-config's TOML, which parses back to the same config."""
+    from tracehound.agent.config import effective_config
+
+    text = """
+[filters.baseline]
+mode = "learn"
+file = "s3://b/k.json"
+[sinks.lake]
+type = "firehose"
+stream_name = "s"
+encoding = "ocsf"
+buffer.type = "disk"
+buffer.path = "/tmp/buf"
+[sinks.arch]
+type = "s3"
+bucket = "b"
+[sinks.cw]
+type = "cloudwatch_logs"
+group_name = "g"
+"""
+    cfg = parse_config(text, "t.toml")
+    printed = subprocess.run(
+        [sys.executable, "-m", "tracehound.agent.cli", "print-config", str(_write(tmp_path, text))],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    again = parse_config(printed.stdout, "printed.toml")
+    assert effective_config(again) == effective_config(cfg)
+    assert "region" not in effective_config(cfg)["sinks"]["cw"]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    return path

@@ -12,5 +12,6 @@ cp "$here/tracehound_macro.py" "$out/"
 cp "$repo/src/tracehound/__init__.py" "$out/tracehound/"
 cp "$repo/agent/__init__.py" "$repo/agent/config_env.py" "$out/tracehound/agent/"
 cp "$repo"/agent/ecs/__init__.py "$repo"/agent/ecs/instrument.py "$repo"/agent/ecs/taskdef.py \
+    "$repo"/agent/ecs/registry.py \
     "$out/tracehound/agent/ecs/"
 echo "macro package in $out"

@@ -8,6 +8,10 @@
           Backend: auto            # or seccomp_notify (no SYS_PTRACE) or ptrace
           Containers: web,api      # optional; default: the essential containers
           ConfigFrom: arn:aws:ssm:...:parameter/tracehound/config   # optional
+          ReadImages: "true"       # "false": every container states entryPoint and command
+
+A container that leaves its entrypoint or command to its image gets them from the
+image's registry (tracehound.agent.ecs.registry; ECR through the function's role).
 
 The package (build.sh) carries tracehound.agent.ecs from this repository, the
 same code the CLI runs.
@@ -18,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracehound.agent.ecs import CFN, InstrumentError, Options, instrument
+from tracehound.agent.ecs.registry import cached, image_defaults
 
 TASK_DEFINITION = "AWS::ECS::TaskDefinition"
 
@@ -32,6 +37,11 @@ def transform(template: dict[str, Any], params: dict[str, Any]) -> dict[str, Any
         containers=tuple(c.strip() for c in str(params.get("Containers", "")).split(",") if c),
         backend=str(params.get("Backend", "auto")),
         config_from=params.get("ConfigFrom") or None,
+        resolve=(
+            None
+            if str(params.get("ReadImages", "true")).lower() == "false"
+            else cached(image_defaults)
+        ),
     )
     for name, res in (template.get("Resources") or {}).items():
         if res.get("Type") != TASK_DEFINITION:
