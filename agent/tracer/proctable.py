@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import struct
+import time
 from typing import Any
 
 from tracehound.agent.event import Event, ProcFacts, ProcInfo
@@ -56,6 +57,9 @@ class _Pending:
     etype: str
     tid: int
     fields: dict[str, Any]
+    # When the pipeline got it: a backlog must not make it look old before the
+    # process's next stop could even be handed over.
+    seen: int = dataclasses.field(default_factory=time.time_ns)
 
 
 def _read(path: str) -> str:
@@ -339,7 +343,7 @@ class ProcessTable:
     def settle_execs(self, now_ns: int, out: list[Event], everything: bool = False) -> None:
         """Without ptrace: settle execves older than EXEC_SETTLE_NS (all at the end)."""
         for key in [
-            k for k, p in self.pending.items() if everything or now_ns - p.ts > EXEC_SETTLE_NS
+            k for k, p in self.pending.items() if everything or now_ns - p.seen > EXEC_SETTLE_NS
         ]:
             p = self.pending[key]
             tgid = self.tgid_of.get(p.tid, key)

@@ -102,6 +102,7 @@ def test_a_connect_swapped_by_another_thread_reports_the_peer(
 def test_an_exec_swapped_by_another_thread_is_named_after_the_program_run(
     run_traced: Callable[..., TracedRun],
     programs: dict[str, Path],
+    tracer_backend: str,
     tmp_path: Path,
 ) -> None:
     """proc.name is the kernel's comm on every backend (/proc without ptrace)."""
@@ -119,8 +120,16 @@ def test_an_exec_swapped_by_another_thread_is_named_after_the_program_run(
         if e.get("proc.exepath", "").startswith(str(bin_dir)) and not e.get("evt.failed")
     ]
     got = collections.Counter(e["proc.name"] for e in execs)
-    assert got["evilprog"] == truth["evil"], (got, truth)
-    assert got["harmless"] == truth["benign"], (got, truth)
+    if tracer_backend in VERIFIES:
+        assert got["evilprog"] == truth["evil"], (got, truth)
+        assert got["harmless"] == truth["benign"], (got, truth)
+    else:
+        # Without ptrace an exec is settled at the process's next stop, or from /proc
+        # after 100 ms (README): on a loaded host a program that is gone by then is
+        # reported as a failed exec. Never as the other program.
+        failed = [e for e in run.events("execve") if e.get("evt.failed")]
+        assert got["evilprog"] <= truth["evil"] and got["harmless"] <= truth["benign"]
+        assert got["evilprog"] + got["harmless"] + len(failed) >= 20, (got, truth, failed)
     assert all(e["proc.name"] == os.path.basename(e["proc.exepath"]) for e in execs)
     swapped = [e for e in execs if e.get("evt.claim_mismatch")]
     assert all(os.path.basename(e["evt.arg.claim"]) != e["proc.name"] for e in swapped)
