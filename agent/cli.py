@@ -77,6 +77,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     if not print_rules_report(cfg, Path(args.file).resolve().parent, strict=args.strict):
         return 1
+    from tracehound.agent.selection import describe_config
+
+    print("\n".join(describe_config(cfg, Path(args.file).resolve().parent)))
     if args.check_sinks:
         from tracehound.sinks import check_sinks_health
 
@@ -94,6 +97,10 @@ def cmd_print_config(args: argparse.Namespace) -> int:
     if cfg is None:
         return USAGE_EXIT
     sys.stdout.write(msgspec.toml.encode(effective_config(cfg)).decode())
+    from tracehound.agent.selection import describe_config
+
+    base = Path(args.file).resolve().parent if args.file else Path.cwd()
+    sys.stdout.write("".join(f"# {line}\n" for line in describe_config(cfg, base)))
     return 0
 
 

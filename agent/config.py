@@ -19,7 +19,7 @@ import msgspec
 
 from tracehound.agent._toml_lines import key_lines, line_of
 from tracehound.agent._validate import collect_errors
-from tracehound.agent.config_checks import int_between, raise_problems, seconds_up_to
+from tracehound.agent.config_checks import int_between, raise_problems, seconds_up_to, within
 from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
 from tracehound.agent.tracer.specs import VERIFIED
 from tracehound.filters.config import FiltersConfig, check_filters
@@ -57,7 +57,9 @@ class QueueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    profile: Literal["minimal", "balanced", "aggressive", "custom"] = "balanced"
+    # "auto": derived from the loaded rules and the sinks (agent/selection.py); the
+    # others pin the set.
+    profile: Literal["auto", "minimal", "balanced", "aggressive", "custom"] = "auto"
     # How traced syscalls reach the capture core (see agent/tracer/backend.py).
     backend: Literal["auto", "seccomp_notify", "ptrace"] = "auto"
     # Backend ptrace only: "follow" moves the tracer thread to the CPU its tracees
@@ -77,6 +79,11 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # connects take the exit stop (their result; the opened file, the socket's peer),
     # and a difference from the argument read at entry is flagged (agent/tracer/truth.py).
     verify: bool = True
+    # Processes in the container outside the application's tree (ECS Exec, docker exec,
+    # see agent/outside.py): "auto" looks for them when the agent is PID 1 of its pid
+    # namespace; every outside_scan_secs.
+    outside: Literal["auto", "on", "off"] = "auto"
+    outside_scan_secs: float = 0.1
     argv_max: int = 64  # arguments kept per execve
     arg_max_bytes: int = 4096  # bytes read per string argument (PATH_MAX)
     batch_max_events: int = 256  # events per hand-off to the pipeline
@@ -94,6 +101,7 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 int_between("argv_max", self.argv_max, 1, 4096),
                 int_between("arg_max_bytes", self.arg_max_bytes, 16, 65536),
                 int_between("batch_max_events", self.batch_max_events, 1, 100_000),
+                within("outside_scan_secs", self.outside_scan_secs, 0.01, 60.0),
             ]
         )
 

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import anyio
 
+from tracehound.agent import outside
 from tracehound.agent.config import Config
 from tracehound.agent.pipeline import Pipeline
 from tracehound.agent.router import Router
+from tracehound.agent.selection import for_config
 from tracehound.agent.signals import Forwarder, block_forwarded
 from tracehound.agent.tracer import _ptrace
 from tracehound.agent.tracer.handoff import HandOff
@@ -66,13 +68,16 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
     handoff = HandOff(
         tc.queue.max_events, block=tc.queue.when_full == "block", batch_max=tc.batch_max_events
     )
+    chain = build_chain(cfg.filters, base_dir)
+    # What stops the application follows from the loaded rules and the sinks.
+    sel = for_config(cfg, chain.rules.rules if chain.rules is not None else ())
     tracer = Tracer(
         path,
         argv,
         dict(os.environ),
-        profile=tc.profile,
-        syscalls=tc.syscalls,
-        capture_results=tc.capture_results,
+        profile="custom" if tc.profile == "auto" else tc.profile,
+        syscalls=sorted(sel.traced) if tc.profile == "auto" else tc.syscalls,
+        capture_results=sorted(sel.capture),
         argv_max=tc.argv_max,
         arg_max_bytes=tc.arg_max_bytes,
         handoff=handoff,
@@ -80,7 +85,6 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         ptrace_placement=tc.ptrace_placement,
         verify=tc.verify,
     )
-    chain = build_chain(cfg.filters, base_dir)
     router = Router.from_config(cfg.sinks)
     drained = anyio.Event()
     chain_stopped = False
@@ -101,6 +105,8 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
             tg.cancel_scope.cancel()
             return 1
         Forwarder(lambda: tracer.main_pid).start()
+        if outside.enabled(tc.outside):
+            tg.start_soon(_scan_outside, tracer, handoff, tc.outside_scan_secs, thread)
 
         pipeline = Pipeline(
             handoff,
@@ -133,6 +139,24 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
     pipeline.log_stats()
     assert tracer.exit_status is not None
     return tracer.exit_status
+
+
+async def _scan_outside(
+    tracer: Tracer, handoff: HandOff, interval: float, thread: threading.Thread
+) -> None:
+    """Processes entered into the container from outside: followed with ptrace, else
+    reported from /proc (agent/outside.py)."""
+    ptrace = tracer.backend is not None and tracer.backend.ptrace
+    scanner = outside.OutsideScanner(
+        os.getpid(),
+        adopt=lambda pid: ptrace and bool(tracer.core.adopt(pid)),
+        emit=handoff.injected.append,
+    )
+    how = "followed with ptrace" if ptrace else "reported from /proc"
+    log.info("looking for processes outside the application every %gs (%s)", interval, how)
+    while thread.is_alive():
+        scanner.scan()
+        await anyio.sleep(interval)
 
 
 async def _stop_chain(chain: StageChain) -> bool:

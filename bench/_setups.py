@@ -79,11 +79,16 @@ class Setup:
             return ["strace", "-f", "--seccomp-bpf", "-e", arg, "-o", "/dev/null"]
         assert self.profile is not None
         cfg = run_dir / f"{self.key}.toml"
-        cfg.write_text(
-            tracehound_config(
-                self.profile, self.sink_path(run_dir), backend=self.backend, verify=self.verify
+        if self.profile == "default":  # the shipped tracer defaults; alerts to a file
+            text = '[agent]\nstats_interval_secs = 0\nlog_level = "warning"\n'
+            text += f'[sinks.out]\ntype = "file"\npath = "{self.sink_path(run_dir)}"\n'
+            cfg.write_text(text + 'inputs = ["alerts"]\n')
+        else:
+            cfg.write_text(
+                tracehound_config(
+                    self.profile, self.sink_path(run_dir), backend=self.backend, verify=self.verify
+                )
             )
-        )
         env = ["env", f"TRACEHOUND_KERNEL_FEATURES_OFF={self.features_off}"]
         return [*(env if self.features_off else []), *tracehound_cmd(), "run", "--config",
                 str(cfg), "--"]  # fmt: skip
@@ -110,4 +115,6 @@ SETUPS: tuple[Setup, ...] = (
     ),
     # The claims only: no exit stops for opens and connects (tracer.verify = false).
     Setup("th_balanced_noverify", "tracehound balanced, verify off", "balanced", verify=False),
+    # The shipped tracer config (profile and exit stops as a user gets them), alerts only.
+    Setup("th_default", "tracehound default config, alerts only", "default"),
 )

@@ -192,6 +192,10 @@ def _h_exe_written(e: Event) -> bool:
     return e.proc.exepath in WRITTEN
 
 
+def _h_fd_written(e: Event) -> bool:
+    return e.fields.get("fd.name") in WRITTEN
+
+
 HELPERS: dict[str, Callable[..., Any]] = {
     name: obj for name, obj in globals().items() if name.startswith("_h_") and callable(obj)
 }
@@ -258,6 +262,7 @@ _add("group.gid", "int", f"{_P}.gid")
 _add("group.name", "str", _f("group.name"))
 # fd.*
 _add("fd.name", "str", _f("fd.name"))
+_add("fd.is_upper_layer", "bool", "_h_fd_written(e)")  # written during this run
 _add("fd.directory", "str", "_h_fd_dir(e)")
 _add("fd.filename", "str", "_h_fd_file(e)")
 _add("fd.type", "str", "_h_fd_type(e)")

@@ -23,6 +23,8 @@ class RulesReport:
 
 
 def traced_syscalls(profile: str, custom: list[str]) -> frozenset[str] | None:
+    if profile == "auto":  # derived from these very rules: nothing to note
+        return None
     try:
         from tracehound.agent.tracer.profiles import resolve
     except ImportError:  # pragma: no cover - tracer being replaced: no profile check
@@ -70,7 +72,8 @@ def rules_report(
             )
             continue
         needs = sorted(r.fields & RESULT_FIELDS)
-        if needs and not (r.types & captured):
+        # Other profiles add the exit stops the rules read (agent/selection.py).
+        if needs and profile == "custom" and not (r.types & captured):
             rep.notes.append(
                 f"{where}: rule {r.name!r} reads {', '.join(needs)}, known only for syscalls in "
                 f"tracer.capture_results; add one of {', '.join(sorted(r.types))} there"

@@ -218,6 +218,7 @@ typedef struct {
     int index;
 } NotifyArg;
 
+#define ADOPT_MAX 64
 typedef struct Task {
     int tid, used;
     int fresh;   /* its next PTRACE_EVENT_STOP is the attach stop */
@@ -274,6 +275,12 @@ typedef struct Core {
     int sync_wakeup, killable_recv;
     char start_error[256];
     Enc enc_ptrace, enc_notify[MAX_NOTIFY];
+    /* processes outside the application's tree, to seize (adopt_*, below) */
+    pthread_mutex_t adopt_mu;
+    pthread_t wait_thread;
+    volatile int wait_running;
+    int adopt_q[ADOPT_MAX], adopt_n;
+    uint64_t adopted, adopt_failed;
 } Core;
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -1099,13 +1106,60 @@ static void follow(Core *c, pid_t tid) {
     }
 }
 
+/* ---- processes outside the application's tree (ECS Exec, docker exec) ------------
+ * Python's scanner (agent/outside.py) finds them in /proc and calls adopt(pid); the
+ * wait thread, the only one that may be their tracer, seizes them when woken by
+ * ADOPT_SIGNAL (or at its next event). They have no seccomp filter: what they and their
+ * children run comes from the ptrace lifecycle (fork, exec, exit), not syscall stops.
+ * No EXITKILL: a shell someone opened does not die with the agent. */
+#define ADOPT_SIGNAL (SIGRTMIN + 4)
+#define ADOPT_OPTIONS (PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+
+static void adopt_wake(int sig) { (void)sig; }
+
+static void adopt_queued(Core *c) {
+    int q[ADOPT_MAX], n;
+    pthread_mutex_lock(&c->adopt_mu);
+    n = c->adopt_n;
+    memcpy(q, c->adopt_q, sizeof(int) * (size_t)n);
+    c->adopt_n = 0;
+    pthread_mutex_unlock(&c->adopt_mu);
+    for (int i = 0; i < n; i++) {
+        if (task_get(&c->ptasks, q[i], 0)) continue; /* already ours */
+        if (ptrace(PTRACE_SEIZE, q[i], 0, ADOPT_OPTIONS) < 0) {
+            c->adopt_failed++;
+            continue;
+        }
+        pid_t ppid = 0;
+        tgid_of(q[i], &ppid);
+        Task *t = task_get(&c->ptasks, q[i], 1);
+        if (t) t->fresh = 0; /* PTRACE_SEIZE does not stop it: no attach stop to skip */
+        c->adopted++;
+        emit_new_task(c, &c->enc_ptrace, ppid, q[i], 0, 2); /* 2: found outside the tree */
+    }
+}
+
+/* adopt(pid) -> True when queued for the wait thread (ptrace only). */
+static PyObject *Core_adopt(Core *c, PyObject *args) {
+    int pid;
+    if (!PyArg_ParseTuple(args, "i", &pid)) return NULL;
+    if (!c->use_ptrace || !c->wait_running) Py_RETURN_FALSE;
+    pthread_mutex_lock(&c->adopt_mu);
+    int queued = c->adopt_n < ADOPT_MAX;
+    if (queued) c->adopt_q[c->adopt_n++] = pid;
+    pthread_mutex_unlock(&c->adopt_mu);
+    if (queued) pthread_kill(c->wait_thread, ADOPT_SIGNAL);
+    return PyBool_FromLong(queued);
+}
+
 static void wait_loop(Core *c) {
     int flags = c->use_ptrace ? __WALL : 0;
     for (;;) {
         int status;
+        if (c->adopt_n) adopt_queued(c);
         pid_t tid = waitpid(-1, &status, flags);
         if (tid < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR) continue; /* also ADOPT_SIGNAL: adopt at the loop's top */
             break; /* ECHILD: every tracee is gone */
         }
         if (c->use_ptrace) __atomic_add_fetch(&c->stops, 1, __ATOMIC_RELAXED);
@@ -1306,7 +1360,16 @@ static PyObject *Core_run(Core *c, PyObject *noargs) {
         sigaction(SIGRTMIN + 3, &sa, NULL);
         rc = add_notify_thread(c) ? 0 : EAGAIN;
     }
+    if (rc == 0 && c->use_ptrace) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = adopt_wake; /* no SA_RESTART: interrupts waitpid */
+        sigaction(ADOPT_SIGNAL, &sa, NULL);
+        c->wait_thread = pthread_self();
+        c->wait_running = 1;
+    }
     if (rc == 0) wait_loop(c);
+    c->wait_running = 0;
     pthread_mutex_lock(&c->threads_mu); /* no thread is added after `done` */
     c->done = 1;
     pthread_mutex_unlock(&c->threads_mu);
@@ -1368,14 +1431,15 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     (void)noargs;
     pthread_mutex_lock(&c->mu);
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i}", "stops",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
         (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
         (unsigned long long)c->notif_invalid, "lifecycle", (unsigned long long)c->lifecycle,
         "sync_wakeup", c->sync_wakeup, "exit_status", c->exit_status, "pending_bytes",
         (Py_ssize_t)(c->out.len - c->out_start), "tracer_migrations", (unsigned long long)c->migrations,
-        "notify_threads", c->notify_started);
+        "notify_threads", c->notify_started, "adopted", (unsigned long long)c->adopted,
+        "adopt_failed", (unsigned long long)c->adopt_failed);
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -1418,6 +1482,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     pthread_cond_init(&c->drained, NULL);
     pthread_mutex_init(&c->seen_mu, NULL);
     pthread_mutex_init(&c->threads_mu, NULL);
+    pthread_mutex_init(&c->adopt_mu, NULL);
     c->enc_ptrace.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);
     c->enc_ptrace.scratch = malloc(c->enc_ptrace.scratch_len);
     for (int i = 0; i < MAX_NOTIFY; i++) {
@@ -1473,6 +1538,7 @@ static PyMethodDef Core_methods[] = {
     {"run", (PyCFunction)Core_run, METH_NOARGS, "trace until every tracee is gone"},
     {"drain", (PyCFunction)Core_drain, METH_VARARGS, "(records, bytes left): at most max_bytes"},
     {"stats", (PyCFunction)Core_stats, METH_NOARGS, "counters"},
+    {"adopt", (PyCFunction)Core_adopt, METH_VARARGS, "adopt(pid): trace a process outside the tree"},
     {NULL, NULL, 0, NULL},
 };
 

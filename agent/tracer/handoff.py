@@ -31,6 +31,7 @@ class HandOff:
         self.core: Any = None  # the tracer attaches its core and process table
         self.table: ProcessTable | None = None
         self.closed = False  # set by the tracer when the core is done
+        self.injected: list[Event] = []  # events from outside the core (agent/outside.py)
 
     def attach(self, core: Any, table: ProcessTable) -> None:
         self.core, self.table = core, table
@@ -44,6 +45,9 @@ class HandOff:
         data, left = self.core.drain(DRAIN_MAX_BYTES)
         self.table.feed(data, events)
         self.table.settle_execs(time.time_ns(), events, everything=closed and not left)
+        if self.injected:  # the same list: the scanner holds its append
+            events += self.injected
+            self.injected.clear()
         n = self.batch_max
         return [events[i : i + n] for i in range(0, len(events), n)]
 

@@ -46,6 +46,8 @@ from tracehound.agent.tracer.specs import (
 from tracehound.agent.tracer.syscalls import TABLES
 
 _EXEC = frozenset({"execve", "execveat"})
+# Tag of the events of processes outside the application's tree (agent/outside.py).
+OUTSIDE_TAG = "outside_tree"
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
 
 
@@ -108,6 +110,7 @@ class ProcessTable:
         self.pending: dict[int, _Pending] = {}  # by tid (by pid without lifecycle)
         self.lifecycle = lifecycle
         self.processes = 1
+        self.outside: set[int] = set()  # processes found outside the tree, and their children
         x86 = dict(TABLES["x86_64"])
         x86.update({nr | X32_BIT: n for nr, n in TABLES["x32"].items()})
         self.names = {
@@ -124,6 +127,8 @@ class ProcessTable:
                 self._syscall(r, out)
             elif r.kind == R.KIND_NEW_TASK:
                 self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
+                if r.args[2] == 2:  # seized outside the tree: report what it runs
+                    self._found_outside(r.tid, out)
             elif r.kind == R.KIND_EXEC:
                 self._exec(r, out)
             elif r.kind == R.KIND_EXIT:
@@ -205,6 +210,8 @@ class ProcessTable:
             self.tgid_of[child] = parent_tgid
             return
         self.tgid_of[child] = child
+        if parent_tgid in self.outside:
+            self.outside.add(child)
         parent = self.procs.get(parent_tgid)
         if adopted is not None:
             self.procs[child] = self._from_blobs(adopted, child, parent_tgid, parent)
@@ -275,8 +282,22 @@ class ProcessTable:
         if pending is not None:
             fields["evt.res"] = 0
             out.append(Event(pending.ts, pending.etype, pid, proc, fields))
+        elif pid in self.outside:  # no seccomp filter there: the exec stop is all we get
+            self._outside_exec(pid, proc, out)
+
+    def _found_outside(self, pid: int, out: list[Event]) -> None:
+        self.outside.add(pid)
+        proc = self.procs.get(pid)
+        if proc is not None:
+            self._outside_exec(pid, proc, out)
+
+    @staticmethod
+    def _outside_exec(pid: int, proc: ProcInfo, out: list[Event]) -> None:
+        fields: dict[str, Any] = {"fd.name": proc.exepath, "evt.res": 0}
+        out.append(Event(time.time_ns(), "execve", pid, proc, fields, {OUTSIDE_TAG}))
 
     def _exit(self, tid: int, out: list[Event]) -> None:
+        self.outside.discard(tid)
         key = tid if self.lifecycle else self.tgid_of.get(tid, tid)
         if key in self.pending:
             self._settle(key, out)

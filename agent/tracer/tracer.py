@@ -155,5 +155,7 @@ class Tracer:
             "dropped": s["dropped"],
             "errors": s["errors"],
             "notifications_invalid": s["notifications_invalid"],
+            "outside_adopted": s.get("adopted", 0),
+            "outside_adopt_failed": s.get("adopt_failed", 0),
             "processes": self.table.processes if self.table else 0,
         }

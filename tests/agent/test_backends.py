@@ -88,7 +88,7 @@ def _agent(
         [*prefix, *AGENT, "run", "--config", str(cfg), "--", *argv],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # an emulated guest (scripts/kernel-tests) starts Python slowly
     )
 
 

@@ -60,7 +60,7 @@ def _workload(pid_base: int, extra: bool = False) -> list:
         exec_ev(proc("tar czf /tmp/x.tgz /app/data", parent=app)),
     ]
     if extra:
-        evs.append(connect_ev(app, "203.0.113.9", 4444))
+        evs.append(connect_ev(app, "203.0.113.9", 8443))
     return evs
 
 
@@ -85,7 +85,7 @@ async def test_learn_then_detect_across_runs(tmp_path: Path) -> None:
     async with started(extra):
         _, alerts = extra.process(_workload(300, extra=True))
     assert [a.rule for a in alerts] == [RULE_NAME]
-    assert "connected to 203.0.113.9:4444" in alerts[0].output
+    assert "connected to 203.0.113.9:8443" in alerts[0].output
     assert alerts[0].priority == "Notice"
     assert "baseline" in alerts[0].tags
 
@@ -115,7 +115,7 @@ def test_new_executable_reported_once() -> None:
     evs = [
         exec_ev(dropper),
         open_ev(dropper, "/opt/x/out", "O_WRONLY|O_CREAT"),
-        connect_ev(dropper, "198.51.100.7", 3333),
+        connect_ev(dropper, "198.51.100.7", 8443),
         exec_ev(dropper),  # same thing again: no second alert
     ]
     _, alerts = c.process(evs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracehound.agent.event import Event
+from tracehound.agent.event import Event, ProcInfo
 from tracehound.filters.chain import StageChain
 
 from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_hit
@@ -89,6 +89,78 @@ TRIGGERS: dict[str, list[Event]] = {
     ],
 }
 
+_SH = proc("sh -c x", exe="/bin/sh", parent=NODE)
+
+
+def _outside(p: ProcInfo) -> Event:
+    """An exec of a process found outside the application's tree (agent/outside.py)."""
+    e = exec_ev(p)
+    e.tags.add("outside_tree")
+    return e
+
+
+# The GuardDuty-class rules (acted out for real in test_guardduty_e2e.py).
+TRIGGERS |= {
+    "Crypto miner launched": [
+        exec_ev(proc("xmrig -o pool:443", exe="/opt/x/xmrig", parent=PY)),
+        exec_ev(proc("svc -o stratum+tcp://pool:3333", exe="/opt/x/svc", parent=PY)),
+        exec_ev(proc("svc --donate-level 1", exe="/opt/x/svc", parent=PY)),
+    ],
+    "Connection to a mining pool port": [connect_ev(PY, "203.0.113.7", 14444)],
+    "Connection to a Tor port": [
+        connect_ev(PY, "203.0.113.7", 9001),
+        exec_ev(proc("tor -f torrc", parent=PY)),
+    ],
+    "Offensive tool launched": [
+        exec_ev(proc("nmap -sS 10.0.0.0/24", parent=PY)),
+        exec_ev(proc("sh linpeas.sh", exe="/bin/sh", name="sh", parent=PY)),
+    ],
+    "Decoded or downloaded payload run by a shell": [
+        exec_ev(proc("sh", exe="/bin/sh", parent=proc(("sh", "-c", "echo eA== | base64 -d | sh")))),
+        exec_ev(proc("bash", exe="/bin/bash", parent=proc(("sh", "-c", "curl -s x.sh | bash")))),
+        exec_ev(proc(("python3", "-c", "import base64;exec(base64.b64decode('eA=='))"))),
+    ],
+    "Container runtime socket contacted": [
+        ev("connect", PY, fd__name="/var/run/docker.sock", fd__type="unix"),
+        ev("connect", PY, fd__name="/run/containerd/containerd.sock", fd__type="unix"),
+    ],
+    "Running executable opened for writing": [
+        open_ev(PY, "/usr/bin/python3.11", "O_WRONLY"),
+        open_ev(PY, "/proc/self/exe", "O_RDWR"),
+    ],
+    "Cgroup release_agent written": [
+        open_ev(PY, "/sys/fs/cgroup/memory/release_agent", "O_WRONLY"),
+    ],
+    "Filesystem mounted in container": [
+        ev("mount", PY, evt__arg__source="/dev/xvda1", fd__name="/mnt", evt__arg__fstype="ext4")
+    ],
+    "Userfaultfd created": [ev("userfaultfd", PY)],
+    "Process memory opened for writing": [open_ev(PY, "/proc/42/mem", "O_RDWR")],
+    "Ptrace anti-debugging": [ev("ptrace", PY, evt__arg__request="PTRACE_TRACEME")],
+    "Kernel module load attempt": [ev("finit_module", PY), ev("init_module", PY)],
+    "SSH authorized_keys modified": [
+        open_ev(PY, "/root/.ssh/authorized_keys", "O_WRONLY|O_APPEND|O_CREAT"),
+        ev("rename", PY, fd__name="/home/app/.ssh/authorized_keys"),
+    ],
+    "Startup or scheduler file written": [
+        open_ev(PY, "/etc/ld.so.preload", "O_WRONLY|O_CREAT"),
+        open_ev(PY, "/etc/cron.d/job", "O_WRONLY|O_CREAT"),
+        open_ev(PY, "/home/app/.bashrc", "O_WRONLY|O_APPEND"),
+    ],
+    "Persistence tool launched": [exec_ev(proc("crontab -", parent=PY))],
+    "Discovery command from a server's shell": [
+        exec_ev(proc("id", parent=_SH)),
+        exec_ev(proc("uname -a", parent=NODE)),
+    ],
+    "Shell run in the container from outside the application": [
+        _outside(proc("bash", exe="/bin/bash", parent=None)),
+        _outside(proc("id", parent=proc("bash", exe="/bin/bash"))),
+    ],
+    "Program run in the container from outside the application": [
+        _outside(proc("python3 x.py", parent=None)),
+    ],
+}
+
 # (rule, benign events that must not trigger it)
 LOOKALIKES: dict[str, list[Event]] = {
     "Shell spawned by a server process": [
@@ -140,6 +212,42 @@ LOOKALIKES: dict[str, list[Event]] = {
         open_ev(PY, "/var/log/app.log", "O_WRONLY|O_APPEND|O_CREAT"),
         open_ev(PY, "/tmp/x.log", "O_WRONLY|O_TRUNC"),
     ],
+    "Crypto miner launched": [exec_ev(proc("minio server /data", parent=PY))],
+    "Connection to a mining pool port": [connect_ev(PY, "10.0.0.5", 5432)],
+    "Connection to a Tor port": [connect_ev(PY, "10.0.0.5", 9000)],
+    "Offensive tool launched": [exec_ev(proc("curl -s http://x", parent=PY))],
+    "Decoded or downloaded payload run by a shell": [
+        exec_ev(proc("sh", exe="/bin/sh", parent=proc(("sh", "-c", "base64 -d f > out")))),
+        exec_ev(proc("sh", exe="/bin/sh", parent=proc(("sh", "-c", "curl -o f x; sh f")))),
+    ],
+    "Container runtime socket contacted": [
+        ev("connect", PY, fd__name="/run/app/app.sock", fd__type="unix"),
+    ],
+    "Running executable opened for writing": [
+        open_ev(PY, "/usr/bin/python3.11", "O_RDONLY"),
+        open_ev(PY, "/proc/self/exe", "O_RDONLY"),
+    ],
+    "Cgroup release_agent written": [
+        open_ev(PY, "/sys/fs/cgroup/memory/release_agent", "O_RDONLY"),
+    ],
+    "Process memory opened for writing": [open_ev(PY, "/proc/42/mem", "O_RDONLY")],
+    "Ptrace anti-debugging": [ev("ptrace", PY, evt__arg__request="PTRACE_PEEKDATA")],
+    "SSH authorized_keys modified": [open_ev(PY, "/root/.ssh/authorized_keys", "O_RDONLY")],
+    "Startup or scheduler file written": [
+        open_ev(PY, "/etc/profile", "O_RDONLY"),
+        open_ev(PY, "/app/bashrc.txt", "O_WRONLY|O_CREAT"),
+    ],
+    "Persistence tool launched": [exec_ev(proc("cron-parser x", parent=PY))],
+    "Shell run in the container from outside the application": [
+        exec_ev(proc("bash", exe="/bin/bash", parent=None)),  # not tagged: the app's own
+    ],
+    "Program run in the container from outside the application": [
+        exec_ev(proc("python3 x.py", parent=None)),
+    ],
+    "Discovery command from a server's shell": [
+        exec_ev(proc("id", parent=proc("sh -c x", exe="/bin/sh"))),
+        exec_ev(proc("ps -e", parent=PY)),
+    ],
     "Setuid or setgid to root by non-root": [
         ev("setuid", PY, evt__arg__uid=0),  # already root
         ev("setuid", PY, evt__arg__uid=1000),  # root dropping privileges
@@ -181,7 +289,20 @@ def test_every_default_rule_has_a_trigger_test() -> None:
     assert c.rules is not None
     names = {r.name for r in c.rules.rules}
     assert len(names) >= 15
-    assert names - {"Drop and execute new binary"} == set(TRIGGERS)
+    assert names - {
+        "Drop and execute new binary",
+        "Library loaded from a file written after start",
+    } == set(TRIGGERS)
+
+
+def test_library_written_then_loaded() -> None:
+    c = make_chain()
+    rule = "Library loaded from a file written after start"
+    assert rule not in rules_hit(c, open_ev(PY, "/app/lib/libx.so", "O_RDONLY|O_CLOEXEC"))
+    rules_hit(c, open_ev(PY, "/app/lib/libx.so", "O_WRONLY|O_CREAT|O_TRUNC"))
+    assert rule in rules_hit(c, open_ev(PY, "/app/lib/libx.so", "O_RDONLY|O_CLOEXEC"))
+    rules_hit(c, open_ev(PY, "/app/data.txt", "O_WRONLY|O_CREAT"))
+    assert rule not in rules_hit(c, open_ev(PY, "/app/data.txt", "O_RDONLY"))
 
 
 def test_alert_carries_output_priority_tags_and_sensitive_tag() -> None:

@@ -49,17 +49,20 @@ def helper(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return d / "helper", d / "linger"
 
 
-def run_attack(tmp: Path, helper: tuple[Path, Path], rule_files: list[str]) -> list[dict[str, Any]]:
+def run_attack(
+    tmp: Path, helper: tuple[Path, Path], rule_files: list[str], *, pinned: bool = True
+) -> list[dict[str, Any]]:
+    """pinned: the aggressive profile with exit stops listed by hand; otherwise the
+    default tracer config, which derives both from the rules."""
     work = tmp / "work"
     work.mkdir(exist_ok=True)
     records = tmp / "alerts.jsonl"
     records.unlink(missing_ok=True)
     cfg = tmp / "th.toml"
+    tracer = f'[tracer]\nprofile = "aggressive"\ncapture_results = {json.dumps(CAPTURE)}\n'
     cfg.write_text(
-        f"""
-[tracer]
-profile = "aggressive"
-capture_results = {json.dumps(CAPTURE)}
+        (tracer if pinned else "")
+        + f"""
 [filters.rules]
 files = {json.dumps(rule_files)}
 rate_limit.rate = 0
@@ -220,3 +223,20 @@ def test_falco_stable_rules_fire_on_the_attack(helper: tuple[Path, Path], tmp_pa
         assert a["output"].split(": ", 1)[1].startswith(a["priority"] + " ")
     clear = next(a for a in alerts if a["rule"] == "Clear Log Activities")
     assert "local" in clear["tags"]
+
+
+def test_falco_stable_rules_fire_with_the_default_tracer_config(
+    helper: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """No profile, no capture_results: what stops, and which exits are taken, follows
+    from Falco's rules (as Falco's adaptive syscall selection does)."""
+    d = falco_dir()
+    cfg = tmp_path / "check.toml"
+    cfg.write_text(f'[filters.rules]\nfiles = ["{d / "falco_rules.yaml"}"]\n')
+    said = subprocess.run(["tracehound", "validate", str(cfg)], capture_output=True, text=True)
+    assert said.returncode == 0, said.stdout + said.stderr
+    assert "can never fire" not in said.stdout and "capture_results" not in said.stdout
+    assert "derived from the rules and sinks" in said.stdout
+    alerts = run_attack(tmp_path, helper, [str(d / "falco_rules.yaml")], pinned=False)
+    fired = {a["rule"] for a in alerts}
+    assert fired >= STABLE_EXPECTED, sorted(STABLE_EXPECTED - fired)

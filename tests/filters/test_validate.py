@@ -229,15 +229,48 @@ def test_validate_notes_rules_the_profile_never_traces(base: Path) -> None:
         ["tracehound", "validate", str(cfg)], capture_output=True, text=True, timeout=60
     )
     assert "rule 'Symlink' can never fire: profile 'minimal' traces none" in r.stdout
-    # tracer.verify (the default) takes the exit of opens: fd.num is known
-    assert "rule 'Opened' reads fd.num" not in r.stdout
-    cfg.write_text(text.replace("[tracer]\n", "[tracer]\nverify = false\n"))
+    assert "pins a set without symlinkat (rule 'Symlink')" in r.stdout
+    # The exit stops still follow the rules: openat's, for fd.num.
+    assert "  openat: rule 'Opened' reads fd.num" in r.stdout
+    custom = base / "custom.toml"
+    custom.write_text(
+        '[tracer]\nprofile = "custom"\nverify = false\nsyscalls = ["openat", "symlinkat"]\n'
+        '[filters.rules]\nfiles = ["sym.yaml"]\n'
+    )
     r = subprocess.run(
-        ["tracehound", "validate", str(cfg)], capture_output=True, text=True, timeout=60
+        ["tracehound", "validate", str(custom)], capture_output=True, text=True, timeout=60
     )
     assert "rule 'Opened' reads fd.num, known only for syscalls in tracer.capture_results" in (
         r.stdout
     )
+
+
+def test_validate_says_what_auto_derived_and_why(base: Path) -> None:
+    (base / "sym.yaml").write_text(
+        "- rule: Symlink\n  desc: d\n  condition: evt.type = symlinkat\n"
+        "  output: o\n  priority: warning\n"
+        "- rule: Opened\n  desc: d\n  condition: evt.type = openat and fd.num >= 0\n"
+        "  output: o\n  priority: warning\n"
+    )
+    cfg = base / "auto.toml"
+    cfg.write_text('[filters.rules]\nfiles = ["sym.yaml"]\n')
+    r = subprocess.run(
+        ["tracehound", "validate", str(cfg)], capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "can never fire" not in r.stdout
+    assert "tracer: profile 'auto': 4 syscalls stop (derived from the rules and sinks)" in r.stdout
+    assert "  symlinkat: rule 'Symlink'" in r.stdout
+    assert "  execve: the process table follows execs" in r.stdout
+    assert "tracer: exit stops (with ptrace): openat" in r.stdout
+    # A sink taking events brings the balanced set; print-config says the same.
+    cfg.write_text(
+        cfg.read_text() + '[sinks.all]\ntype = "file"\npath = "x.jsonl"\ninputs = ["events"]\n'
+    )
+    r = subprocess.run(["tracehound", "print-config", str(cfg)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "# tracer: profile 'auto'" in r.stdout
+    assert "# {}".format('  accept4: a sink takes "events": the balanced set') in r.stdout
 
 
 def test_cli_validate_accepts_the_default(tmp_path: Path) -> None:

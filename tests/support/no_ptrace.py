@@ -14,9 +14,9 @@ import sys
 
 _SECCOMP_SET_MODE_FILTER = 1
 _PR_SET_NO_NEW_PRIVS = 38
-_SYS_SECCOMP = 317
-_NR_PTRACE = 101
-_AUDIT_ARCH_X86_64 = 0xC000003E
+# (seccomp, ptrace, audit arch) by machine: x86_64, and arm64 (scripts/arm64-vm)
+_ABI = {"x86_64": (317, 101, 0xC000003E), "aarch64": (277, 117, 0xC00000B7)}
+_SYS_SECCOMP, _NR_PTRACE, _AUDIT_ARCH = _ABI[os.uname().machine]
 _RET_ALLOW = 0x7FFF0000
 _RET_EPERM = 0x00050000 | 1
 
@@ -25,7 +25,7 @@ def main() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     insns = [
         (0x20, 0, 0, 4),  # A = arch
-        (0x15, 0, 3, _AUDIT_ARCH_X86_64),
+        (0x15, 0, 3, _AUDIT_ARCH),
         (0x20, 0, 0, 0),  # A = nr
         (0x15, 0, 1, _NR_PTRACE),
         (0x06, 0, 0, _RET_EPERM),
