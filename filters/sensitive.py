@@ -29,7 +29,8 @@ MODIFY_TYPES = frozenset(
 PATH_TYPES = OPEN_TYPES | MODIFY_TYPES | {"execve", "execveat", "mkdir", "mkdirat"}
 
 _CACHE_MAX = 65536
-_FILES_MAX = 10000  # files indexed by inode below the sensitive prefixes
+_FILES_MAX = 2000  # files indexed by inode below the sensitive prefixes
+_DEPTH_MAX = 3  # directories below a prefix
 
 
 class _Matcher:
@@ -109,19 +110,23 @@ class SensitivePaths:
             self.tagged += 1
 
 
-def file_ids(prefixes: list[str], limit: int = _FILES_MAX) -> frozenset[tuple[int, int]]:
-    """(device, inode) of the regular files at or below `prefixes`, at most `limit`."""
+def file_ids(
+    prefixes: list[str], limit: int = _FILES_MAX, depth: int = _DEPTH_MAX
+) -> frozenset[tuple[int, int]]:
+    """(device, inode) of the regular files at or below `prefixes` (at most `depth`
+    directories down, at most `limit` files: a start-up cost, so bounded)."""
     out: set[tuple[int, int]] = set()
     for prefix in prefixes:
-        stack = [prefix]
+        stack = [(prefix, 0)]
         while stack and len(out) < limit:
+            p, level = stack.pop()
             try:
-                st = os.lstat(p := stack.pop())
+                st = os.lstat(p)
             except OSError:
                 continue
             if stat.S_ISREG(st.st_mode):
                 out.add((st.st_dev, st.st_ino))
-            elif stat.S_ISDIR(st.st_mode):
+            elif stat.S_ISDIR(st.st_mode) and level < depth:
                 with contextlib.suppress(OSError):
-                    stack += [os.path.join(p, n) for n in os.listdir(p)]
+                    stack += [(os.path.join(p, n), level + 1) for n in os.listdir(p)]
     return frozenset(out)

@@ -235,7 +235,9 @@ def test_every_new_default_rule_is_acted_out() -> None:
         "Shell run in the container from outside the application",
         "Program run in the container from outside the application",
     }
-    covered = {rule for _, rule, _ in FINDINGS} | ATTACK_RULES | outside
+    # tests/agent/test_truth.py acts out the claim mismatch with the attacker's programs.
+    truth = {"Syscall argument changed behind the tracer"}
+    covered = {rule for _, rule, _ in FINDINGS} | ATTACK_RULES | outside | truth
     assert {r.name for r in compiled} <= covered
 
 
