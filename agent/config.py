@@ -65,6 +65,10 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # Backend ptrace only: "follow" moves the tracer thread to the CPU its tracees
     # run on (sampled every 64 stops), never pinning the application.
     ptrace_placement: Literal["none", "follow"] = "none"
+    # io_uring's operations are invisible to a syscall tracer: "alert" records the
+    # ring's creation (a default rule alerts), "deny" refuses io_uring_setup with
+    # EPERM as Docker's default seccomp profile does (libuv, tokio, glibc fall back).
+    io_uring: Literal["alert", "deny"] = "alert"
     # With profile = "custom": the syscalls to trace, by name.
     syscalls: list[str] = []
     # Syscalls whose result is worth a second (exit) stop. accept/accept4 need it

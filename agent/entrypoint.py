@@ -84,6 +84,7 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         backend=tc.backend,
         ptrace_placement=tc.ptrace_placement,
         verify=tc.verify,
+        io_uring=tc.io_uring,
     )
     router = Router.from_config(cfg.sinks)
     drained = anyio.Event()

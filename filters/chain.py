@@ -81,6 +81,7 @@ class StageChain:
             for r in rules.rules
         )
         self.events_in = 0
+        self.rule_errors = 0  # a rule that raised on an event: that pair only is lost
         self._plans: dict[str, _Plan] = {}
         self._saver: Periodic | None = None
 
@@ -137,7 +138,7 @@ class StageChain:
             matched: list[CompiledRule] | None = None
             if plan.sample and sampler.should_drop(e):
                 # Never drop what would alert: evaluate the rules now and reuse the result.
-                matched = [r for r in plan.rules if r.match(e)]
+                matched = [r for r in plan.rules if self._match(r, e)]
                 if matched or (plan.baseline and baseline.would_alert(e)):
                     sampler.kept_for_alert += 1
                 else:
@@ -149,7 +150,7 @@ class StageChain:
                     alerts.append(a)
             if plan.rules and engine is not None:
                 for r in plan.rules if matched is None else matched:
-                    if matched is not None or r.match(e):
+                    if matched is not None or self._match(r, e):
                         a = engine.fire(r, e)
                         if a is not None:
                             alerts.append(a)
@@ -160,6 +161,17 @@ class StageChain:
             for a in alerts:
                 ancestors(a.event)
         return kept, alerts
+
+    def _match(self, r: CompiledRule, e: Event) -> bool:
+        """One rule on one event. A rule that raises (a field of an unexpected type)
+        loses only this pair: counted, logged a few times, never the whole batch."""
+        try:
+            return bool(r.match(e))
+        except Exception:
+            self.rule_errors += 1
+            if self.rule_errors <= 5:
+                log.exception("rule %r failed on a %s event; counted (rule_errors)", r.name, e.type)
+            return False
 
     # ---- I/O around it ----
 
@@ -204,7 +216,7 @@ class StageChain:
             log.error("saving baseline to %s failed: %s", self.baseline.file, exc)
 
     def stats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"events_in": self.events_in}
+        out: dict[str, Any] = {"events_in": self.events_in, "rule_errors": self.rule_errors}
         out.update(self.sampler.stats())
         out["sensitive_tagged"] = self.sensitive.tagged if self.sensitive else 0
         if self.baseline.active:

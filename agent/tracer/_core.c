@@ -44,7 +44,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
+#include <linux/capability.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,13 +130,17 @@ enum {
     OP_RAW = 7,      /* a = arg, b = bytes */
     OP_SOCKADDR_PLEN = 8, /* a = addr arg, b = arg pointing at a socklen_t */
     OP_IDS = 9,
-    OP_VERIFY_FD = 10,   /* exit: the fd in the result; a = path arg, b = flags arg (0xff: none) */
-    OP_VERIFY_PEER = 11, /* exit: the peer of socket args[a] */
+    OP_GUARD = 10, /* a = arg, b = GUARD_* kind: does the syscall aim at the agent? */
+    OP_VERIFY_FD = 12,   /* exit: the fd in the result; a = path arg, b = flags arg (0xff: none) */
+    OP_VERIFY_PEER = 13, /* exit: the peer of socket args[a] */
     OP_EXIT = 0x80,
 };
 #define SPEC_OPS 6
 #define SPEC_CAPTURE 1 /* take the exit stop (only with ptrace) */
 #define SPEC_EXEC 2    /* execve/execveat */
+#define SPEC_DENY 4     /* always refused with EPERM (tracer.io_uring = "deny") */
+#define SPEC_UNTRACED 8 /* clone: clear CLONE_UNTRACED at the ptrace stop */
+#define SPEC_SETID 16   /* setuid family: without ptrace, re-read the ids at the next stop */
 typedef struct {
     uint8_t n, flags;
     uint8_t op[SPEC_OPS][3];
@@ -161,7 +167,7 @@ typedef struct {
     uint32_t len;
 } BlobHead;
 #pragma pack(pop)
-enum { RF_RESULT = 1 };
+enum { RF_RESULT = 1, RF_DENIED = 0x10, RF_UNREADABLE = 0x20, RF_UNTRACED = 0x40 };
 
 /* ---- a growable byte buffer ------------------------------------------------ */
 typedef struct {
@@ -225,6 +231,7 @@ typedef struct Task {
     Buf pending; /* entry half of a record waiting for the exit stop */
     int tgid;    /* without ptrace: the thread group, read once from /proc */
     int exec_pending; /* without ptrace: this process called execve */
+    int ids_pending;  /* without ptrace: this thread called a setuid-family syscall */
 } Task;
 
 /* tid -> Task, open addressing. One per thread of the core: never shared. */
@@ -273,6 +280,10 @@ typedef struct Core {
     /* counters (written under mu or by one thread only) */
     uint64_t stops, events, dropped, errors, notif_invalid, lifecycle;
     int sync_wakeup, killable_recv;
+    /* The guard (see "the agent's guard" below): who the agent is, set by guard(). */
+    pid_t guard_pid, guard_pgid;
+    int decoy_fd; /* backend ptrace: our own seccomp listener in the app's chain */
+    uint64_t denied;
     char start_error[256];
     Enc enc_ptrace, enc_notify[MAX_NOTIFY];
     /* processes outside the application's tree, to seize (adopt_*, below) */
@@ -286,10 +297,15 @@ typedef struct Core {
 /* ---- small helpers ---------------------------------------------------------- */
 static int32_t s32(uint64_t v) { return (int32_t)(uint32_t)v; }
 
+/* Set when a read of tracee memory was refused (EPERM: a process the agent may not
+ * read): run_ops() marks the record RF_UNREADABLE, which is itself an alert. */
+static __thread int th_refused;
+
 static ssize_t read_mem(pid_t tid, uint64_t addr, void *dst, size_t len) {
     if (!addr || !len) return -1;
     struct iovec l = {dst, len}, r = {(void *)(uintptr_t)addr, len};
     ssize_t n = process_vm_readv(tid, &l, 1, &r, 1, 0);
+    if (n < 0 && errno == EPERM) th_refused = 1;
     if (n >= 0 || errno != EFAULT) return n;
     /* The range crosses into an unmapped page: read up to the page end. */
     size_t first = 4096 - (addr & 4095);
@@ -430,6 +446,7 @@ static const Spec *spec_for(Core *c, uint32_t arch, int nr) {
 /* Run the ops of one phase (entry: exit_phase = 0) of a spec. */
 static void run_ops(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int ptr_size,
                     int exit_phase) {
+    th_refused = 0;
     for (int i = 0; i < s->n; i++) {
         int op = s->op[i][0], a = s->op[i][1], b = s->op[i][2];
         if (((op & OP_EXIT) != 0) != exit_phase) continue;
@@ -507,6 +524,7 @@ static void run_ops(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *a
             break;
         }
     }
+    if (th_refused) enc_head(e)->flags |= RF_UNREADABLE;
 }
 
 /* Hand a finished record to Python. Lifecycle records are never dropped. */
@@ -589,6 +607,153 @@ static void table_free(TaskTable *tt) {
     for (size_t i = 0; i < tt->cap; i++) free(tt->tasks[i].pending.p);
     free(tt->tasks);
     memset(tt, 0, sizeof *tt);
+}
+
+/* ---- the agent's guard ------------------------------------------------------ */
+/* What the application may not do to the agent: signal it (kill, tkill, tgkill,
+ * pidfd_open, pidfd_send_signal), attach to it or touch its memory (ptrace,
+ * process_vm_readv/writev). Python names those syscalls and the argument holding
+ * the target (OP_GUARD ops) and the filter stops them (tgkill only when aimed at
+ * the agent's pid: a BPF argument check); here the target is resolved and the call
+ * refused with EPERM. Such a record is never dropped: it is an alert. */
+enum { GUARD_KILL = 1, GUARD_PID = 2, GUARD_PIDFD = 3 };
+
+static int is_agent(Core *c, long pid) {
+    if (pid <= 0) return 0;
+    if (pid == c->guard_pid) return 1;
+    return tgid_of((pid_t)pid, NULL) == c->guard_pid; /* one of the agent's threads */
+}
+
+/* The pid a tracee's pidfd (or its open /proc/PID directory, which
+ * pidfd_send_signal accepts too) refers to; 0 when it is neither. */
+static long pidfd_target(pid_t tid, int fd) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", tid, fd);
+    ssize_t n = read_file(path, buf, sizeof buf - 1);
+    if (n > 0) {
+        buf[n] = 0;
+        char *p = strstr(buf, "\nPid:");
+        if (p) return atol(p + 5);
+    }
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", tid, fd);
+    n = readlink(path, buf, sizeof buf - 1);
+    if (n > 6 && memcmp(buf, "/proc/", 6) == 0) {
+        buf[n] = 0;
+        return atol(buf + 6);
+    }
+    return 0;
+}
+
+/* The errno to refuse this call with, or 0 to let it run. */
+static int guard_verdict(Core *c, const Spec *s, pid_t tid, const uint64_t *args) {
+    if (s->flags & SPEC_DENY) return EPERM;
+    if (!c->guard_pid) return 0;
+    for (int i = 0; i < s->n; i++) {
+        if (s->op[i][0] != OP_GUARD) continue;
+        long v = s32(args[s->op[i][1] % 6]);
+        switch (s->op[i][2]) {
+        case GUARD_KILL: /* kill(pid): the agent, its group, everyone, or our own group */
+            if ((v > 0 && is_agent(c, v)) || (v < -1 && -v == c->guard_pgid) ||
+                (v == -1 && c->guard_pid != 1) || (v == 0 && getpgid(tid) == c->guard_pgid))
+                return EPERM;
+            break;
+        case GUARD_PID:
+            if (is_agent(c, v)) return EPERM;
+            break;
+        case GUARD_PIDFD:
+            if (is_agent(c, pidfd_target(tid, (int)v))) return EPERM;
+            break;
+        }
+    }
+    return 0;
+}
+
+static void mark_denied(Core *c, Enc *e, int err) {
+    RecHead *h = enc_head(e);
+    h->res = -err;
+    h->flags |= RF_RESULT | RF_DENIED;
+    __atomic_add_fetch(&c->denied, 1, __ATOMIC_RELAXED);
+}
+
+/* At a ptrace seccomp stop: skip the syscall (number -1) and make it return -err;
+ * the kernel returns what the tracer put in the return register (seccomp(2)). */
+static int deny_at_stop(pid_t tid, int err) {
+#if defined(__x86_64__)
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return -1;
+    regs.orig_rax = (unsigned long long)-1;
+    regs.rax = (unsigned long long)(long long)-err;
+    return ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0 ? -1 : 0;
+#else
+    (void)tid;
+    (void)err;
+    return -1;
+#endif
+}
+
+/* clone(CLONE_UNTRACED) would make a child we never attach to, whose traced
+ * syscalls then fail with ENOSYS: clear the flag (the filter stops only such
+ * clones); the record keeps the flags as asked. clone3 is refused with ENOSYS by
+ * the filter (its flags sit in memory another thread could change after a check),
+ * so libcs fall back to clone. */
+static int clear_untraced(pid_t tid, uint32_t arch) {
+#if defined(__x86_64__)
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return 0;
+    unsigned long long *flags = arch == AUDIT_ARCH_I386_ ? &regs.rbx : &regs.rdi;
+    if (!(*flags & CLONE_UNTRACED)) return 0;
+    *flags &= ~(unsigned long long)CLONE_UNTRACED;
+    return ptrace(PTRACE_SETREGS, tid, 0, &regs) == 0;
+#else
+    (void)tid;
+    (void)arch;
+    return 0;
+#endif
+}
+
+/* Without ptrace there is no exit stop after a setuid: read the ids at the
+ * thread's next stop instead, so user.uid stays right. */
+static void notify_ids(Core *c, Enc *e, int tid, int is_setid) {
+    pthread_mutex_lock(&c->seen_mu);
+    Task *t = task_get(&c->seen, tid, 0);
+    int pending = t && t->ids_pending;
+    if (t) t->ids_pending = is_setid;
+    pthread_mutex_unlock(&c->seen_mu);
+    if (pending) blob_ids(e, tid);
+}
+
+/* In the child, before exec: what only the agent needs stays with the agent. */
+static void guard_child(void) {
+    /* Out of the agent's process group (so kill(0, ...) cannot reach the agent),
+     * unless a terminal is involved: job control belongs to the shell then. */
+    int tty = 0;
+    for (int fd = 0; fd < 3; fd++) tty |= tcgetpgrp(fd) >= 0;
+    if (!tty) setpgid(0, 0);
+    /* CAP_SYS_PTRACE is the agent's (a task adds it for the agent): drop it. Without
+     * CAP_SETPCAP the bounding set stays, but NO_NEW_PRIVS keeps exec from
+     * granting more than the permitted set we leave. */
+    prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0);
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, CAP_SYS_PTRACE, 0, 0);
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) == 0) {
+        uint32_t bit = 1u << CAP_SYS_PTRACE;
+        data[0].effective &= ~bit;
+        data[0].permitted &= ~bit;
+        data[0].inheritable &= ~bit;
+        syscall(SYS_capset, &hdr, data);
+    }
+}
+
+/* Backend ptrace: a seccomp listener of our own in the application's chain. The
+ * kernel allows one listener per chain (a second gets EBUSY), so the application
+ * cannot add a SECCOMP_RET_USER_NOTIF filter, whose answer outranks our RET_TRACE
+ * and would hide its syscalls from us. The filter itself allows everything. */
+static int install_decoy(void) {
+    struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = {1, &allow};
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                        &prog);
 }
 
 /* ---- lifecycle records -------------------------------------------------------- */
@@ -708,16 +873,21 @@ static void *notify_loop(void *arg) {
         h->nr = d->nr;
         memcpy(h->args, d->args, sizeof h->args);
         int ptr = (d->arch == AUDIT_ARCH_I386_ || (d->nr & X32_BIT)) ? 4 : 8;
-        run_ops(c, e, s, (pid_t)req.pid, h->args, ptr, 0);
+        /* d->args, not h->args: adding blobs may move the record buffer */
+        run_ops(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args, ptr, 0);
+        if (!c->use_ptrace) notify_ids(c, e, (int)req.pid, s->flags & SPEC_SETID);
+        int deny = guard_verdict(c, s, (pid_t)req.pid, (const uint64_t *)d->args);
+        if (deny) mark_denied(c, e, deny);
         /* What was read is trustworthy only if the tracee is still in that syscall. */
         int valid = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
         if (valid)
-            publish(c, e, 1);
+            publish(c, e, !deny);
         else
             __atomic_add_fetch(&c->notif_invalid, 1, __ATOMIC_RELAXED);
         memset(&resp, 0, sizeof resp);
         resp.id = req.id;
-        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        resp.flags = deny ? 0 : SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        resp.error = -deny;
         ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
         /* Stops alternating between threads (16 of 64 in a row from another
          * thread than the one before) mean tracees on several CPUs: one more
@@ -777,7 +947,18 @@ static void on_seccomp_stop(Core *c, Task *t, int tid) {
     h->nr = nr;
     memcpy(h->args, info.seccomp.args, sizeof h->args);
     int ptr = (info.arch == AUDIT_ARCH_I386_ || (nr & X32_BIT)) ? 4 : 8;
-    run_ops(c, e, s, tid, h->args, ptr, 0);
+    /* info's args, not h->args: adding blobs may move the record buffer */
+    run_ops(c, e, s, tid, info.seccomp.args, ptr, 0);
+    if ((s->flags & SPEC_UNTRACED) && clear_untraced(tid, info.arch))
+        enc_head(e)->flags |= RF_UNTRACED;
+    int deny = guard_verdict(c, s, tid, info.seccomp.args);
+    if (deny) {
+        mark_denied(c, e, deny);
+        if (deny_at_stop(tid, deny) < 0) kill(tid, SIGKILL); /* never let it through */
+        publish(c, e, 0);
+        ptrace(PTRACE_CONT, tid, 0, 0);
+        return;
+    }
     if (s->flags & SPEC_CAPTURE && t) {
         /* Keep the entry half; the record is finished at the exit stop. */
         t->pending.len = 0;
@@ -1213,12 +1394,15 @@ static void child(Core *c, Handshake *hs, pid_t agent, const char *path, char *c
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL); /* Python ignores these; the application expects defaults */
     signal(SIGXFSZ, SIG_DFL);
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0); /* the agent is not (guard()); the application is */
+    if (c->guard_pid) guard_child();
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) goto fail;
     /* If the agent dies, the application goes with it rather than run unobserved
      * (with ptrace, PTRACE_O_EXITKILL does the same for every tracee). */
     die_with(agent);
     if (c->use_ptrace) raise(SIGSTOP); /* the tracer seizes us here */
     int listener = -1;
+    if (!c->use_notify && c->guard_pid) listener = install_decoy();
     if (install_filter(c, &listener) < 0) goto fail;
     hs->listener = listener;
     hs->stage = 1;
@@ -1243,16 +1427,21 @@ static char **to_cvec(PyObject *seq) {
     Py_ssize_t n = PySequence_Size(seq);
     if (n < 0) return NULL;
     char **v = calloc((size_t)n + 1, sizeof(char *));
+    if (!v) return (char **)PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PySequence_GetItem(seq, i);
-        if (!item || !PyBytes_Check(item)) {
+        char *copy = item && PyBytes_Check(item) ? strdup(PyBytes_AS_STRING(item)) : NULL;
+        if (!copy) {
+            if (item && PyBytes_Check(item))
+                PyErr_NoMemory();
+            else
+                PyErr_SetString(PyExc_TypeError, "argv and envp must hold bytes");
             Py_XDECREF(item);
-            PyErr_SetString(PyExc_TypeError, "argv and envp must hold bytes");
             for (Py_ssize_t k = 0; k < i; k++) free(v[k]);
             free(v);
             return NULL;
         }
-        v[i] = strdup(PyBytes_AS_STRING(item));
+        v[i] = copy;
         Py_DECREF(item);
     }
     return v;
@@ -1267,6 +1456,21 @@ static void free_cvec(char **v) {
 #define PTRACE_OPTIONS                                                                            \
     (PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |     \
      PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)
+
+/* The main process's next PTRACE_EVENT_STOP is its attach stop (no table: no mark). */
+static void mark_fresh(Core *c, pid_t pid) {
+    Task *t = task_get(&c->ptasks, pid, 1);
+    if (t) t->fresh = 1;
+}
+
+/* A copy of the child's fd `fd` (-1 when fd < 0 or the copy fails). */
+static int take_fd(pid_t pid, int fd) {
+    if (fd < 0) return -1;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int got = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (pidfd >= 0) close(pidfd);
+    return got;
+}
 
 /* spawn(path, argv, envp) -> pid. Call from the thread that will call run(). */
 static PyObject *Core_spawn(Core *c, PyObject *args) {
@@ -1301,15 +1505,21 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
         else
             kill(pid, SIGCONT);
     }
-    if (pid > 0 && !err[0] && c->use_notify) {
-        /* Wait for the filter (microseconds), then take the listener from the child.
-         * A seized child stops on its way (SIGCONT, the attach stop): let it go on. */
+    int held = 0; /* a stop seen once the filter is in: handled once the listener is ours */
+    if (pid > 0 && !err[0] && (c->use_notify || c->guard_pid)) {
+        /* Wait for the filter (microseconds), then take the listener from the child
+         * (backend ptrace: the decoy, see install_decoy()). A seized child stops on
+         * its way (SIGCONT, the attach stop): let it go on. */
         c->main_pid = pid;
-        if (c->use_ptrace) task_get(&c->ptasks, pid, 1)->fresh = 1;
+        if (c->use_ptrace) mark_fresh(c, pid);
         for (int i = 0; i < 20000 && hs->stage == 0; i++) {
             int st;
             if (c->use_ptrace && waitpid(pid, &st, __WALL | WNOHANG) == pid) {
                 if (!WIFSTOPPED(st)) break;
+                if (hs->stage != 0) {
+                    held = st; /* past the filter: exec closes the listener once resumed */
+                    break;
+                }
                 on_stop(c, pid, st);
                 continue;
             }
@@ -1318,6 +1528,8 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
         if (hs->stage != 1) {
             snprintf(err, sizeof err, "installing the seccomp filter failed: %s",
                      hs->stage < 0 ? strerror(hs->err) : "timed out");
+        } else if (!c->use_notify) {
+            c->decoy_fd = take_fd(pid, hs->listener);
         } else {
             int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
             c->notify_fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, hs->listener, 0);
@@ -1328,6 +1540,7 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
             __u64 f = SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
             c->sync_wakeup = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, f) == 0;
         }
+        if (held && !err[0]) on_stop(c, pid, held);
     }
     Py_END_ALLOW_THREADS
     munmap(hs, 4096);
@@ -1342,7 +1555,7 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
     }
     if (!c->main_pid) {
         c->main_pid = pid;
-        if (c->use_ptrace) task_get(&c->ptasks, pid, 1)->fresh = 1;
+        if (c->use_ptrace) mark_fresh(c, pid);
     }
     return PyLong_FromLong(pid);
 }
@@ -1444,6 +1657,24 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     return d;
 }
 
+/* Every buffer a stop writes into exists before the first stop, and the limits that
+ * size them are sane (the config bounds them too): no stop ever meets a NULL. */
+static int check_allocations(Core *c) {
+    if (c->arg_max > (1u << 20) || c->argv_max > (1u << 16)) {
+        PyErr_SetString(PyExc_ValueError, "arg_max_bytes or argv_max out of range");
+        return -1;
+    }
+    Enc *all[MAX_NOTIFY + 1] = {&c->enc_ptrace};
+    for (int i = 0; i < MAX_NOTIFY; i++) all[i + 1] = &c->enc_notify[i];
+    for (int i = 0; i <= MAX_NOTIFY; i++) {
+        if (!all[i]->scratch || buf_reserve(&all[i]->b, 65536) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Core(filter, specs, notify, ptrace, sync_wakeup, argv_max, arg_max, max_events, max_bytes,
  *      block) with specs = [(arch_index, nr, flags, ops bytes)] */
 static int Core_init(Core *c, PyObject *args, PyObject *kw) {
@@ -1463,6 +1694,11 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
         return -1;
     }
     c->filter = malloc((size_t)filt.len);
+    if (!c->filter) {
+        PyBuffer_Release(&filt);
+        PyErr_NoMemory();
+        return -1;
+    }
     memcpy(c->filter, filt.buf, (size_t)filt.len);
     c->filter_len = (unsigned short)(filt.len / sizeof(struct sock_filter));
     PyBuffer_Release(&filt);
@@ -1477,6 +1713,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     c->follow_cpu = follow_cpu && ptr && !notify;
     c->tracer_cpu = -1;
     c->notify_fd = -1;
+    c->decoy_fd = -1;
     c->exit_status = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->drained, NULL);
@@ -1489,6 +1726,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
         c->enc_notify[i].scratch_len = c->enc_ptrace.scratch_len;
         c->enc_notify[i].scratch = malloc(c->enc_notify[i].scratch_len);
     }
+    if (check_allocations(c) < 0) return -1;
     PyObject *it = PyObject_GetIter(specs), *item;
     if (!it) return -1;
     while ((item = PyIter_Next(it))) {
@@ -1515,6 +1753,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
 
 static void Core_dealloc(Core *c) {
     if (c->notify_fd >= 0) close(c->notify_fd);
+    if (c->decoy_fd >= 0) close(c->decoy_fd);
     free(c->filter);
     free(c->out.p);
     table_free(&c->ptasks);
@@ -1533,7 +1772,26 @@ static PyObject *Core_get_sync(Core *c, void *closure) {
     return PyBool_FromLong(c->sync_wakeup);
 }
 
+/* guard(agent_pid, agent_pgid): refuse what aims at the agent (see guard_verdict),
+ * and make the agent non-dumpable: /proc/PID/mem, process_vm_* and ptrace of it
+ * then need CAP_SYS_PTRACE, which the application no longer has. Before spawn(). */
+static PyObject *Core_guard(Core *c, PyObject *args) {
+    int pid, pgid;
+    if (!PyArg_ParseTuple(args, "ii", &pid, &pgid)) return NULL;
+    if (c->main_pid) return PyErr_Format(PyExc_RuntimeError, "guard() before spawn()");
+    c->guard_pid = pid;
+    c->guard_pgid = pgid;
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Core_get_denied(Core *c, void *closure) {
+    (void)closure;
+    return PyLong_FromUnsignedLongLong(__atomic_load_n(&c->denied, __ATOMIC_RELAXED));
+}
+
 static PyMethodDef Core_methods[] = {
+    {"guard", (PyCFunction)Core_guard, METH_VARARGS, "guard(agent_pid, agent_pgid)"},
     {"spawn", (PyCFunction)Core_spawn, METH_VARARGS, "spawn(path, argv, envp) -> pid"},
     {"run", (PyCFunction)Core_run, METH_NOARGS, "trace until every tracee is gone"},
     {"drain", (PyCFunction)Core_drain, METH_VARARGS, "(records, bytes left): at most max_bytes"},
@@ -1544,6 +1802,7 @@ static PyMethodDef Core_methods[] = {
 
 static PyGetSetDef Core_getset[] = {
     {"sync_wakeup", (getter)Core_get_sync, NULL, "the kernel accepted SYNC_WAKE_UP", NULL},
+    {"denied", (getter)Core_get_denied, NULL, "syscalls refused by the guard", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

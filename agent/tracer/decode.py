@@ -422,6 +422,54 @@ def _d_sendto(r: Raw) -> Fields:
     return fields
 
 
+# --- what the agent's guard stops (guard.py) --------------------------------
+
+_SECCOMP_OPS = {0: "SECCOMP_SET_MODE_STRICT", 1: "SECCOMP_SET_MODE_FILTER", 2: "GET_ACTION_AVAIL"}
+_SECCOMP_FLAGS = {1: "TSYNC", 2: "LOG", 4: "SPEC_ALLOW", 8: "NEW_LISTENER", 16: "TSYNC_ESRCH"}
+_CLONE_FLAGS = {0x100: "CLONE_VM", 0x10000: "CLONE_THREAD", 0x2000: "CLONE_PTRACE",
+                0x800000: "CLONE_UNTRACED", 0x4000: "CLONE_VFORK", 0x10000000: "CLONE_NEWUSER",
+                0x20000000: "CLONE_NEWPID"}  # fmt: skip
+_PRCTL = {4: "PR_SET_DUMPABLE", 22: "PR_SET_SECCOMP", 38: "PR_SET_NO_NEW_PRIVS",
+          1: "PR_SET_PDEATHSIG", 15: "PR_SET_NAME", 36: "PR_SET_CHILD_SUBREAPER"}  # fmt: skip
+
+
+def _bits(value: int, names: dict[int, str]) -> str:
+    return "|".join(n for bit, n in names.items() if value & bit) or "0"
+
+
+@decodes("seccomp")
+def _d_seccomp(r: Raw) -> Fields:
+    op = r.args[0] & 0xFFFFFFFF
+    flags = _bits(r.args[1] & 0xFFFFFFFF, _SECCOMP_FLAGS)
+    return {"evt.arg.op": _SECCOMP_OPS.get(op, str(op)), "evt.arg.flags": flags}
+
+
+@decodes("io_uring_setup")
+def _d_io_uring_setup(r: Raw) -> Fields:
+    return {"evt.arg.entries": r.args[0] & 0xFFFFFFFF}
+
+
+@decodes("prctl")
+def _d_prctl(r: Raw) -> Fields:
+    option = r.args[0] & 0xFFFFFFFF
+    return {"evt.arg.option": _PRCTL.get(option, str(option)), "evt.arg.value": s32(r.args[1])}
+
+
+@decodes("clone")
+def _d_clone(r: Raw) -> Fields:
+    return {"evt.arg.flags": _bits(r.args[0], _CLONE_FLAGS)}
+
+
+@decodes("pidfd_open")
+def _d_pidfd_open(r: Raw) -> Fields:
+    return {"evt.arg.pid": s32(r.args[0])}
+
+
+@decodes("pidfd_send_signal")
+def _d_pidfd_send_signal(r: Raw) -> Fields:
+    return {"evt.arg.fd": s32(r.args[0]), "evt.arg.sig": s32(r.args[1])}
+
+
 def generic(r: Raw) -> Fields:
     """Syscalls without a decoder of their own (custom lists, unknown numbers)."""
     return {"evt.args": [hex(x) for x in r.args]}

@@ -102,6 +102,18 @@ def _facts(r: R.Raw) -> ProcFacts:
     )
 
 
+_GUARD_TAGS = (
+    (R.FLAG_DENIED, "refused"),  # the agent's guard refused the call
+    (R.FLAG_UNREADABLE, "unreadable"),  # the tracee's memory could not be read
+    (R.FLAG_UNTRACED, "untraced_clone"),  # CLONE_UNTRACED asked for, and cleared
+)
+
+
+def _guard_tags(flags: int) -> set[str]:
+    """What the agent's guard saw at the stop, as tags (rules test evt.tags)."""
+    return {t for bit, t in _GUARD_TAGS if flags & bit}
+
+
 class ProcessTable:
     def __init__(self, root: ProcInfo, lifecycle: bool) -> None:
         """`root`: the application's first process; `lifecycle`: ptrace records come."""
@@ -152,15 +164,20 @@ class ProcessTable:
         else:
             etype = name
             fields = DECODERS.get(name, generic)(r)
+        ids = r.blob(T_IDS)
         if r.has_result:
             fields["evt.res"] = r.res
-            ids = r.blob(T_IDS)
             if name in SETID and r.res == 0 and ids:
                 self._set_ids(tgid, ids, r.blob(T_STATUS))
+        elif ids:  # without ptrace: the ids read at the first stop after a setuid
+            self._set_ids(tgid, ids, r.blob(T_STATUS))
         if name in _EXEC:
             self.pending[key] = _Pending(r.ts, etype, tid, fields)
             return
-        out.append(Event(r.ts, etype, tid, self.procs[tgid], fields))
+        event = Event(r.ts, etype, tid, self.procs[tgid], fields)
+        if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
+            event.tags.update(_guard_tags(r.flags))
+        out.append(event)
 
     def _set_ids(self, tgid: int, ids: bytes, status: bytes | None) -> None:
         _ruid, euid, _rgid, egid = (int(x) for x in ids.split())

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 KIND_SYSCALL, KIND_NEW_TASK, KIND_EXEC, KIND_EXIT = 1, 3, 4, 5
 FLAG_RESULT = 1
+FLAG_DENIED = 0x10  # the agent's guard refused the call (evt.res holds -EPERM)
+FLAG_UNREADABLE = 0x20  # reading the tracee's memory was refused (EPERM)
+FLAG_UNTRACED = 0x40  # clone asked for CLONE_UNTRACED; the guard cleared it
 
 _HEAD = struct.Struct("<IBBHiIiQ6Qq")
 _BLOB = struct.Struct("<BBHI")

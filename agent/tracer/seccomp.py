@@ -33,6 +33,7 @@ _RET = 0x06
 RET_ALLOW = 0x7FFF0000
 RET_TRACE = 0x7FF00000  # stop for the ptrace tracer (PTRACE_EVENT_SECCOMP)
 RET_USER_NOTIF = 0x7FC00000  # notify the seccomp listener
+RET_ENOSYS = 0x00050000 | 38  # SECCOMP_RET_ERRNO | ENOSYS
 
 _OFF_NR = 0
 _OFF_ARCH = 4
@@ -48,19 +49,25 @@ Insn = tuple[int, int, int, int]  # code, jt, jf, k
 
 @dataclass(frozen=True)
 class ArgCheck:
-    """Trace only when args[arg] (low 32 bits) is below `below` or has a bit of `mask` set."""
+    """Trace only when args[arg] (low 32 bits) is below `below`, has a bit of `mask`
+    set, or equals `equals`. `action`, when set, replaces the run's trace action."""
 
     arg: int
     below: int = 0
     mask: int = 0
+    equals: int | None = None
+    action: int | None = None
     ptrace: bool = False  # RET_TRACE whatever the run's trace action (see via_ptrace)
 
     def code(self, trace: int = RET_TRACE) -> list[Insn]:
         trace = RET_TRACE if self.ptrace else trace
+        ret = (_RET, 0, 0, trace if self.action is None else self.action)
         load = (_LD_ABS, 0, 0, _arg_low(self.arg))
+        if self.equals is not None:
+            return [load, (_JEQ, 0, 1, self.equals & 0xFFFFFFFF), ret, (_RET, 0, 0, RET_ALLOW)]
         if self.mask:
-            return [load, (_JSET, 0, 1, self.mask), (_RET, 0, 0, trace), (_RET, 0, 0, RET_ALLOW)]
-        return [load, (_JGE, 1, 0, self.below), (_RET, 0, 0, trace), (_RET, 0, 0, RET_ALLOW)]
+            return [load, (_JSET, 0, 1, self.mask), ret, (_RET, 0, 0, RET_ALLOW)]
+        return [load, (_JGE, 1, 0, self.below), ret, (_RET, 0, 0, RET_ALLOW)]
 
 
 _WRITE_FLAGS = 0x1 | 0x2 | 0x40 | 0x200  # O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
@@ -70,7 +77,8 @@ DUP_ONTO_STDIO = {"dup2": ArgCheck(1, below=3), "dup3": ArgCheck(1, below=3)}
 OPEN_FOR_WRITE = {"open": ArgCheck(1, mask=_WRITE_FLAGS), "openat": ArgCheck(2, mask=_WRITE_FLAGS)}
 
 # "allow", "trace" (the run's trace action), "ptrace" (always RET_TRACE: syscalls
-# whose exit stop we take), or an argument check before the trace action.
+# whose exit stop we take), "enosys" (refused, as if the kernel lacked it), or an
+# argument check before the trace action.
 Action = str | ArgCheck
 
 
@@ -98,7 +106,7 @@ def _intervals(actions: dict[int, Action]) -> list[tuple[int, Action]]:
 def _leaf(act: Action, trace: int) -> list[Insn]:
     if isinstance(act, ArgCheck):
         return act.code(trace)
-    ret = {"allow": RET_ALLOW, "ptrace": RET_TRACE}.get(act, trace)
+    ret = {"allow": RET_ALLOW, "ptrace": RET_TRACE, "enosys": RET_ENOSYS}.get(act, trace)
     return [(_RET, 0, 0, ret)]
 
 
@@ -117,7 +125,7 @@ def _tree(iv: Sequence[tuple[int, Action]], trace: int) -> list[Insn]:
 def _arch_actions(
     table: dict[int, str],
     traced: frozenset[str],
-    checks: dict[str, ArgCheck],
+    checks: dict[str, Action],
     via_ptrace: frozenset[str],
     base: int = 0,
 ) -> dict[int, Action]:
@@ -135,7 +143,7 @@ def _arch_actions(
 
 def build_program(
     traced: frozenset[str],
-    checks: dict[str, ArgCheck],
+    checks: dict[str, Action],
     trace: int = RET_TRACE,
     via_ptrace: frozenset[str] = frozenset(),
 ) -> list[Insn]:

@@ -15,7 +15,7 @@ from tracehound.agent.tracer.syscalls import TABLES
 
 # Opcodes, shared with _core.c (enum OP_*). AT_EXIT marks an op done at the exit stop.
 STR, PATH, FDPATH, SOCKADDR, SOCKINFO, ARGV, RAW, SOCKADDR_PLEN, IDS = range(1, 10)
-VERIFY_FD, VERIFY_PEER = 10, 11  # the kernel's answer at the exit (see truth.py)
+VERIFY_FD, VERIFY_PEER = 12, 13  # the kernel's answer at the exit (see truth.py)
 NO_ARG = 0xFF
 AT_EXIT = 0x80
 CWD = 0xFF  # PATH's dirfd argument when the path is relative to the cwd

@@ -21,6 +21,7 @@ from typing import Any
 
 from tracehound.agent.event import ProcInfo
 from tracehound.agent.tracer.backend import Backend, choose, core, describe, probe
+from tracehound.agent.tracer.guard import Guard
 from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.proctable import ProcessTable
 from tracehound.agent.tracer.profiles import WRITE_ONLY_OPENS, resolve
@@ -65,6 +66,7 @@ class Tracer:
         backend: str = "auto",
         ptrace_placement: str = "none",
         verify: bool = True,
+        io_uring: str = "alert",
     ) -> None:
         self.path, self.argv, self.env = path, argv, env
         self.traced = resolve(profile, syscalls)
@@ -79,6 +81,7 @@ class Tracer:
         self.argv_max, self.arg_max_bytes = argv_max, arg_max_bytes
         self.requested = backend
         self.ptrace_placement = ptrace_placement
+        self.io_uring = io_uring
         self.backend: Backend | None = None
         self.handoff = handoff
         self.core: Any = None
@@ -92,10 +95,13 @@ class Tracer:
         traced = self.traced | _ALWAYS_NOTIFIED if b.notify else self.traced
         capture = self.capture if b.ptrace else frozenset()
         action = RET_USER_NOTIF if b.notify else RET_TRACE
-        prog = build_program(traced, self.checks, action, via_ptrace=capture)
-        return core().Core(
+        guard = Guard(os.getpid(), b.ptrace, self.io_uring)
+        checks = guard.checks(traced) | self.checks
+        traced |= guard.traced()
+        prog = build_program(traced, checks, action, via_ptrace=capture)
+        c = core().Core(
             to_bytes(prog),
-            compile_specs(traced, capture, self.verify),
+            guard.specs(compile_specs(traced, capture, self.verify)),
             b.notify,
             b.ptrace,
             b.sync_wakeup,
@@ -107,6 +113,8 @@ class Tracer:
             self.ptrace_placement == "follow",
             b.killable_recv,
         )
+        c.guard(os.getpid(), os.getpgrp())
+        return c
 
     def run(self) -> None:
         """Thread body: spawn, trace until every tracee is gone."""

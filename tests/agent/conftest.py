@@ -27,6 +27,11 @@ PROGRAMS = {
     "swapexec": ["-O1", "-pthread"],
     "openpaths": ["-O1"],
     "badnames": ["-O1"],
+    "tamper": ["-O1"],
+    "listener": ["-O1", "-pthread"],
+    "uring": ["-O1"],
+    "untraced": ["-O1"],
+    "unreadable": ["-O1"],
 }
 
 

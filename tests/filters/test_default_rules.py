@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tracehound.agent.event import Event, ProcInfo
@@ -12,6 +14,11 @@ from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_
 NODE = proc("node server.js", exe="/usr/local/bin/node")
 PY = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3")
 WORKER = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3", uid=1000, gid=1000)
+
+
+def _tagged(e: Event, *tags: str) -> Event:
+    e.tags.update(tags)
+    return e
 
 
 def _dropped_then_run(c: StageChain) -> list[str]:
@@ -86,6 +93,28 @@ TRIGGERS: dict[str, list[Event]] = {
             evt__res=0,
         ),
         exec_ev(proc("evilprog"), evt__claim_mismatch=True, evt__arg__claim="/tmp/harmless"),
+    "Attempt to silence or patch the agent": [
+        _tagged(ev("kill", PY, evt__arg__pid=1, evt__arg__sig=9, evt__res=-1), "refused"),
+        _tagged(ev("pidfd_send_signal", PY, evt__arg__fd=3, evt__arg__sig=19), "refused"),
+        _tagged(ev("process_vm_writev", PY, evt__arg__pid=1), "refused"),
+    ],
+    "Seccomp listener requested by the application": [
+        ev("seccomp", PY, evt__arg__op="SECCOMP_SET_MODE_FILTER", evt__arg__flags="NEW_LISTENER")
+    ],
+    "io_uring ring created": [ev("io_uring_setup", PY, evt__arg__entries=8, evt__res=3)],
+    "Process made itself unreadable": [
+        ev("prctl", PY, evt__arg__option="PR_SET_DUMPABLE", evt__arg__value=0)
+    ],
+    "Syscall argument unreadable by the agent": [
+        _tagged(open_ev(PY, "<unreadable>"), "unreadable"),
+        _tagged(exec_ev(proc("x", parent=PY)), "unreadable"),
+    ],
+    "Clone hidden from the tracer": [
+        _tagged(ev("clone", PY, evt__arg__flags="CLONE_UNTRACED|CLONE_VM"), "untraced_clone"),
+    ],
+    "Process memory opened for reading": [
+        open_ev(PY, "/proc/1/mem", "O_RDONLY|O_CLOEXEC"),
+        open_ev(PY, "/proc/42/mem"),
     ],
 }
 
@@ -259,6 +288,21 @@ LOOKALIKES: dict[str, list[Event]] = {
             "openat", PY, fd__name="/usr/lib/libc.so.6", evt__arg__name="/lib/libc.so.6", evt__res=3
         ),
         connect_ev(PY, "169.254.169.254", 80),
+    "Attempt to silence or patch the agent": [
+        ev("kill", PY, evt__arg__pid=42, evt__arg__sig=15),  # a signal to another process
+    ],
+    "Seccomp listener requested by the application": [
+        ev("seccomp", PY, evt__arg__op="SECCOMP_SET_MODE_FILTER", evt__arg__flags="TSYNC")
+    ],
+    "Process made itself unreadable": [
+        ev("prctl", PY, evt__arg__option="PR_SET_DUMPABLE", evt__arg__value=1)
+    ],
+    "Syscall argument unreadable by the agent": [open_ev(PY, "/etc/hosts")],
+    "Clone hidden from the tracer": [ev("clone", PY, evt__arg__flags="CLONE_VM|CLONE_THREAD")],
+    "Process memory opened for reading": [
+        open_ev(PY, "/proc/self/mem"),
+        open_ev(PY, "/proc/42/maps"),
+        open_ev(PY, "/proc/42/mem", "O_RDWR"),  # "Process memory opened for writing"
     ],
 }
 
@@ -314,3 +358,23 @@ def test_alert_carries_output_priority_tags_and_sensitive_tag() -> None:
     assert "T1552" in a.tags
     assert "sensitive_path" in a.event.tags
     assert a.uuid
+
+
+def test_a_rule_that_raises_on_one_event_costs_no_other_alert(tmp_path: Path) -> None:
+    """`contains` on a field that is a number for one syscall (mount's evt.arg.flags):
+    before, the TypeError failed the whole batch's chain and every alert in it was lost."""
+    (tmp_path / "r.yaml").write_text(
+        "- rule: flags text\n  desc: d\n  condition: evt.arg.flags contains O_TRUNC\n"
+        "  output: trunc %fd.name\n  priority: WARNING\n"
+    )
+    c = make_chain(tmp_path, rules={"files": ["builtin:default_rules.yaml", "r.yaml"]})
+    batch = [
+        ev("mount", PY, evt__arg__flags=4096, fd__name="/mnt"),
+        open_ev(proc("cat /etc/shadow"), "/etc/shadow"),
+        open_ev(PY, "/var/log/auth.log", "O_WRONLY|O_TRUNC"),
+    ]
+    _, alerts = c.process(batch)
+    rules = [a.rule for a in alerts]
+    assert "Read sensitive file by unexpected program" in rules, rules
+    assert "flags text" in rules and "Clear log activities" in rules, rules
+    assert c.rule_errors >= 1

@@ -235,9 +235,19 @@ def test_every_new_default_rule_is_acted_out() -> None:
         "Shell run in the container from outside the application",
         "Program run in the container from outside the application",
     }
+    # tests/agent/test_attacker.py acts out the rules of the agent's own guard.
+    guard = {
+        "Attempt to silence or patch the agent",
+        "Seccomp listener requested by the application",
+        "io_uring ring created",
+        "Process made itself unreadable",
+        "Syscall argument unreadable by the agent",
+        "Clone hidden from the tracer",
+        "Process memory opened for reading",
+    }
     # tests/agent/test_truth.py acts out the claim mismatch with the attacker's programs.
     truth = {"Syscall argument changed behind the tracer"}
-    covered = {rule for _, rule, _ in FINDINGS} | ATTACK_RULES | outside | truth
+    covered = {rule for _, rule, _ in FINDINGS} | ATTACK_RULES | outside | guard | truth
     assert {r.name for r in compiled} <= covered
 
 
