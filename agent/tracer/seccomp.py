@@ -133,7 +133,10 @@ def _arch_actions(
     for nr, name in table.items():
         if name in via_ptrace:
             check = checks.get(name)
-            acts[base + nr] = "ptrace" if check is None else dataclasses.replace(check, ptrace=True)
+            ptraced = (
+                dataclasses.replace(check, ptrace=True) if isinstance(check, ArgCheck) else None
+            )
+            acts[base + nr] = ptraced or "ptrace"
         elif name in traced:
             acts[base + nr] = checks.get(name, "trace")
         else:

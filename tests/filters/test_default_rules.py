@@ -93,6 +93,7 @@ TRIGGERS: dict[str, list[Event]] = {
             evt__res=0,
         ),
         exec_ev(proc("evilprog"), evt__claim_mismatch=True, evt__arg__claim="/tmp/harmless"),
+    ],
     "Attempt to silence or patch the agent": [
         _tagged(ev("kill", PY, evt__arg__pid=1, evt__arg__sig=9, evt__res=-1), "refused"),
         _tagged(ev("pidfd_send_signal", PY, evt__arg__fd=3, evt__arg__sig=19), "refused"),
@@ -288,6 +289,7 @@ LOOKALIKES: dict[str, list[Event]] = {
             "openat", PY, fd__name="/usr/lib/libc.so.6", evt__arg__name="/lib/libc.so.6", evt__res=3
         ),
         connect_ev(PY, "169.254.169.254", 80),
+    ],
     "Attempt to silence or patch the agent": [
         ev("kill", PY, evt__arg__pid=42, evt__arg__sig=15),  # a signal to another process
     ],
