@@ -73,9 +73,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     sinks = ", ".join(f"{n} ({c.type})" for n, c in cfg.sinks.items()) or "none"
     print(f"{args.file}: valid; tracer profile {cfg.tracer.profile}; sinks: {sinks}")
+    from tracehound.agent.tracer.profiles import resolve
     from tracehound.filters.report import print_rules_report
 
-    if not print_rules_report(cfg, Path(args.file).resolve().parent, strict=args.strict):
+    tracer = cfg.tracer
+    if not print_rules_report(
+        cfg.filters,
+        Path(args.file).resolve().parent,
+        profile=tracer.profile,
+        # auto: derived from these very rules, so none of them can be left out
+        traced=None if tracer.profile == "auto" else resolve(tracer.profile, tracer.syscalls),
+        capture_results=list(tracer.results_known()),
+        strict=args.strict,
+    ):
         return 1
     from tracehound.agent.selection import describe_config
 

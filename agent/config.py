@@ -17,14 +17,19 @@ from typing import Any, Literal
 
 import msgspec
 
-from tracehound.agent._toml_lines import key_lines, line_of
-from tracehound.agent._validate import collect_errors
-from tracehound.agent.config_checks import int_between, raise_problems, seconds_up_to, within
 from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
 from tracehound.agent.tracer.specs import VERIFIED
+from tracehound.config_checks import (
+    int_between,
+    raise_problems,
+    seconds_up_to,
+    within,
+)
+from tracehound.config_validate import collect_errors
 from tracehound.filters.config import FiltersConfig, check_filters
 from tracehound.sinks import SinkConfig, check_sinks, deprecated_sinks
 from tracehound.sinks.console import ConsoleSinkConfig
+from tracehound.toml_lines import key_lines, line_of
 
 log = logging.getLogger("tracehound")
 

@@ -32,6 +32,7 @@ from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.spawn import CommandNotRunnable, resolve_command
 from tracehound.agent.tracer.tracer import Tracer
 from tracehound.filters.chain import StageChain, build_chain
+from tracehound.task import TaskInfo
 
 log = logging.getLogger("tracehound")
 
@@ -68,7 +69,8 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
     handoff = HandOff(
         tc.queue.max_events, block=tc.queue.when_full == "block", batch_max=tc.batch_max_events
     )
-    chain = build_chain(cfg.filters, base_dir)
+    task = TaskInfo()  # ECS metadata: fetched by the chain, read by the records and sinks
+    chain = build_chain(cfg.filters, base_dir, task=task)
     # What stops the application follows from the loaded rules and the sinks.
     sel = for_config(cfg, chain.rules.rules if chain.rules is not None else ())
     tracer = Tracer(
@@ -86,7 +88,7 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         verify=tc.verify,
         io_uring=tc.io_uring,
     )
-    router = Router.from_config(cfg.sinks)
+    router = Router.from_config(cfg.sinks, task)
     drained = anyio.Event()
     chain_stopped = False
     # One task group owns the sink runners, the pipeline and the stats timers;

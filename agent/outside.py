@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tracehound.agent.event import Event, ProcInfo
 from tracehound.agent.tracer.proctable import OUTSIDE_TAG
+from tracehound.event import Event, ProcInfo
 
 log = logging.getLogger("tracehound")
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from tracehound.agent.event import Alert, Event
 from tracehound.agent.tracer.handoff import HandOff
+from tracehound.event import Alert, Event
 
 log = logging.getLogger("tracehound")
 

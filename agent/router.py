@@ -18,18 +18,21 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from tracehound.agent.event import Alert, Event, priority_rank
-from tracehound.agent.record import Record, alert_record, encode_escaped, event_record
-from tracehound.agent.runner import SinkRunner
+from tracehound.event import Alert, Event, priority_rank
+from tracehound.record import Record, alert_record, encode, event_record
 from tracehound.sinks import SinkConfig, build_sink
 from tracehound.sinks.disk_buffer import make_runner
+from tracehound.sinks.runner import SinkRunner
+from tracehound.task import TaskInfo
 
 log = logging.getLogger("tracehound")
 
 
 class Router:
-    def __init__(self, runners: list[SinkRunner]) -> None:
+    def __init__(self, runners: list[SinkRunner], task: TaskInfo | None = None) -> None:
+        """`task`: the task metadata every record carries (filled by the enrichment stage)."""
         self.runners = runners
+        self.task = task
         self._events_to = [r for r in runners if "events" in r.cfg.inputs]
         self._alerts_to = [
             (r, priority_rank(r.cfg.minimum_priority)) for r in runners if "alerts" in r.cfg.inputs
@@ -40,8 +43,11 @@ class Router:
         self.unencodable = 0  # records dropped because they could not be encoded
 
     @classmethod
-    def from_config(cls, sinks: dict[str, SinkConfig]) -> Router:
-        return cls([make_runner(name, cfg, build_sink(name, cfg)) for name, cfg in sinks.items()])
+    def from_config(cls, sinks: dict[str, SinkConfig], task: TaskInfo | None = None) -> Router:
+        runners = [
+            make_runner(name, cfg, build_sink(name, cfg, task)) for name, cfg in sinks.items()
+        ]
+        return cls(runners, task)
 
     async def start(
         self,
@@ -96,7 +102,7 @@ class Router:
                     tg.start_soon(runner.put, recs, sizes)
 
     def _records(
-        self, items: list[Any], build: Callable[[Any], Record]
+        self, items: list[Any], build: Callable[[Any, TaskInfo | None], Record]
     ) -> tuple[list[Record], list[int], list[int]]:
         """Records, their encoded sizes and the indices kept. A record that cannot be
         built or encoded is logged and counted (`unencodable`), never taking the rest
@@ -106,8 +112,8 @@ class Router:
         kept: list[int] = []
         for i, item in enumerate(items):
             try:
-                rec = build(item)
-                size = len(encode_escaped(rec))
+                rec = build(item, self.task)
+                size = len(encode(rec))  # encoded once here; every sink reuses the bytes
             except Exception:
                 self.unencodable += 1
                 if self.unencodable <= 5:

@@ -20,18 +20,20 @@ from dataclasses import dataclass, field
 
 from tracehound.agent.tracer.profiles import PROFILES, resolve
 from tracehound.agent.tracer.syscalls import ALL_NAMES, canonical
+from tracehound.families import CONNECT, EXEC, OPEN
 
 # Fields only known at a syscall's exit.
 RESULT_FIELDS = frozenset({"evt.res", "evt.rawres", "fd.num", "fd.connected", "evt.failed"})
-_EXEC = frozenset({"execve", "execveat"})
-_OPENS = frozenset({"open", "openat", "openat2", "creat"})
+_EXEC = EXEC
+# Opens the tracer can stop (open_by_handle_at only in the aggressive profile).
+_OPENS = OPEN - {"open_by_handle_at"}
 # What "written during this run" is learned from (filters' WrittenFiles).
 _WRITES = _OPENS | {"rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat"}
 _FIELD_NEEDS = {
     "proc.is_exe_upper_layer": _WRITES,
     "fd.is_upper_layer": _WRITES,
 }
-_BASELINE = _EXEC | _OPENS | {"connect"}
+_BASELINE = _EXEC | _OPENS | CONNECT
 _SHOWN = 3  # rule names listed per syscall before "+N more"
 
 
@@ -151,7 +153,7 @@ def describe_config(cfg: object, base_dir: object) -> list[str]:
     """validate / print-config: load the configured rules and describe the selection."""
     from pathlib import Path
 
-    from tracehound.filters.rules import load_configured_rules
+    from tracehound.filters.falco.engine import load_configured_rules
 
     filters = getattr(cfg, "filters")  # noqa: B009
     compiled: list[object] = []

@@ -21,13 +21,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import msgspec
 
-from tracehound.agent.event import Event, ProcInfo
+from tracehound.event import Event, ProcInfo
 from tracehound.filters.chain import build_chain
 from tracehound.filters.config import FiltersConfig
+from tracehound.openflags import parse_open_flags
 
 
 def _open(p: ProcInfo, ts: int, path: str, flags: str) -> Event:
-    return Event(ts, "openat", p.pid, p, {"fd.name": path, "evt.arg.flags": flags})
+    # Events carry open flags as the int, as the decoder makes them.
+    return Event(
+        ts, "openat", p.pid, p, {"fd.name": path, "evt.arg.flags": parse_open_flags(flags)}
+    )
 
 
 def _connect(p: ProcInfo, ts: int, ip: str, port: int) -> Event:

@@ -22,15 +22,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tracehound.agent.event import Alert, Event, parse_priority
-from tracehound.agent.record import iso_time
-from tracehound.filters._fields import is_open_write
+from tracehound.event import Alert, Event, parse_priority
+from tracehound.families import CONNECT, EXEC
 from tracehound.filters.config import BaselineConfig
+from tracehound.filters.falco.fields import is_open_write
+from tracehound.record import iso_time
 
 RULE_NAME = "Unexpected behaviour"
 KINDS = ("exec", "write", "connect")
-_EXEC_TYPES = frozenset({"execve", "execveat"})
-_CONNECT_TYPES = frozenset({"connect"})
 ROOT_PARENT = "<no parent>"
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -197,13 +196,13 @@ class Baseline:
     def items(self, e: Event) -> tuple[str, str, str] | None:
         """(executable, kind, item) this event contributes, or None."""
         t = e.type
-        if t in _EXEC_TYPES:
+        if t in EXEC:
             if "exec" not in self.kinds or e.fields.get("evt.failed"):
                 return None
             parent = e.proc.parent
             owner = normalize_cached(parent.exepath) if parent is not None else ROOT_PARENT
             return owner, "exec", normalize_cached(e.proc.exepath)
-        if t in _CONNECT_TYPES:
+        if t in CONNECT:
             if "connect" not in self.kinds:
                 return None
             ep = normalize_endpoint(e)

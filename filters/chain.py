@@ -14,23 +14,25 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from tracehound.agent.event import Alert, Event
-from tracehound.filters import _fields, _procinfo
-from tracehound.filters._loader import CompiledRule
+from tracehound.event import Alert, Event
+from tracehound.families import CONNECT, EXEC, MODIFY, OPEN
 from tracehound.filters.baseline import Baseline, write_atomic
 from tracehound.filters.baseline_s3 import S3Baseline, is_s3_url
 from tracehound.filters.config import FiltersConfig
 from tracehound.filters.enrich import Enricher
-from tracehound.filters.periodic import Periodic
-from tracehound.filters.rules import RuleEngine, load_configured_rules
+from tracehound.filters.falco import procfs
+from tracehound.filters.falco.compiler import CompiledRule
+from tracehound.filters.falco.engine import RuleEngine, load_configured_rules
+from tracehound.filters.falco.fields import FieldContext, detect_privileged, proc_level_fields
 from tracehound.filters.sampling import Sampler
-from tracehound.filters.sensitive import MODIFY_TYPES, PATH_TYPES, SensitivePaths
+from tracehound.filters.sensitive import PATH_TYPES, SensitivePaths
+from tracehound.periodic import Periodic
+from tracehound.task import TaskInfo
 
 log = logging.getLogger("tracehound.filters")
 
 
-_EXEC_TYPES = frozenset({"execve", "execveat"})
-_BASELINE_TYPES = _EXEC_TYPES | _fields.OPEN_TYPES | {"connect"}
+_BASELINE_TYPES = EXEC | OPEN | CONNECT
 
 
 class RulesLoadError(Exception):
@@ -54,9 +56,13 @@ class StageChain:
         rules: RuleEngine | None,
         *,
         now_ns: int | None = None,
+        ctx: FieldContext | None = None,
     ) -> None:
+        """`ctx`: the state the rules' field helpers read; the one `rules` were compiled
+        with (build_chain makes one per chain)."""
         self.cfg = cfg
-        self.enricher = Enricher(cfg.enrich)
+        self.ctx = ctx = ctx if ctx is not None else FieldContext()
+        self.enricher = Enricher(cfg.enrich, ctx.task)
         self.sampler = Sampler(cfg.sampling)
         self.sensitive = (
             SensitivePaths(cfg.sensitive_paths) if cfg.sensitive_paths.enabled else None
@@ -69,19 +75,17 @@ class StageChain:
             else None
         )
         self.rules = rules
-        self.written = _fields.WrittenFiles()
-        _fields.WRITTEN = self.written  # read by proc.is_exe_upper_layer
-        _fields.USERS.clear()
-        _fields.USERS.update(self.enricher.users)  # user.loginname, evt.arg.uid = NAME
-        _fields.PRIVILEGED[0] = _fields.detect_privileged()
+        self.written = ctx.written  # read by proc.is_exe_upper_layer
+        ctx.users.update(self.enricher.users)  # user.loginname, evt.arg.uid = NAME
+        ctx.privileged = detect_privileged()
         # Rules reading /proc-level fields (capabilities, loginuid, env...): read them at
         # exec, while the new program is alive, instead of when a later event needs them.
+        proc_fields = proc_level_fields()
         self.prefetch = rules is not None and any(
-            (r.fields | {n.split("[")[0] for n in r.render.field_names}) & _fields.PROC_LEVEL_FIELDS
+            (r.fields | {n.split("[")[0] for n in r.render.field_names}) & proc_fields
             for r in rules.rules
         )
         self.events_in = 0
-        self.rule_errors = 0  # a rule that raised on an event: that pair only is lost
         self._plans: dict[str, _Plan] = {}
         self._saver: Periodic | None = None
 
@@ -91,9 +95,9 @@ class StageChain:
         """Which stages can care about this event type (computed once per type)."""
         rules = self.rules.candidates(etype) if self.rules is not None else []
         plan = _Plan(
-            observe=etype in _fields.OPEN_TYPES or etype in MODIFY_TYPES,
+            observe=etype in OPEN or etype in MODIFY,
             tag=self.sensitive is not None and etype in PATH_TYPES,
-            exec_=etype in _EXEC_TYPES,
+            exec_=etype in EXEC,
             baseline=self.baseline.active and etype in _BASELINE_TYPES,
             sample=self.sampler.active and etype in self.sampler.rates,
             rules=rules,
@@ -112,7 +116,6 @@ class StageChain:
         sampler = self.sampler
         baseline = self.baseline
         engine = self.rules
-        match_all = engine.match_all if engine is not None else True
         observe = self.written.observe
         tag = self.sensitive.process if self.sensitive is not None else None
         self.events_in += len(batch)
@@ -130,7 +133,7 @@ class StageChain:
                 if ancestors is not None:
                     ancestors(e)
                 if self.prefetch:
-                    _procinfo.prefetch(proc)
+                    procfs.prefetch(proc)
             if plan.observe:
                 observe(e)  # before sampling: a dropped write still counts for drop-and-exec
             if plan.tag and tag is not None:
@@ -138,7 +141,7 @@ class StageChain:
             matched: list[CompiledRule] | None = None
             if plan.sample and sampler.should_drop(e):
                 # Never drop what would alert: evaluate the rules now and reuse the result.
-                matched = [r for r in plan.rules if self._match(r, e)]
+                matched = [r for r in plan.rules if engine is not None and engine.matches(r, e)]
                 if matched or (plan.baseline and baseline.would_alert(e)):
                     sampler.kept_for_alert += 1
                 else:
@@ -149,29 +152,20 @@ class StageChain:
                 if a is not None:
                     alerts.append(a)
             if plan.rules and engine is not None:
-                for r in plan.rules if matched is None else matched:
-                    if matched is not None or self._match(r, e):
-                        a = engine.fire(r, e)
-                        if a is not None:
-                            alerts.append(a)
-                        if not match_all:
-                            break
+                if matched is None:
+                    engine.run(plan.rules, e, alerts)
+                elif matched:
+                    engine.run(matched, e, alerts, True)
             kept.append(e)
         if alerts and ancestors is not None:
             for a in alerts:
                 ancestors(a.event)
         return kept, alerts
 
-    def _match(self, r: CompiledRule, e: Event) -> bool:
-        """One rule on one event. A rule that raises (a field of an unexpected type)
-        loses only this pair: counted, logged a few times, never the whole batch."""
-        try:
-            return bool(r.match(e))
-        except Exception:
-            self.rule_errors += 1
-            if self.rule_errors <= 5:
-                log.exception("rule %r failed on a %s event; counted (rule_errors)", r.name, e.type)
-            return False
+    @property
+    def rule_errors(self) -> int:
+        """Rule/event pairs lost because the rule raised (see RuleEngine.run)."""
+        return self.rules.rule_errors if self.rules is not None else 0
 
     # ---- I/O around it ----
 
@@ -233,11 +227,13 @@ class StageChain:
         return out
 
 
-def build_rules(cfg: FiltersConfig, base_dir: Path) -> RuleEngine | None:
+def build_rules(
+    cfg: FiltersConfig, base_dir: Path, ctx: FieldContext | None = None
+) -> RuleEngine | None:
     rc = cfg.rules
     if not rc.enabled:
         return None
-    _, compiled, issues, _ = load_configured_rules(rc, base_dir)
+    _, compiled, issues, _ = load_configured_rules(rc, base_dir, ctx)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise RulesLoadError("\n".join(str(i) for i in errors))
@@ -252,6 +248,15 @@ def build_rules(cfg: FiltersConfig, base_dir: Path) -> RuleEngine | None:
     )
 
 
-def build_chain(cfg: FiltersConfig, base_dir: Path, *, now_ns: int | None = None) -> StageChain:
-    """Build every stage; raises RulesLoadError if the rule files do not load."""
-    return StageChain(cfg, build_rules(cfg, base_dir), now_ns=now_ns)
+def build_chain(
+    cfg: FiltersConfig,
+    base_dir: Path,
+    *,
+    now_ns: int | None = None,
+    task: TaskInfo | None = None,
+) -> StageChain:
+    """Build every stage; raises RulesLoadError if the rule files do not load. `task`:
+    where the enrichment stage puts the ECS task metadata it fetches (shared with the
+    records and the sinks)."""
+    ctx = FieldContext(task if task is not None else TaskInfo())
+    return StageChain(cfg, build_rules(cfg, base_dir, ctx), now_ns=now_ns, ctx=ctx)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from tracehound.agent.event import parse_priority
+from tracehound.event import parse_priority
 
 Issues = list[tuple[tuple[str, ...], str]]
 
@@ -140,8 +140,8 @@ class FiltersConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 def check_filters(cfg: FiltersConfig, path: tuple[str, ...], base_dir: Path) -> Issues:
     """Semantic checks; every problem with the key path it belongs to."""
-    from tracehound.filters._globs import glob_error
-    from tracehound.filters.rules import load_rules, read_rule_file
+    from tracehound.filters.falco.engine import load_rules, read_rule_file
+    from tracehound.filters.globs import glob_error
 
     errs: Issues = []
     sp = (*path, "sensitive_paths")

@@ -2,8 +2,8 @@
 
 Per event this is only a dict lookup (user.name); ancestors are added to exec
 events and to alerts; ECS metadata is static per task, so it is fetched once at
-start (and refreshed rarely) into agent.record.static_fields instead of being
-copied into every event.
+start (and refreshed rarely) into the agent's TaskInfo (tracehound.task) instead of
+being copied into every event.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from tracehound.agent import record
-from tracehound.agent.event import Event
-from tracehound.filters import _fields
+from tracehound.event import Event
+from tracehound.families import EXEC
 from tracehound.filters.config import EnrichConfig
-from tracehound.filters.periodic import Periodic
+from tracehound.periodic import Periodic
+from tracehound.task import TaskInfo
 
 if TYPE_CHECKING:
     import aiohttp
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tracehound.filters.enrich")
 
 ECS_ENV = "ECS_CONTAINER_METADATA_URI_V4"
-_EXEC_TYPES = frozenset({"execve", "execveat"})
 
 
 def read_id_names(path: str) -> dict[int, str]:
@@ -111,7 +110,8 @@ def ecs_mounts(container: dict[str, Any] | None) -> list[tuple[str, str]]:
 
 
 class Enricher:
-    def __init__(self, cfg: EnrichConfig) -> None:
+    def __init__(self, cfg: EnrichConfig, task: TaskInfo | None = None) -> None:
+        self.task = task if task is not None else TaskInfo()
         self.enabled = cfg.enabled
         self.levels = cfg.ancestor_levels
         self.cfg = cfg
@@ -120,6 +120,9 @@ class Enricher:
         self.ecs: dict[str, Any] = {}
         self.ecs_errors = 0
         self._refresh: Periodic | None = None
+        self._base = os.environ.get(ECS_ENV) if cfg.enabled and cfg.ecs_metadata else None
+        if self._base:
+            self.task.fetch_expected = True  # the sinks wait for this fetch, not their own
 
     def process(self, e: Event) -> None:
         f = e.fields
@@ -129,7 +132,7 @@ class Enricher:
         group = self.groups.get(e.proc.gid)
         if group is not None:
             f["group.name"] = group
-        if e.type in _EXEC_TYPES:
+        if e.type in EXEC:
             self.ancestors(e)
 
     def ancestors(self, e: Event) -> None:
@@ -150,12 +153,13 @@ class Enricher:
     # ---- ECS task metadata (async, outside the event path) ----
 
     async def start(self, tg: TaskGroup) -> None:
-        if not (self.enabled and self.cfg.ecs_metadata):
-            return
-        base = os.environ.get(ECS_ENV)
+        base = self._base
         if not base:
-            return  # not on ECS: nothing to add, not an error
-        await self.fetch_ecs(base)
+            return  # disabled, or not on ECS: nothing to add, not an error
+        try:
+            await self.fetch_ecs(base)
+        finally:
+            self.task.settle()
         if self.cfg.ecs_refresh_secs > 0:
             self._refresh = Periodic(self.cfg.ecs_refresh_secs, lambda: self.fetch_ecs(base))
             self._refresh.start(tg)
@@ -178,8 +182,7 @@ class Enricher:
             return
         fields = ecs_fields(task, container)
         self.ecs = fields
-        record.static_fields.update(fields)
-        _fields.CONTAINER_MOUNTS[:] = ecs_mounts(container)
+        self.task.update(fields, ecs_mounts(container))
 
 
 async def _get_json(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracehound.filters.config import FiltersConfig
-from tracehound.filters.rules import load_configured_rules
+from tracehound.filters.falco.engine import load_configured_rules
 
 # Fields that are only known when the tracer takes the syscall's exit stop.
 RESULT_FIELDS = frozenset({"evt.res", "evt.rawres", "fd.num", "fd.connected", "evt.failed"})
@@ -22,24 +22,16 @@ class RulesReport:
     notes: list[str] = field(default_factory=list)  # rules that cannot fire as configured
 
 
-def traced_syscalls(profile: str, custom: list[str]) -> frozenset[str] | None:
-    if profile == "auto":  # derived from these very rules: nothing to note
-        return None
-    try:
-        from tracehound.agent.tracer.profiles import resolve
-    except ImportError:  # pragma: no cover - tracer being replaced: no profile check
-        return None
-    return frozenset(resolve(profile, custom))
-
-
 def rules_report(
     cfg: FiltersConfig,
     base_dir: Path,
     *,
     profile: str,
-    syscalls: list[str],
+    traced: frozenset[str] | None,
     capture_results: list[str],
 ) -> RulesReport:
+    """`traced`: the syscalls the tracer profile stops at (the agent resolves the profile;
+    None skips the check)."""
     rep = RulesReport()
     rc = cfg.rules
     if not rc.enabled:
@@ -55,7 +47,6 @@ def rules_report(
             )
     rep.warnings += [str(i) for i in issues if i.severity == "warning"]
     rep.notes += [str(i) for i in issues if i.severity == "info"]
-    traced = traced_syscalls(profile, syscalls)
     captured = frozenset(capture_results)
     for r in compiled:
         where = f"{r.source}" + (f" line {r.line}" if r.line else "")
@@ -81,16 +72,18 @@ def rules_report(
     return rep
 
 
-def print_rules_report(cfg: object, base_dir: Path, *, strict: bool) -> bool:
-    """Print the report for a loaded Config; False when --strict and a rule was skipped."""
-    tracer = getattr(cfg, "tracer")  # noqa: B009 - agent.Config, not imported here
-    filters = getattr(cfg, "filters")  # noqa: B009
+def print_rules_report(
+    cfg: FiltersConfig,
+    base_dir: Path,
+    *,
+    profile: str,
+    traced: frozenset[str] | None,
+    capture_results: list[str],
+    strict: bool,
+) -> bool:
+    """Print the report; False when --strict and a rule was skipped."""
     rep = rules_report(
-        filters,
-        base_dir,
-        profile=tracer.profile,
-        syscalls=list(tracer.syscalls),
-        capture_results=list(tracer.results_known()),
+        cfg, base_dir, profile=profile, traced=traced, capture_results=capture_results
     )
     for line in rep.lines:
         print(line)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import random
 import zlib
 
-from tracehound.agent.event import Event
+from tracehound.event import Event
+from tracehound.families import EXEC, LIFECYCLE
 from tracehound.filters.config import SamplingConfig
 
-NEVER_SAMPLED = frozenset({"execve", "execveat", "clone", "clone3", "fork", "vfork", "exit"})
+NEVER_SAMPLED = EXEC | LIFECYCLE
 _MIX = 0x9E3779B97F4A7C15  # 64-bit golden ratio: spreads pids over the hash space
 _MASK = (1 << 64) - 1
 

@@ -13,20 +13,13 @@ import os
 import re
 import stat
 
-from tracehound.agent.event import Event
-from tracehound.filters._fields import OPEN_TYPES, is_open_write
-from tracehound.filters._globs import first_literal_component, glob_to_regex
+from tracehound.event import Event
+from tracehound.families import EXEC, MODIFY, OPEN
 from tracehound.filters.config import SensitivePathsConfig
+from tracehound.filters.falco.fields import is_open_write
+from tracehound.filters.globs import first_literal_component, glob_to_regex
 
-# Syscalls whose fd.name is a path that is modified (write-only patterns apply).
-MODIFY_TYPES = frozenset(
-    {
-        "unlink", "unlinkat", "rename", "renameat", "renameat2", "chmod", "fchmodat",
-        "chown", "lchown", "fchownat", "truncate", "link", "linkat", "symlink",
-        "symlinkat", "mknod", "mknodat", "creat", "rmdir", "utimensat",
-    }
-)  # fmt: skip
-PATH_TYPES = OPEN_TYPES | MODIFY_TYPES | {"execve", "execveat", "mkdir", "mkdirat"}
+PATH_TYPES = OPEN | MODIFY | EXEC | {"mkdir", "mkdirat"}
 
 _CACHE_MAX = 65536
 _FILES_MAX = 2000  # files indexed by inode below the sensitive prefixes
@@ -102,7 +95,7 @@ class SensitivePaths:
         path = e.fields.get("fd.name")
         if not isinstance(path, str) or not path.startswith("/"):
             return
-        write = e.type in MODIFY_TYPES or is_open_write(e)
+        write = e.type in MODIFY or is_open_write(e)
         if self.matches(path, write) or (
             "fd.ino" in e.fields and (e.fields.get("fd.dev"), e.fields["fd.ino"]) in self.inodes
         ):

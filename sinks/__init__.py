@@ -2,7 +2,7 @@
 
 Exports the tagged union `SinkConfig` (TOML `type = "..."` picks the member),
 `build_sink`, `check_sinks`, `check_sinks_health`, the `Sink` protocol and the
-errors a sink raises. Sinks only do I/O; agent/runner.py makes it reliable.
+errors a sink raises. Sinks only do I/O; sinks/runner.py makes it reliable.
 
 Importing this package loads no sink's client library: aiohttp, aiobotocore and
 botocore are imported by the sinks that use them when they open, so a config with
@@ -17,12 +17,14 @@ from typing import Any, Protocol
 
 import anyio
 
-from tracehound.agent.record import Record
+from tracehound.record import Record
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
 from tracehound.sinks.cloudwatch import CloudWatchLogsSink, CloudWatchLogsSinkConfig
 from tracehound.sinks.console import (
-    DEPRECATED_STDOUT,
+    DEPRECATED_STDOUT as _DEPRECATED_STDOUT,
+)
+from tracehound.sinks.console import (
     ConsoleSink,
     ConsoleSinkConfig,
     StdoutSinkConfig,
@@ -31,7 +33,10 @@ from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.file import FileSink, FileSinkConfig
 from tracehound.sinks.firehose import FirehoseSink, FirehoseSinkConfig
 from tracehound.sinks.s3 import S3Sink, S3SinkConfig
-from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig, env_names, tls_files
+from tracehound.sinks.webhook import WebhookSink, WebhookSinkConfig
+from tracehound.sinks.webhook import env_names as _env_names
+from tracehound.sinks.webhook import tls_files as _tls_files
+from tracehound.task import TaskInfo
 
 
 class Sink(Protocol):
@@ -68,8 +73,12 @@ REGISTRY: dict[type[SinkBase], Callable[[str, Any], Sink]] = {
 }
 
 
-def build_sink(name: str, cfg: SinkBase) -> Sink:
-    return REGISTRY[type(cfg)](name, cfg)
+def build_sink(name: str, cfg: SinkBase, task: TaskInfo | None = None) -> Sink:
+    """`task`: the agent's task metadata (a sink may name its stream after the task)."""
+    sink = REGISTRY[type(cfg)](name, cfg)
+    if task is not None and isinstance(sink, BaseSink):
+        sink.task = task
+    return sink
 
 
 def check_sinks(sinks: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
@@ -79,10 +88,10 @@ def check_sinks(sinks: dict[str, Any], path: tuple[str, ...]) -> list[tuple[tupl
     for name, cfg in sinks.items():
         if not isinstance(cfg, WebhookSinkConfig):
             continue
-        for keys, var in env_names(cfg):
+        for keys, var in _env_names(cfg):
             if var not in os.environ:
                 errs.append(((*path, name, *keys), f"environment variable {var} is not set"))
-        for keys, file in tls_files(cfg):
+        for keys, file in _tls_files(cfg):
             if not os.path.isfile(file):
                 errs.append(((*path, name, *keys), f"no such file: {file}"))
     return errs
@@ -93,7 +102,7 @@ def deprecated_sinks(
 ) -> list[tuple[tuple[str, ...], str]]:
     """Options that still work but are on their way out: warnings, not errors."""
     return [
-        ((*path, name, "type"), DEPRECATED_STDOUT)
+        ((*path, name, "type"), _DEPRECATED_STDOUT)
         for name, cfg in sinks.items()
         if isinstance(cfg, StdoutSinkConfig)
     ]
@@ -132,11 +141,26 @@ async def check_sinks_health(sinks_cfg: dict[str, Any]) -> list[tuple[str, str |
 __all__ = [
     "REGISTRY",
     "BaseSink",
+    "CloudWatchLogsSink",
+    "CloudWatchLogsSinkConfig",
+    "ConsoleSink",
+    "ConsoleSinkConfig",
     "FatalError",
+    "FileSink",
+    "FileSinkConfig",
+    "FirehoseSink",
+    "FirehoseSinkConfig",
+    "LambdaSink",
+    "LambdaSinkConfig",
     "RetryableError",
+    "S3Sink",
+    "S3SinkConfig",
     "Sink",
     "SinkBase",
     "SinkConfig",
+    "StdoutSinkConfig",
+    "WebhookSink",
+    "WebhookSinkConfig",
     "build_sink",
     "check_sinks",
     "check_sinks_health",

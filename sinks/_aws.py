@@ -12,9 +12,9 @@ import socket
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
-from tracehound.agent import record
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.errors import FatalError, RetryableError, SinkError
+from tracehound.task import TaskInfo
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -39,6 +39,10 @@ _RETRYABLE_CODES = frozenset(
         "ENILimitReachedException",
     }
 )
+
+
+# How long a sink opening waits for the enrichment stage's metadata fetch.
+ECS_WAIT_SECS = 5.0
 
 
 class AwsSinkBase(SinkBase, kw_only=True):
@@ -106,11 +110,13 @@ class AwsSink(BaseSink):
             self.client = None
 
 
-async def ecs_task_id() -> str | None:
-    """The task id (last part of the task ARN), from enrichment or the ECS metadata endpoint."""
-    arn = record.static_fields.get("aws.ecs.task_arn")
+async def ecs_task_id(task: TaskInfo) -> str | None:
+    """The task id (last part of the task ARN), from enrichment or, when enrichment does
+    not fetch the ECS metadata, from the endpoint: the endpoint is asked once."""
+    await task.wait_fetched(ECS_WAIT_SECS)
+    arn = task.fields.get("aws.ecs.task_arn")
     uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
-    if not arn and uri:
+    if not arn and uri and not task.fetch_expected:
         import aiohttp
 
         try:

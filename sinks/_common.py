@@ -6,9 +6,15 @@ from typing import Literal
 
 import msgspec
 
-from tracehound.agent.config_checks import Problem, int_between, raise_problems, seconds_up_to
-from tracehound.agent.event import parse_priority
-from tracehound.agent.record import Record
+from tracehound.config_checks import (
+    Problem,
+    int_between,
+    raise_problems,
+    seconds_up_to,
+)
+from tracehound.event import parse_priority
+from tracehound.record import Record
+from tracehound.task import TaskInfo
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -101,13 +107,15 @@ class SinkBase(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, tag_fie
 class BaseSink:
     """Defaults for the optional parts of the Sink protocol; concrete sinks override what they need.
 
-    A sink only does I/O. Buffering, batching, retries and counting live in agent/runner.py.
+    A sink only does I/O. Buffering, batching, retries and counting live in sinks/runner.py.
     """
 
     def __init__(self, name: str) -> None:
         self.name = name
         # Sink-specific counters (truncated events, function errors...), merged into the stats.
         self.counters: dict[str, int] = {}
+        # The task the agent runs in (ECS metadata), set by build_sink.
+        self.task = TaskInfo()
 
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] = self.counters.get(key, 0) + n

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-import msgspec
-
-from tracehound.agent.config_checks import Problem, not_empty
-from tracehound.agent.record import Record, encode
+from tracehound.config_checks import Problem, not_empty
+from tracehound.record import Record, encode, encode_array
 from tracehound.sinks._aws import AwsSink, AwsSinkBase, classify
 from tracehound.sinks.errors import RetryableError, SinkError
 
@@ -60,7 +58,7 @@ class LambdaSink(AwsSink):
         return kw
 
     async def send(self, records: list[Record]) -> None:
-        payload = msgspec.json.encode(records)
+        payload = encode_array(records)
         try:
             resp = await self.client.invoke(
                 InvocationType=self.cfg.invocation_type, Payload=payload, **self._kwargs()

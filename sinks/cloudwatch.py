@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracehound.agent.config_checks import Problem, not_empty, within
-from tracehound.agent.record import Record, encode
+from tracehound.config_checks import Problem, not_empty, within
+from tracehound.record import Record, encode
 from tracehound.sinks._aws import (
     AwsSink,
     AwsSinkBase,
@@ -19,7 +19,6 @@ from tracehound.sinks._aws import (
     ecs_task_id,
     error_code,
 )
-from tracehound.sinks._time import record_ms
 from tracehound.sinks.errors import SinkError
 
 MAX_EVENTS = 10_000
@@ -66,7 +65,7 @@ class CloudWatchLogsSink(AwsSink):
 
     async def open(self) -> None:
         if not self.stream:
-            self.stream = await ecs_task_id() or default_stream_name()
+            self.stream = await ecs_task_id(self.task) or default_stream_name()
         await super().open()
 
     def _message(self, rec: Record) -> str:
@@ -79,12 +78,15 @@ class CloudWatchLogsSink(AwsSink):
             return data.decode("utf-8", errors="ignore")
         return data.decode()
 
-    def split(self, records: list[Record]) -> list[list[Record]]:
+    def split(self, records: list[Record]) -> list[list[Any]]:
         """Chunks of InputLogEvents ({"timestamp", "message"}), each one valid PutLogEvents call."""
         # Sorted by time (stable, so equal times keep their order), with their sizes.
-        stamped = sorted(((record_ms(r), self._message(r)) for r in records), key=lambda e: e[0])
-        chunks: list[list[Record]] = []
-        cur: list[Record] = []
+        stamped = sorted(
+            ((r.ts_ns // 1_000_000, self._message(r)) for r in records), key=lambda e: e[0]
+        )
+        # What send() gets: log events, not records.
+        chunks: list[list[Any]] = []
+        cur: list[dict[str, Any]] = []
         cur_bytes = 0
         for ts, msg in stamped:
             ev = {"timestamp": ts, "message": msg}
@@ -102,7 +104,7 @@ class CloudWatchLogsSink(AwsSink):
             chunks.append(cur)
         return chunks
 
-    async def send(self, records: list[Record]) -> int | None:
+    async def send(self, records: list[Any]) -> int | None:
         from botocore.exceptions import ClientError
 
         try:
@@ -122,7 +124,7 @@ class CloudWatchLogsSink(AwsSink):
             self.count("rejected_events", rejected)
         return rejected
 
-    async def _put(self, events: list[Record]) -> dict[str, Any]:
+    async def _put(self, events: list[Any]) -> dict[str, Any]:
         resp: dict[str, Any] = await self.client.put_log_events(
             logGroupName=self.group, logStreamName=self.stream, logEvents=events
         )

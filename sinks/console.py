@@ -14,7 +14,7 @@ from typing import Literal
 
 import anyio
 
-from tracehound.agent.record import Record, alert_message, encode_lines
+from tracehound.record import Record, alert_message, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
 
 _FDS = {"stdout": 1, "stderr": 2}

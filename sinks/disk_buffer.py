@@ -32,10 +32,10 @@ from typing import Any
 import anyio
 import msgspec
 
-from tracehound.agent.record import Record
-from tracehound.agent.runner import SinkRunner, _describe
+from tracehound.record import Record
 from tracehound.sinks import Sink
 from tracehound.sinks._common import SinkBase
+from tracehound.sinks.runner import SinkRunner, _describe
 
 log = logging.getLogger("tracehound")
 
@@ -238,8 +238,17 @@ class DiskRunner(SinkRunner):
         self.log = DiskLog(Path(cfg.buffer.path) / name, cfg.buffer.max_disk_size)
         self._log_ok = False
         self._log_tried = False
-        self._encode = msgspec.json.Encoder().encode
         self._decode = msgspec.json.Decoder(dict[str, Any]).decode
+        self._task = getattr(sink, "task", None)
+
+    @staticmethod
+    def _frame(rec: Record) -> bytes:
+        """What goes to disk: the record's time in ns, then its JSON (encoded once)."""
+        return rec.ts_ns.to_bytes(8, "little") + rec.data
+
+    def _unframe(self, payload: bytes) -> Record:
+        ts_ns = int.from_bytes(payload[:8], "little")
+        return Record(self._decode(payload[8:]), ts_ns, self._task)
 
     def _open_log(self) -> None:
         if self._log_tried:
@@ -278,7 +287,7 @@ class DiskRunner(SinkRunner):
             self.stats.drop(reason, len(records))
             return len(records)
         try:
-            n = self.log.append([self._encode(r) for r in records])
+            n = self.log.append([self._frame(r) for r in records])
         except OSError as exc:  # ENOSPC, EIO: count, never raise into the pipeline
             self._note_error(f"disk buffer write: {_describe(exc)}")
             n = 0
@@ -304,7 +313,7 @@ class DiskRunner(SinkRunner):
                             while not self._batch_full() and not self._stopping:
                                 await self._wait_for_more()
                     payloads, end = self.log.read(b.max_events, b.max_bytes)
-                    await self._deliver([self._decode(p) for p in payloads])
+                    await self._deliver([self._unframe(p) for p in payloads])
                     self.log.ack(end, payloads)
             except Exception as exc:  # the records stay on disk for the next agent
                 log.exception("sink %s: runner failed; records stay on disk", self.name)

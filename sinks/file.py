@@ -7,8 +7,8 @@ from typing import Literal
 
 import anyio
 
-from tracehound.agent.config_checks import Problem, int_between, not_empty
-from tracehound.agent.record import Record, encode
+from tracehound.config_checks import Problem, int_between, not_empty
+from tracehound.record import Record, encode
 from tracehound.sinks._common import BaseSink, SinkBase
 from tracehound.sinks.ocsf import encode_ocsf
 

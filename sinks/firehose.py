@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from tracehound.agent.config_checks import Problem, not_empty
-from tracehound.agent.record import Record, encode
+from tracehound.config_checks import Problem, not_empty
+from tracehound.record import Record, encode
 from tracehound.sinks._aws import AwsSink, AwsSinkBase, classify
 from tracehound.sinks.errors import RetryableError, SinkError
 from tracehound.sinks.ocsf import encode_ocsf
@@ -45,11 +45,12 @@ class FirehoseSink(AwsSink):
         self._chunk: list[Record] | None = None
         self._done: set[int] = set()
 
-    def split(self, records: list[Record]) -> list[list[Record]]:
+    def split(self, records: list[Record]) -> list[list[Any]]:
         """Chunks of {"Data": bytes}, each one valid call. A record over 1,000 KiB is left
         out (the runner counts it as dropped, reason "too_large")."""
-        chunks: list[list[Record]] = []
-        cur: list[Record] = []
+        # What send() gets: Firehose records, not ours.
+        chunks: list[list[Any]] = []
+        cur: list[dict[str, bytes]] = []
         size = 0
         for rec in records:
             data = self._encode(rec) + b"\n"
@@ -65,12 +66,12 @@ class FirehoseSink(AwsSink):
             chunks.append(cur)
         return chunks
 
-    def delivered(self, chunk: list[Record]) -> int:
+    def delivered(self, chunk: list[Any]) -> int:
         """How many records of `chunk` are already in (the runner asks when it gives up
         on the chunk, so those are counted as sent, not dropped)."""
         return len(self._done) if chunk is self._chunk else 0
 
-    async def send(self, records: list[Record]) -> int:
+    async def send(self, records: list[Any]) -> int:
         if records is not self._chunk:
             self._chunk, self._done = records, set()
         todo = [i for i in range(len(records)) if i not in self._done]

@@ -18,8 +18,8 @@ from typing import Any
 import msgspec
 
 from tracehound import __version__
-from tracehound.agent.record import Record
-from tracehound.sinks._time import record_ns
+from tracehound.families import EXEC
+from tracehound.record import HOSTNAME, Record
 
 OCSF_VERSION = "1.7.0"
 
@@ -40,7 +40,7 @@ def _add(cls: tuple[int, str, int, str], activity: int, name: str, *syscalls: st
         _ACTIVITY[s] = (cls, activity, name)
 
 
-_add(PROCESS, 1, "Launch", "execve", "execveat")
+_add(PROCESS, 1, "Launch", *sorted(EXEC))
 _add(PROCESS, 2, "Terminate", "procexit")
 _add(PROCESS, 3, "Open", "process_vm_readv")
 _add(PROCESS, 4, "Inject", "ptrace", "process_vm_writev")
@@ -184,12 +184,16 @@ def _endpoint(ip: Any, port: Any, name: Any = None) -> dict[str, Any] | None:
 _context_cache: dict[tuple[Any, ...], tuple[dict[str, Any] | None, dict[str, Any]]] = {}
 
 
-def _context() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+def _static(rec: Record) -> dict[str, Any]:
+    """The task's fields (ECS enrichment) the record was made with."""
+    task = getattr(rec, "task", None)
+    return task.fields if task is not None else {}
+
+
+def _context(rec: Record) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(cloud, device) of the task: the same for every record until the ECS metadata
     changes, so built once per such state (callers copy device, never change cloud)."""
-    from tracehound.agent import record
-
-    st = record.static_fields
+    st = _static(rec)
     # The environment's region is read when the context is built (ECS sets it once).
     key = (st.get("aws.ecs.task_arn"), st.get("aws.ecs.availability_zone"))
     hit = _context_cache.get(key)
@@ -201,8 +205,6 @@ def _context() -> tuple[dict[str, Any] | None, dict[str, Any]]:
 
 
 def _build_context(st: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    from tracehound.agent import record
-
     arn = st.get("aws.ecs.task_arn")
     region = account = None
     if isinstance(arn, str) and arn.startswith("arn:"):
@@ -227,8 +229,8 @@ def _build_context(st: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str,
         {
             "type_id": 6,  # a Fargate task is a virtual machine of its own
             "type": "Virtual",
-            "hostname": record.HOSTNAME,
-            "name": record.HOSTNAME,
+            "hostname": HOSTNAME,
+            "name": HOSTNAME,
             "uid": arn,
             "region": region,
             "zone": zone,
@@ -239,10 +241,9 @@ def _build_context(st: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str,
 
 def _fields(rec: Record) -> dict[str, Any]:
     """The record's fields with the task's (an alert carries only its rule's output fields)."""
-    from tracehound.agent import record
-
     f: dict[str, Any] = rec.get("output_fields") or {}
-    return {**record.static_fields, **f} if record.static_fields else f
+    st = _static(rec)
+    return {**st, **f} if st else f
 
 
 def _base(
@@ -250,7 +251,7 @@ def _base(
 ) -> dict[str, Any]:
     class_uid, class_name, category_uid, category_name = cls
     f = _fields(rec)
-    cloud, shared_device = _context()
+    cloud, shared_device = _context(rec)
     device = dict(shared_device)
     container = _container(f)
     if container:
@@ -265,7 +266,7 @@ def _base(
         "activity_name": activity_name,
         "type_uid": class_uid * 100 + activity,
         "type_name": f"{class_name}: {activity_name}",
-        "time": record_ns(rec) // 1_000_000,
+        "time": rec.ts_ns // 1_000_000,
         "metadata": {
             "version": OCSF_VERSION,
             "product": {"name": "tracehound", "vendor_name": "tracehound", "version": __version__},
@@ -309,7 +310,7 @@ def _objects(f: dict[str, Any], cls: tuple[int, str, int, str]) -> dict[str, Any
     etype = str(f.get("evt.type") or "")
     out: dict[str, Any] = {}
     if cls is PROCESS:
-        if etype in ("execve", "execveat"):
+        if etype in EXEC:
             out["actor"] = _parent_as_actor(proc) or {"app_name": "unknown"}
             out["process"] = proc or {"name": "unknown"}
         else:
@@ -371,7 +372,7 @@ def alert_to_ocsf(rec: Record) -> dict[str, Any]:
     sev_id, sev = _SEVERITY.get(str(rec.get("priority")), (99, str(rec.get("priority"))))
     rule = str(rec.get("rule") or "unnamed rule")
     ms = out["time"]
-    from tracehound.agent.record import alert_message
+    from tracehound.record import alert_message
 
     out.update(
         {

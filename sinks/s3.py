@@ -22,11 +22,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from tracehound.agent.config_checks import Problem, not_empty, within
-from tracehound.agent.record import Record, encode_lines
+from tracehound.config_checks import Problem, not_empty, within
+from tracehound.record import Record, encode_lines
 from tracehound.sinks._aws import AwsSink, AwsSinkBase, classify, ecs_task_id
 from tracehound.sinks._common import BatchConfig
-from tracehound.sinks._time import record_ns
 from tracehound.sinks.errors import SinkError
 from tracehound.sinks.ocsf import encode_ocsf_lines
 
@@ -82,7 +81,7 @@ class S3Sink(AwsSink):
 
     async def open(self) -> None:
         if not self.task_id:
-            self.task_id = await ecs_task_id() or socket.gethostname()
+            self.task_id = await ecs_task_id(self.task) or socket.gethostname()
         await super().open()
 
     def object_key(self, window_start: int) -> str:
@@ -97,7 +96,7 @@ class S3Sink(AwsSink):
         win = self.cfg.window_secs
         groups: dict[int, list[Record]] = {}
         for rec in records:
-            start = record_ns(rec) // 1_000_000_000 // win * win
+            start = rec.ts_ns // 1_000_000_000 // win * win
             groups.setdefault(start, []).append(rec)
         self._keys = {}
         chunks = []
@@ -114,7 +113,7 @@ class S3Sink(AwsSink):
     async def send(self, records: list[Record]) -> int:
         key = self._keys.get(id(records))
         if key is None:  # not from split() (a direct call): a window of its own
-            key = self.object_key(record_ns(records[0]) // 1_000_000_000)
+            key = self.object_key(records[0].ts_ns // 1_000_000_000)
             self._keys[id(records)] = key
         extra: dict[str, Any] = {}
         if self.cfg.storage_class:

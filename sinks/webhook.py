@@ -16,10 +16,9 @@ from urllib.parse import urlsplit
 import anyio
 import msgspec
 
-from tracehound.agent.config_checks import Problem, raise_problems
-from tracehound.agent.record import Record, encode_lines
+from tracehound.config_checks import Problem, raise_problems
+from tracehound.record import Record, encode, encode_array, encode_lines
 from tracehound.sinks._common import BaseSink, SinkBase
-from tracehound.sinks._time import record_ns
 from tracehound.sinks.errors import FatalError, RetryableError
 from tracehound.sinks.ocsf import to_ocsf
 
@@ -141,9 +140,9 @@ _CONTENT_TYPES = {
 def encode_body(cfg: WebhookSinkConfig, records: list[Record]) -> bytes:
     if cfg.encoding == "falco":
         assert len(records) == 1, "falco encoding: one alert per request"
-        return _json.encode(records[0])
+        return encode(records[0])
     if cfg.encoding == "json":
-        return _json.encode(records)
+        return encode_array(records)
     if cfg.encoding == "ocsf":
         return _json.encode([to_ocsf(r) for r in records])
     if cfg.encoding == "ndjson":
@@ -152,16 +151,16 @@ def encode_body(cfg: WebhookSinkConfig, records: list[Record]) -> bytes:
     envelopes = []
     for rec in records:
         env = {
-            "time": round(record_ns(rec) / 1e9, 6),
+            "time": round(rec.ts_ns / 1e9, 6),
             "host": rec.get("hostname", ""),
             "source": hec.source,
             "sourcetype": hec.sourcetype,
-            "event": rec,
+            "event": msgspec.Raw(rec.data),  # the record's JSON, not encoded again
         }
         if hec.index:
             env["index"] = hec.index
         envelopes.append(env)
-    return encode_lines(envelopes)
+    return b"\n".join([_json.encode(e) for e in envelopes]) + b"\n"
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 from tracehound.agent.tracer import truth
-from tracehound.agent.tracer._ptrace import AUDIT_ARCH_AARCH64
 from tracehound.agent.tracer.flags import (
     AF_INET,
     AF_INET6,
@@ -25,9 +24,8 @@ from tracehound.agent.tracer.flags import (
     L4PROTO,
     PTRACE_REQUESTS,
     SOCK_FAMILY,
-    open_flags,
+    canonical_open_flags,
 )
-from tracehound.agent.tracer.records import Raw
 from tracehound.agent.tracer.specs import (
     T_ARGV,
     T_BASE,
@@ -37,6 +35,7 @@ from tracehound.agent.tracer.specs import (
     T_SOCKINFO,
     T_STR,
 )
+from tracehound.agent.tracer.wire import Raw
 
 AT_FDCWD = -100
 AT_EMPTY_PATH = 0x1000
@@ -145,8 +144,8 @@ def decodes(*names: str) -> Callable[[Decode], Decode]:
 
 
 def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
-    arch = "aarch64" if r.arch == AUDIT_ARCH_AARCH64 else "x86_64"  # i386, x32: x86's bits
-    fields = {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": open_flags(flags, arch)}
+    # The int, in one layout for every architecture; names only at output.
+    fields = {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": canonical_open_flags(flags, r.arch)}
     if r.has_result:
         truth.opened(r, fields)
     return fields

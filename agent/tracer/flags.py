@@ -1,66 +1,32 @@
-"""Names for numeric arguments: open flags, ptrace requests, socket families."""
+"""Numeric arguments: open flags per architecture, names of ptrace requests and socket
+families."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from tracehound.agent.tracer._ptrace import AUDIT_ARCH_AARCH64
 
-_OPEN_BITS = (
-    (0o100, "O_CREAT"),
-    (0o200, "O_EXCL"),
-    (0o400, "O_NOCTTY"),
-    (0o1000, "O_TRUNC"),
-    (0o2000, "O_APPEND"),
-    (0o4000, "O_NONBLOCK"),
-    (0o40000, "O_DIRECT"),
-    (0o100000, "O_LARGEFILE"),
-    (0o200000, "O_DIRECTORY"),
-    (0o400000, "O_NOFOLLOW"),
-    (0o1000000, "O_NOATIME"),
-    (0o2000000, "O_CLOEXEC"),
-    (0o10000000, "O_PATH"),
+# aarch64's asm/fcntl.h moves four bits of the asm-generic layout events use
+# (tracehound.openflags): (aarch64 bit, generic bit) for O_DIRECTORY, O_NOFOLLOW,
+# O_DIRECT and O_LARGEFILE. Every other flag, and every other architecture we trace
+# (x86_64, i386, x32), uses the generic values.
+_AARCH64_MOVED = (
+    (0o40000, 0o200000),
+    (0o100000, 0o400000),
+    (0o200000, 0o40000),
+    (0o400000, 0o100000),
 )
-# arm64 (arch/arm64/include/uapi/asm/fcntl.h) moves four bits; the rest are
-# asm-generic's, as on x86. tests/arm64/ checks both against the kernel headers.
-_ARM64_MOVED = {
-    "O_DIRECTORY": 0o40000,
-    "O_NOFOLLOW": 0o100000,
-    "O_DIRECT": 0o200000,
-    "O_LARGEFILE": 0o400000,
-}
-_OPEN_BITS_ARM64 = tuple(sorted(((_ARM64_MOVED.get(name, bit), name) for bit, name in _OPEN_BITS)))
-_O_SYNC = 0o4010000  # __O_SYNC | O_DSYNC
-_O_DSYNC = 0o10000
-_O_TMPFILE = 0o20000000 | 0o200000  # __O_TMPFILE | O_DIRECTORY
-_O_TMPFILE_ARM64 = 0o20000000 | 0o40000
-_ACCMODE = ("O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE")
-
-WRITE_ACCESS = 0o1 | 0o2  # O_WRONLY | O_RDWR
+_AARCH64_MASK = 0o40000 | 0o100000 | 0o200000 | 0o400000
 
 
-@lru_cache(maxsize=1024)
-def open_flags(flags: int, arch: str = "x86_64") -> str:
-    """'O_WRONLY|O_CREAT|O_TRUNC' as strace and Falco write them; `arch` is the
-    caller's syscall ABI (syscalls.TABLES' names: aarch64 has its own bits)."""
-    arm = arch == "aarch64"
-    bits, tmpfile = (_OPEN_BITS_ARM64, _O_TMPFILE_ARM64) if arm else (_OPEN_BITS, _O_TMPFILE)
-    names = [_ACCMODE[flags & 3]]
-    rest = flags & ~3
-    if rest & tmpfile == tmpfile:
-        names.append("O_TMPFILE")
-        rest &= ~tmpfile
-    if rest & _O_SYNC == _O_SYNC:
-        names.append("O_SYNC")
-        rest &= ~_O_SYNC
-    elif rest & _O_DSYNC:
-        names.append("O_DSYNC")
-        rest &= ~_O_DSYNC
-    for bit, name in bits:
-        if rest & bit:
-            names.append(name)
-            rest &= ~bit
-    if rest:
-        names.append(hex(rest))
-    return "|".join(names)
+def canonical_open_flags(flags: int, arch: int) -> int:
+    """The tracee's open flags in the generic layout, whatever its architecture."""
+    if arch != AUDIT_ARCH_AARCH64 or not flags & _AARCH64_MASK:
+        return flags
+    out = flags & ~_AARCH64_MASK
+    for native, generic in _AARCH64_MOVED:
+        if flags & native:
+            out |= generic
+    return out
 
 
 PTRACE_REQUESTS = {

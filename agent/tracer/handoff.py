@@ -14,8 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tracehound.agent.event import Event
 from tracehound.agent.tracer.proctable import ProcessTable
+from tracehound.event import Event
 
 # What one drain takes at most (about 1,700 events): when the pipeline is behind,
 # the backlog stays encoded in the core (compact, bounded) instead of becoming

@@ -20,8 +20,7 @@ import struct
 import time
 from typing import Any
 
-from tracehound.agent.event import Event, ProcFacts, ProcInfo
-from tracehound.agent.tracer import records as R
+from tracehound.agent.tracer import wire as R
 from tracehound.agent.tracer import truth
 from tracehound.agent.tracer._ptrace import (
     AUDIT_ARCH_AARCH64,
@@ -44,8 +43,9 @@ from tracehound.agent.tracer.specs import (
     T_STATUS,
 )
 from tracehound.agent.tracer.syscalls import TABLES
+from tracehound.event import Event, ProcFacts, ProcInfo
+from tracehound.families import EXEC as _EXEC
 
-_EXEC = frozenset({"execve", "execveat"})
 # Tag of the events of processes outside the application's tree (agent/outside.py).
 OUTSIDE_TAG = "outside_tree"
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it

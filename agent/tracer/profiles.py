@@ -11,26 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracehound.agent.tracer.syscalls import ALL_NAMES
+from tracehound.families import (
+    CONNECT,
+    EXEC,
+    FILE_CHANGE,
+    FILELESS,
+    NET_IN,
+    OPEN,
+    PRIVILEGE,
+    SEND,
+)
 
-_EXEC = {"execve", "execveat"}
-_PRIVILEGE = {
-    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid",
-    "setfsuid", "setfsgid", "ptrace", "process_vm_writev",
-    "init_module", "finit_module", "delete_module", "mount", "umount2",
-}  # fmt: skip
-_FILELESS = {"memfd_create", "dup2", "dup3"}
+# open_by_handle_at needs CAP_DAC_READ_SEARCH: rare enough to wait for "aggressive".
+_OPEN = OPEN - {"open_by_handle_at"}
 # Rare syscalls the default rules look for: a stop costs nothing until one is made.
 _RARE = {"userfaultfd", "fsmount", "move_mount"}
-_OPEN = {"open", "openat", "openat2", "creat"}
-_NET_OUT = {"connect"}
-_NET_IN = {"bind", "listen", "accept", "accept4"}
-_FILE_CHANGE = {
-    "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2",
-    "chmod", "fchmod", "fchmodat", "fchmodat2",
-    "chown", "fchown", "lchown", "fchownat",
-}  # fmt: skip
-_MORE = {
-    "socket", "socketpair", "sendto", "sendmsg", "sendmmsg",
+_MORE = SEND | {
+    "socket", "socketpair",
     "mkdir", "mkdirat", "symlink", "symlinkat", "link", "linkat",
     "truncate", "chdir", "fchdir", "chroot", "pivot_root",
     "kill", "tkill", "tgkill", "prctl", "seccomp", "bpf", "setns", "unshare",
@@ -41,12 +38,12 @@ _MORE = {
 
 PROFILES: dict[str, frozenset[str]] = {
     # Opens are in minimal too, but only those asking for write access stop.
-    "minimal": frozenset(_EXEC | _PRIVILEGE | _FILELESS | _RARE | _OPEN | _NET_OUT),
+    "minimal": frozenset(EXEC | PRIVILEGE | FILELESS | _RARE | _OPEN | CONNECT),
     "balanced": frozenset(
-        _EXEC | _PRIVILEGE | _FILELESS | _RARE | _OPEN | _NET_OUT | _NET_IN | _FILE_CHANGE
+        EXEC | PRIVILEGE | FILELESS | _RARE | _OPEN | CONNECT | NET_IN | FILE_CHANGE
     ),
     "aggressive": frozenset(
-        _EXEC | _PRIVILEGE | _FILELESS | _RARE | _OPEN | _NET_OUT | _NET_IN | _FILE_CHANGE | _MORE
+        EXEC | PRIVILEGE | FILELESS | _RARE | _OPEN | CONNECT | NET_IN | FILE_CHANGE | _MORE
     ),
 }
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracehound.agent.tracer.syscalls import TABLES
+from tracehound.families import EXEC as EXEC_FAMILY
+from tracehound.families import SETID
 
 # Opcodes, shared with _core.c (enum OP_*). AT_EXIT marks an op done at the exit stop.
 STR, PATH, FDPATH, SOCKADDR, SOCKINFO, ARGV, RAW, SOCKADDR_PLEN, IDS = range(1, 10)
@@ -83,13 +85,8 @@ OPS: dict[str, tuple[Op, ...]] = {
     "delete_module": ((STR, 0, 0),),
     "sendto": ((SOCKADDR, 4, 5),),
 }
-SETID = frozenset(
-    {"setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid"}
-)
 for _name in SETID:
     OPS[_name] = ((IDS | AT_EXIT, 0, 0),)
-
-_EXECS = frozenset({"execve", "execveat"})
 
 # With tracer.verify: what the kernel did, read at the exit stop. Opens: the file
 # the new fd refers to (args: path arg, flags arg); connect: the socket's peer.
@@ -122,6 +119,6 @@ def compile_specs(
                 ops = (*ops, VERIFY_OPS[name])
             if name not in capture:
                 ops = tuple(op for op in ops if not op[0] & AT_EXIT)
-            flags = (CAPTURE if name in capture else 0) | (EXEC if name in _EXECS else 0)
+            flags = (CAPTURE if name in capture else 0) | (EXEC if name in EXEC_FAMILY else 0)
             out.append((index, nr, flags, bytes(b for op in ops for b in op)))
     return out

@@ -19,7 +19,6 @@ import os
 import threading
 from typing import Any
 
-from tracehound.agent.event import ProcInfo
 from tracehound.agent.tracer.backend import Backend, choose, core, describe, probe
 from tracehound.agent.tracer.guard import Guard
 from tracehound.agent.tracer.handoff import HandOff
@@ -35,6 +34,8 @@ from tracehound.agent.tracer.seccomp import (
 )
 from tracehound.agent.tracer.specs import VERIFIED, compile_specs
 from tracehound.agent.tracer.syscalls import canonical
+from tracehound.event import ProcInfo
+from tracehound.families import EXEC
 
 log = logging.getLogger("tracehound")
 
@@ -42,7 +43,7 @@ log = logging.getLogger("tracehound")
 QUEUE_MAX_BYTES = 8 << 20
 # With user notification the application's execve must stop: the agent takes the
 # listener from the child while it waits there (see _core.c, child()).
-_ALWAYS_NOTIFIED = frozenset({"execve", "execveat"})
+_ALWAYS_NOTIFIED = EXEC
 UNVERIFIED = (
     "tracer.verify: without ptrace there is no exit stop: opens and connects are recorded "
     "as the application passed them, without their result or the kernel's answer "

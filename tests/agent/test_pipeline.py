@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from tracehound.agent.event import Alert, Event
 from tracehound.agent.pipeline import Pipeline
 from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.tracer import Tracer
+from tracehound.event import Alert, Event
 
 
 class ExplodingChain:

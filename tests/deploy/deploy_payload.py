@@ -7,13 +7,14 @@ import json
 import time
 from typing import Any
 
-import tracehound.agent.record as record_mod
-from tracehound.agent.event import Alert, Event, ProcInfo
+import tracehound.record as record_mod
+from tracehound.event import Alert, Event, ProcInfo
 from tracehound.sinks.aws_lambda import LambdaSink, LambdaSinkConfig
+from tracehound.task import TaskInfo
 
 
 def alert(priority: str, rule: str, task_arn: str | None, cluster: str | None) -> dict[str, Any]:
-    """A record made by agent.record for a shell dup2'd onto a socket."""
+    """A record made by tracehound.record for a shell dup2'd onto a socket."""
     parent = ProcInfo(1, 0, "nginx", "/usr/sbin/nginx", ("nginx",), "/", 0, 0)
     proc = ProcInfo(42, 1, "bash", "/usr/bin/bash", ("bash", "-i"), "/", 101, 101, parent)
     ev = Event(time.time_ns(), "dup2", 42, proc, {"fd.num": 1, "fd.name": "10.0.0.9:4444"})
@@ -22,15 +23,8 @@ def alert(priority: str, rule: str, task_arn: str | None, cluster: str | None) -
         fields["aws.ecs.task_arn"] = task_arn
     if cluster:
         fields["aws.ecs.cluster"] = cluster
-    saved = dict(record_mod.static_fields)
-    record_mod.static_fields.clear()
-    record_mod.static_fields.update(fields)
-    try:
-        verdict = Alert(ev, rule, priority, f"{rule} by bash", ("shell",), "u1")
-        return record_mod.alert_record(verdict)
-    finally:
-        record_mod.static_fields.clear()
-        record_mod.static_fields.update(saved)
+    verdict = Alert(ev, rule, priority, f"{rule} by bash", ("shell",), "u1")
+    return record_mod.alert_record(verdict, TaskInfo(fields))
 
 
 def event_only(task_arn: str) -> dict[str, Any]:

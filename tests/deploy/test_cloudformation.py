@@ -9,7 +9,7 @@ from pathlib import Path
 from deploy_files import TEMPLATE, actions, load_json, policy_statements, resources, template
 from deploy_paths import DEPLOY
 
-from tracehound.agent.event import PRIORITIES
+from tracehound.event import PRIORITIES
 
 LINT = "import sys; from cfnlint.runner import main; sys.exit(main())"
 

@@ -14,7 +14,7 @@ OLD_TASK = "arn:aws:ecs:us-east-1:123456789012:task/0123456789abcdef"
 def test_priorities_match_the_agents() -> None:
     from tracehound_responder import plan
 
-    from tracehound.agent.event import PRIORITIES
+    from tracehound.event import PRIORITIES
 
     assert plan.PRIORITIES == PRIORITIES
     assert rank("info") == rank("Informational") and rank("nonsense") == len(PRIORITIES)

@@ -12,8 +12,8 @@ from typing import Any
 from cfnlint.decode import decode
 from deploy_paths import DEPLOY
 
-from tracehound.agent.event import Alert, Event, ProcInfo
-from tracehound.agent.record import alert_record, event_record
+from tracehound.event import Alert, Event, ProcInfo
+from tracehound.record import alert_record, event_record
 from tracehound.sinks import ocsf
 
 TEMPLATE = DEPLOY / "cloudformation" / "security-lake.yaml"
@@ -146,7 +146,7 @@ def fits(value: Any, hive: Any, where: str, problems: list[str]) -> None:
 
 def sample_records() -> list[dict[str, Any]]:
     """The encoder's output for every syscall it maps, events and alerts, on ECS."""
-    from tracehound.agent import record
+    from tracehound.task import TaskInfo
 
     parent = ProcInfo(1, 0, "sh", "/bin/sh", ("sh",), "/", 0, 0)
     p = ProcInfo(42, 1, "curl", "/usr/bin/curl", ("curl", "x"), "/app", 1000, 1000, parent)
@@ -154,9 +154,8 @@ def sample_records() -> list[dict[str, Any]]:
         "fd.name": "/etc/passwd", "fd.sip": "10.0.0.9", "fd.sport": 443, "fd.l4proto": "tcp",
         "fd.cip": "10.0.0.7", "fd.cport": 51000, "fd.lip": "10.0.0.7", "fd.lport": 8080,
         "evt.arg.oldpath": "/a", "evt.arg.newpath": "/b", "evt.arg.pid": 7, "evt.res": 0,
-        "user.name": "app", "evt.arg.flags": "O_RDONLY",
+        "user.name": "app", "evt.arg.flags": 0,
     }  # fmt: skip
-    saved = dict(record.static_fields)
     ecs = {
         "container.id": "abc",
         "container.name": "app",
@@ -166,17 +165,14 @@ def sample_records() -> list[dict[str, Any]]:
         "aws.ecs.task_arn": "arn:aws:ecs:us-east-1:111122223333:task/c/0123",
         "aws.ecs.availability_zone": "us-east-1a",
     }
-    record.static_fields.update(ecs)
-    try:
-        out = []
-        for etype in [*ocsf._ACTIVITY, "dup2", "socket"]:
-            ev = Event(1_800_000_000_000_000_000, etype, 42, p, dict(fields))
-            out.append(ocsf.to_ocsf(event_record(ev)))
-            out.append(ocsf.to_ocsf(alert_record(Alert(ev, "r", "Critical", "m", ("t",), "u"))))
-        return out
-    finally:
-        record.static_fields.clear()
-        record.static_fields.update(saved)
+    task = TaskInfo(ecs)
+    out = []
+    for etype in [*ocsf._ACTIVITY, "dup2", "socket"]:
+        ev = Event(1_800_000_000_000_000_000, etype, 42, p, dict(fields))
+        out.append(ocsf.to_ocsf(event_record(ev, task)))
+        alert = Alert(ev, "r", "Critical", "m", ("t",), "u")
+        out.append(ocsf.to_ocsf(alert_record(alert, task)))
+    return out
 
 
 def test_glue_schema_holds_every_attribute_the_encoder_writes() -> None:

@@ -13,10 +13,10 @@ import anyio
 import msgspec
 import pytest
 
-from tracehound.agent import record
-from tracehound.agent.event import Alert, Event, ProcInfo
+from tracehound.event import Alert, Event, ProcInfo
 from tracehound.filters.chain import StageChain, build_chain
 from tracehound.filters.config import FiltersConfig
+from tracehound.openflags import parse_open_flags
 
 _pids = itertools.count(1000)
 INIT = ProcInfo(1, 0, "tini", "/usr/bin/tini", ("tini", "--"), "/", 0, 0)
@@ -58,7 +58,8 @@ def exec_ev(p: ProcInfo, **fields: Any) -> Event:
 
 
 def open_ev(p: ProcInfo, path: str, flags: str = "O_RDONLY") -> Event:
-    return ev("openat", p, fd__name=path, evt__arg__flags=flags)
+    """An openat as the decoder makes it: the flags as the int (written here by name)."""
+    return ev("openat", p, fd__name=path, evt__arg__flags=parse_open_flags(flags))
 
 
 def connect_ev(p: ProcInfo, ip: str, port: int) -> Event:
@@ -108,11 +109,3 @@ def alerts_of(chain: StageChain, *events: Event) -> list[Alert]:
 @pytest.fixture
 def chain() -> StageChain:
     return make_chain()
-
-
-@pytest.fixture(autouse=True)
-def _clean_static_fields() -> Any:
-    saved = dict(record.static_fields)
-    yield
-    record.static_fields.clear()
-    record.static_fields.update(saved)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tracehound.agent.event import Event, ProcInfo
+from tracehound.event import Event, ProcInfo
 from tracehound.filters.chain import StageChain
 
 from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc, rules_hit

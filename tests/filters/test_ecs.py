@@ -9,8 +9,7 @@ import anyio
 import pytest
 from aiohttp import web
 
-from tracehound.agent import record
-from tracehound.agent.record import event_record
+from tracehound.record import event_record
 
 from .conftest import exec_ev, make_chain, proc, started
 
@@ -92,19 +91,20 @@ async def test_ecs_metadata_fills_static_fields(
     c = make_chain()
     async with started(c):
         assert sorted(hits) == ["/v4/abc-123", "/v4/abc-123/task"]
-        assert record.static_fields["aws.ecs.task_arn"] == TASK_ARN
-        assert record.static_fields["aws.ecs.cluster"] == CLUSTER
-        assert record.static_fields["aws.ecs.task_family"] == "shop-api"
-        assert record.static_fields["aws.ecs.availability_zone"] == "us-west-2b"
-        assert record.static_fields["container.name"] == "app"
-        assert record.static_fields["container.id"] == CONTAINER_DOC["DockerId"]
-        assert record.static_fields["container.image.tag"] == "1.4.2"
+        assert c.ctx.task.fields["aws.ecs.task_arn"] == TASK_ARN
+        assert c.ctx.task.task_id == TASK_ARN.rsplit("/", 1)[1]
+        assert c.ctx.task.fields["aws.ecs.cluster"] == CLUSTER
+        assert c.ctx.task.fields["aws.ecs.task_family"] == "shop-api"
+        assert c.ctx.task.fields["aws.ecs.availability_zone"] == "us-west-2b"
+        assert c.ctx.task.fields["container.name"] == "app"
+        assert c.ctx.task.fields["container.id"] == CONTAINER_DOC["DockerId"]
+        assert c.ctx.task.fields["container.image.tag"] == "1.4.2"
         # records and rule outputs see them
         pm = proc("apt-get install nmap", parent=proc("node x.js", exe="/usr/bin/node"))
         _, alerts = c.process([exec_ev(pm)])
         (a,) = alerts
         assert a.output.endswith(f"image={CONTAINER_DOC['Image']})")
-        rec = event_record(a.event)
+        rec = event_record(a.event, c.ctx.task)
         assert rec["output_fields"]["aws.ecs.task_arn"] == TASK_ARN
         assert c.stats()["ecs_metadata"] is True
 
@@ -114,7 +114,7 @@ async def test_off_ecs_start_is_silent(monkeypatch: pytest.MonkeyPatch) -> None:
     c = make_chain()
     async with started(c):
         pass
-    assert "aws.ecs.task_arn" not in record.static_fields
+    assert "aws.ecs.task_arn" not in c.ctx.task.fields and not c.ctx.task.fetched
     assert c.stats()["ecs_metadata"] is False
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tracehound.filters.rules import RuleSource, load_rules
+from tracehound.filters.falco.engine import RuleSource, load_rules
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "falco"))

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tracehound.filters.rules import RuleEngine, RuleSource, load_rules
+from tracehound.filters.falco.engine import RuleEngine, RuleSource, load_rules
 
 from .conftest import ev, exec_ev, open_ev, proc
 
@@ -245,9 +245,10 @@ def test_foreign_source_rules_are_disabled_not_errors() -> None:
     assert loader.stats["f0.yaml"].disabled == 1  # type: ignore[attr-defined]
 
 
-def one(cond: str) -> RuleEngine:
+def one(cond: str, **kw: object) -> RuleEngine:
     engine, issues, _ = load(
-        f"- rule: R\n  desc: d\n  condition: {cond!r}\n  output: o %proc.name\n  priority: INFO\n"
+        f"- rule: R\n  desc: d\n  condition: {cond!r}\n  output: o %proc.name\n  priority: INFO\n",
+        **kw,
     )
     assert issues == [], issues
     return engine
@@ -296,7 +297,7 @@ def test_b64_transformer_and_env_key() -> None:
 
 
 def test_net_fields_and_uid_names() -> None:
-    from tracehound.filters import _fields
+    from tracehound.filters.falco.fields import FieldContext
 
     engine = one(
         'evt.type = connect and fd.snet in ("10.0.0.0/8", "192.168.0.0/16") and fd.port = 443'
@@ -305,14 +306,15 @@ def test_net_fields_and_uid_names() -> None:
     hit = ev("connect", p, fd__sip="10.1.2.3", fd__sport=443, fd__rip="10.1.2.3", fd__rport=443)
     miss = ev("connect", p, fd__sip="8.8.8.8", fd__sport=443)
     assert fired(engine, hit) == ["R"] and fired(engine, miss) == []
-    _fields.USERS[33] = "www-data"
-    engine = one("evt.type = setuid and evt.arg.uid = www-data")
+    engine = one(
+        "evt.type = setuid and evt.arg.uid = www-data", ctx=FieldContext(users={33: "www-data"})
+    )
     assert fired(engine, ev("setuid", p, evt__arg__uid=33)) == ["R"]
     assert fired(engine, ev("setuid", p, evt__arg__uid=0)) == []
 
 
 def test_container_privileged_from_the_bounding_set() -> None:
-    from tracehound.filters._fields import container_privileged, detect_privileged
+    from tracehound.filters.falco.fields import container_privileged, detect_privileged
 
     full = "Name:\tx\nCapBnd:\t000001ffffffffff\n"
     docker_default = "CapBnd:\t00000000a80425fb\n"

@@ -223,7 +223,7 @@ def test_finding_raises_its_rule(
 def test_every_new_default_rule_is_acted_out() -> None:
     """Each rule of the default file shows up in FINDINGS or in the older e2e attack."""
     from tracehound.filters.config import FiltersConfig
-    from tracehound.filters.rules import load_configured_rules
+    from tracehound.filters.falco.engine import load_configured_rules
 
     _, compiled, issues, _ = load_configured_rules(FiltersConfig().rules, Path("."))
     assert not [i for i in issues if i.severity != "info"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from tracehound.filters.periodic import Periodic
+from tracehound.periodic import Periodic
 
 
 async def test_a_failing_job_is_logged_and_the_loop_goes_on(

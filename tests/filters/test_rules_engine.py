@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from tracehound.agent.event import Event
-from tracehound.filters._condition import ConditionError, parse_condition
-from tracehound.filters.rules import RuleEngine, RuleSource, load_rules
+from tracehound.event import Event
+from tracehound.filters.falco.engine import RuleEngine, RuleSource, load_rules
+from tracehound.filters.falco.syntax import ConditionError, parse_condition
 
 from .conftest import connect_ev, ev, exec_ev, open_ev, proc
 
@@ -222,7 +222,7 @@ def test_condition_errors_name_problem_and_column(cond: str, message: str, colum
     with pytest.raises(ConditionError) as info:
         parse_condition(cond, lambda n: None, lambda n: None)
         # type errors are found at compile time
-        from tracehound.filters._compile import compile_condition
+        from tracehound.filters.falco.codegen import compile_condition
 
         compile_condition(parse_condition(cond, lambda n: None, lambda n: None))
     if "is a number" in message or "needs a" in message:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tracehound.filters._globs import glob_error, glob_to_regex
 from tracehound.filters.config import SensitivePathsConfig
+from tracehound.filters.globs import glob_error, glob_to_regex
 from tracehound.filters.sensitive import SensitivePaths
 
 from .conftest import connect_ev, ev, exec_ev, make_chain, open_ev, proc

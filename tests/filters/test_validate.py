@@ -280,3 +280,30 @@ def test_cli_validate_accepts_the_default(tmp_path: Path) -> None:
         ["tracehound", "validate", str(cfg)], capture_output=True, text=True, timeout=60
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+# An out-of-range or mistyped value: the error names the key, its line and the value.
+EXACT: list[tuple[str, str]] = [
+    (
+        "[filters.sampling.rates]\nopenat = 1.5",
+        "filters.sampling.rates.openat|2|Expected `float` <= 1.0, got 1.5",
+    ),
+    (
+        "[filters.sampling]\nrates = { read = -1 }",
+        "filters.sampling.rates.read|2|Expected `float` >= 0.0, got -1",
+    ),
+    (
+        "\n[filters.enrich]\nancestor_levels = 99",
+        "filters.enrich.ancestor_levels|3|Expected `int` <= 16, got 99",
+    ),
+    (
+        "[filters.rules.rate_limit]\nburst = 0",
+        "filters.rules.rate_limit.burst|2|Expected `float` >= 1.0, got 0",
+    ),
+    ("[tracer]\nprofile = 3", "tracer.profile|2|Expected `str`, got `int` (3)"),
+]
+
+
+@pytest.mark.parametrize(("text", "issue"), EXACT, ids=[e[1].split("|")[0] for e in EXACT])
+def test_bad_value_names_key_line_and_value(text: str, issue: str, base: Path) -> None:
+    assert _issues(text, base) == [issue]

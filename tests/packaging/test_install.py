@@ -48,17 +48,27 @@ def test_only_top_level_name_is_tracehound(venv: Path) -> None:
     assert tops == {"tracehound"}
 
 
-def test_subpackages_and_data_are_installed(venv: Path) -> None:
+# The installed name of each source folder (pyproject.toml's package-dir).
+_FOLDERS = {
+    "src/tracehound": "tracehound",
+    "agent": "tracehound/agent",
+    "sinks": "tracehound/sinks",
+    "filters": "tracehound/filters",
+    "config": "tracehound/config",
+}
+
+
+def test_every_module_and_data_file_is_installed(venv: Path) -> None:
+    """A subpackage missing from pyproject.toml's package list would install without
+    its modules: every .py file of the checkout must be in the wheel."""
     files = set(_record(venv))
-    for path in (
-        "tracehound/agent/cli.py",
-        "tracehound/agent/tracer/tracer.py",
-        "tracehound/sinks/webhook.py",
-        "tracehound/filters/rules.py",
-        "tracehound/config/default.toml",
-        "tracehound/config/default_rules.yaml",
-    ):
-        assert path in files, path
+    wanted = ["tracehound/config/default.toml", "tracehound/config/default_rules.yaml"]
+    for folder, installed in _FOLDERS.items():
+        for src in sorted((REPO / folder).rglob("*.py")):
+            wanted.append(f"{installed}/{src.relative_to(REPO / folder)}")
+    assert "tracehound/filters/falco/engine.py" in wanted
+    missing = [path for path in wanted if path not in files]
+    assert not missing, missing
 
 
 def test_console_script_runs_from_the_install(venv: Path, tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ import msgspec
 from aiobotocore.session import get_session
 from aiohttp import web
 
-from tracehound.agent.event import Alert, Event, ProcInfo
 from tracehound.agent.router import Router
+from tracehound.event import Alert, Event, ProcInfo
 from tracehound.sinks import SinkConfig
 
 HERE = Path(__file__).parent

@@ -10,8 +10,8 @@ import pytest
 from sinkhelp import FAST_REQUEST, route_all, seqs, sink_cfg
 
 from tracehound.agent.router import Router
-from tracehound.agent.runner import SinkRunner
 from tracehound.sinks._common import BaseSink
+from tracehound.sinks.runner import SinkRunner
 
 
 class StuckSink(BaseSink):

@@ -23,8 +23,8 @@ from sinkhelp import (
     sink_cfg,
 )
 
-from tracehound.agent.record import event_record
 from tracehound.agent.router import Router
+from tracehound.record import Record, event_record
 from tracehound.sinks import check_sinks_health
 from tracehound.sinks.cloudwatch import (
     EVENT_OVERHEAD,
@@ -107,7 +107,7 @@ async def test_burst_over_10000_records(aws_env: Moto, logs: Any) -> None:
 
 def test_split_respects_count_and_byte_limits() -> None:
     sink = CloudWatchLogsSink("cw", cw_cfg("http://unused", "g"))
-    small = [{"time": "2026-11-22T10:20:05.000000000Z", "n": i} for i in range(25_000)]
+    small = [Record({"n": i}, 1_795_342_805_000_000_000) for i in range(25_000)]
     chunks = sink.split(small)
     assert [len(c) for c in chunks] == [MAX_EVENTS, MAX_EVENTS, 5_000]
     big = [event_record(make_event(i, blob="x" * 3000)) for i in range(1000)]
@@ -230,6 +230,56 @@ async def test_stream_defaults_to_ecs_task_id(
     finally:
         await runner.cleanup()
     assert len(await get_events(logs, group, "0a1b2c3d")) == 1
+
+
+async def test_ecs_metadata_is_fetched_once_for_the_chain_and_the_sinks(
+    aws_env: Moto, logs: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """As the agent starts: the chain (enrichment) and the sinks open side by side; the
+    CloudWatch sink names its stream after the task without asking the endpoint again."""
+    import anyio
+    import msgspec
+
+    from tracehound.filters.chain import build_chain
+    from tracehound.filters.config import FiltersConfig
+    from tracehound.task import TaskInfo
+
+    hits: list[str] = []
+    arn = "arn:aws:ecs:us-east-1:123456789012:task/c/9f8e7d"
+
+    async def container(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        await anyio.sleep(0.3)  # slower than the sink's open: it must wait, not fetch
+        return web.json_response({"DockerId": "d1", "Name": "app"})
+
+    async def task_doc(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.json_response({"TaskARN": arn})
+
+    app = web.Application()
+    app.router.add_get("/v4/abc", container)
+    app.router.add_get("/v4/abc/task", task_doc)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    monkeypatch.setenv("ECS_CONTAINER_METADATA_URI_V4", f"http://127.0.0.1:{port}/v4/abc")
+    try:
+        task = TaskInfo()
+        cfg = msgspec.convert({"rules": {"enabled": False}}, FiltersConfig)
+        chain = build_chain(cfg, tmp_path, task=task)
+        group = group_name()
+        router = Router.from_config({"cw": cw_cfg(aws_env.url, group, stream=None)}, task)
+        async with anyio.create_task_group() as tg:
+            await router.start(tg=tg, alongside=lambda: chain.start(tg))
+            await router.route([make_event(1)], [])
+            await router.stop(30)
+            await chain.stop()
+            tg.cancel_scope.cancel()
+    finally:
+        await runner.cleanup()
+    assert sorted(hits) == ["/v4/abc", "/v4/abc/task"]  # once, by the enrichment stage
+    assert len(await get_events(logs, group, "9f8e7d")) == 1
 
 
 async def test_stream_defaults_to_hostname(

@@ -10,8 +10,8 @@ import anyio
 from sinkhelp import Siem, free_port, route_all, seqs, sink_cfg
 
 from tracehound.agent.router import Router
-from tracehound.agent.runner import SinkRunner
 from tracehound.sinks import build_sink
+from tracehound.sinks.runner import SinkRunner
 
 DEADLINE = 25.0  # the agent's default shutdown_timeout_secs
 

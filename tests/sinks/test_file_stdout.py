@@ -93,7 +93,7 @@ async def test_stdout_readable(capfd: pytest.CaptureFixture[str]) -> None:
     cfg = sink_cfg(type="console", target="stdout", format="readable")
     sink = ConsoleSink("out", cfg)
     await sink.open()
-    from tracehound.agent.record import alert_record, event_record
+    from tracehound.record import alert_record, event_record
 
     await sink.send([event_record(make_event(1)), alert_record(make_alert(2, "Critical"))])
     await sink.close()

@@ -30,8 +30,8 @@ from sinkhelp import (
     sink_cfg,
 )
 
-from tracehound.agent.record import event_record
 from tracehound.agent.router import Router
+from tracehound.record import event_record
 from tracehound.sinks.firehose import MAX_RECORD_BYTES, FirehoseSink
 
 

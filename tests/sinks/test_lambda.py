@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sinkhelp import FAST_REQUEST, Moto, create_function, make_event, route_all, seqs, sink_cfg
 
-from tracehound.agent.record import event_record
 from tracehound.agent.router import Router
+from tracehound.record import event_record
 from tracehound.sinks import check_sinks_health
 from tracehound.sinks.aws_lambda import PAYLOAD_LIMITS, LambdaSink
 

@@ -18,8 +18,8 @@ import pytest
 from ocsf_check import validate
 from sinkhelp import FAST_REQUEST, Siem, make_alert, make_event, sink_cfg
 
-from tracehound.agent.record import alert_record, event_record
 from tracehound.agent.router import Router
+from tracehound.record import alert_record, event_record
 from tracehound.sinks.ocsf import OCSF_VERSION, to_ocsf
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ import pytest
 from sinkhelp import FAST_REQUEST, make_alert, make_event, route_all, seqs, sink_cfg
 
 from tracehound.agent.router import Router
-from tracehound.agent.runner import SinkRunner
 from tracehound.sinks._common import BaseSink
 from tracehound.sinks.errors import FatalError, RetryableError
+from tracehound.sinks.runner import SinkRunner
 
 
 class MemorySink(BaseSink):
@@ -360,7 +360,7 @@ def test_backoff_is_full_jitter_and_honours_retry_after() -> None:
 async def test_hanging_healthcheck_does_not_hold_the_start(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    import tracehound.agent.runner as runner_mod
+    import tracehound.sinks.runner as runner_mod
 
     monkeypatch.setattr(runner_mod, "HEALTHCHECK_WAIT_SECS", 0.05)
     sink = MemorySink()

@@ -192,7 +192,7 @@ def test_falco_encoding_refuses_plain_events() -> None:
 
 
 def test_event_records_would_be_refused() -> None:
-    from tracehound.agent.record import alert_record, encode, event_record
+    from tracehound.record import alert_record, encode, event_record
 
     assert decode_like_falcosidekick(encode(event_record(make_event(1)))) is None
     assert decode_like_falcosidekick(encode(alert_record(make_alert(1)))) is not None

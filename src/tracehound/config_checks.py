@@ -3,7 +3,7 @@
 msgspec stops a struct at the first ValueError and reports it against the struct
 as a whole (`sinks.x.batch`). A struct's checks instead return every problem as
 (key relative to the struct, message) and raise them together; the validator
-(agent/_validate.py) turns each into its full key path, so the error reads
+(config_validate.py) turns each into its full key path, so the error reads
 `sinks.x.batch.max_events (line 8): must be a positive integer, got -5`.
 """
 

@@ -8,6 +8,10 @@ A record is what every sink receives:
 An alert adds "rule", "priority", "output", "tags" and "uuid". An event record
 carries "priority": "Debug" and "rule": "" is *not* added, so consumers can tell
 the two apart by the presence of "rule".
+
+A Record is that dict plus what sinks would otherwise recompute: its time in ns
+(never parsed back from the RFC 3339 text) and its JSON bytes, encoded once (the
+router measures them for the buffer bound, every sink reuses them).
 """
 
 from __future__ import annotations
@@ -18,16 +22,43 @@ from typing import Any
 
 import msgspec
 
-from tracehound.agent.event import Alert, Event, ProcInfo
+from tracehound.event import Alert, Event, ProcInfo
+from tracehound.families import OPEN
+from tracehound.openflags import format_open_flags
+from tracehound.task import TaskInfo
 
-Record = dict[str, Any]
+
+class Record(dict[str, Any]):
+    """One record: the envelope (read-only for sinks), its time in ns, its JSON once."""
+
+    __slots__ = ("_data", "task", "ts_ns")
+
+    def __init__(self, envelope: dict[str, Any], ts_ns: int, task: TaskInfo | None = None) -> None:
+        super().__init__(envelope)
+        self.ts_ns = ts_ns
+        self.task = task  # the task it happened in (ECS metadata), for sinks that need it
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        """The JSON encoding, made on first use and kept (records are never changed
+        after it). A record holding bytes that are not UTF-8 (a file name, an argument)
+        is escaped in place first; the fast path costs nothing, only a record that
+        fails is walked."""
+        d = self._data
+        if d is None:
+            try:
+                d = _json_encoder.encode(self)
+            except UnicodeEncodeError:
+                for key, value in list(self.items()):
+                    self[key] = _escaped(value)
+                d = _json_encoder.encode(self)
+            self._data = d
+        return d
+
 
 HOSTNAME = socket.gethostname()
 _json_encoder = msgspec.json.Encoder()
-
-# Extra fields merged into every record's output_fields (container.*, aws.ecs.*),
-# set once by the enrichment stage when ECS metadata is known.
-static_fields: dict[str, Any] = {}
 
 
 _second: list[Any] = [-1, ""]  # the last second formatted, and its text
@@ -75,38 +106,43 @@ def _build_proc_fields(proc: ProcInfo) -> dict[str, Any]:
     return out
 
 
-def output_fields(event: Event) -> dict[str, Any]:
+def output_fields(event: Event, task: TaskInfo | None = None) -> dict[str, Any]:
+    """The event's fields; with `task`, the task's container.* and aws.ecs.* too."""
     out = proc_fields(event.proc)
     out["evt.type"] = event.type
     out["thread.tid"] = event.tid
     out.update(event.fields)
-    if static_fields:
-        out.update(static_fields)
+    if event.type in OPEN:
+        flags = out.get("evt.arg.flags")
+        if isinstance(flags, int):  # kept as the int until here: records carry the names
+            out["evt.arg.flags"] = format_open_flags(flags)
+    if task is not None and task.fields:
+        out.update(task.fields)
     return out
 
 
-def event_record(event: Event) -> Record:
-    rec: Record = {
+def event_record(event: Event, task: TaskInfo | None = None) -> Record:
+    env: dict[str, Any] = {
         "time": iso_time(event.ts),
         "source": "syscall",
         "hostname": HOSTNAME,
-        "output_fields": output_fields(event),
+        "output_fields": output_fields(event, task),
     }
     if event.tags:
-        rec["tags"] = sorted(event.tags)
-    return rec
+        env["tags"] = sorted(event.tags)
+    return Record(env, event.ts, task)
 
 
-def alert_record(alert: Alert) -> Record:
+def alert_record(alert: Alert, task: TaskInfo | None = None) -> Record:
     """Falco's JSON alert: output_fields are exactly the rule output's fields plus evt.time;
     `output` is "<evt.time>: <Priority> <message>"; tags are the rule's tags only."""
     event = alert.event
     if alert.output_fields is not None:
         fields = dict(alert.output_fields)
     else:  # an alert without an output template (the baseline): the event's fields
-        fields = output_fields(event)
+        fields = output_fields(event, task)
         fields["evt.time"] = event.ts
-    rec: Record = {
+    env = {
         "uuid": alert.uuid,
         "output": f"{falco_time(event.ts)}: {alert.priority} {alert.output}",
         "priority": alert.priority,
@@ -117,7 +153,7 @@ def alert_record(alert: Alert) -> Record:
         "tags": sorted(alert.tags),
         "hostname": HOSTNAME,
     }
-    return rec
+    return Record(env, event.ts, task)
 
 
 def alert_message(rec: Record) -> str:
@@ -130,7 +166,12 @@ def alert_message(rec: Record) -> str:
 
 
 def encode(record: Record) -> bytes:
-    return _json_encoder.encode(record)
+    return record.data
+
+
+def encode_array(records: list[Record]) -> bytes:
+    """A JSON array of the records, from their bytes."""
+    return b"[" + b",".join([r.data for r in records]) + b"]"
 
 
 def escape_bytes(text: str) -> str:
@@ -154,20 +195,8 @@ def _escaped(value: Any) -> Any:
     return value
 
 
-def encode_escaped(record: Record) -> bytes:
-    """encode(record); a record holding bytes that are not UTF-8 (a file name, an
-    argument) is escaped in place first, so every sink can encode it afterwards.
-    The fast path costs nothing: only a record that fails is walked."""
-    try:
-        return _json_encoder.encode(record)
-    except UnicodeEncodeError:
-        for key, value in list(record.items()):
-            record[key] = _escaped(value)
-        return _json_encoder.encode(record)
-
-
 def encode_lines(records: list[Record]) -> bytes:
     """JSON lines, one record per line, trailing newline included."""
     if not records:
         return b""
-    return b"\n".join(_json_encoder.encode(r) for r in records) + b"\n"
+    return b"\n".join([r.data for r in records]) + b"\n"

@@ -7,53 +7,18 @@ costs nothing when no rule looks at reads.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tracehound.agent.event import Alert, Event, priority_rank
-from tracehound.filters._loader import CompiledRule, LoadIssue, RuleLoader
+from tracehound.event import Alert, Event, priority_rank
+from tracehound.filters.falco.compiler import CompiledRule, RuleLoader
+from tracehound.filters.falco.fields import FieldContext
+from tracehound.filters.falco.reader import LoadIssue, RuleSource, read_rule_file
 
-BUILTIN_PREFIX = "builtin:"
-
-
-@dataclass(slots=True)
-class RuleSource:
-    name: str  # as written in the config (for messages)
-    text: str | None  # None: could not be read
-    error: str = ""
-
-
-def read_rule_file(entry: str, base_dir: Path) -> RuleSource:
-    """Read one `files` entry: a path (relative to base_dir) or builtin:NAME."""
-    if entry.startswith(BUILTIN_PREFIX):
-        name = entry[len(BUILTIN_PREFIX) :]
-        try:
-            res = resources.files("tracehound.config").joinpath(name)
-            return RuleSource(entry, res.read_text())
-        except (FileNotFoundError, OSError, ModuleNotFoundError):
-            return RuleSource(entry, None, f"no shipped rule file named {name!r}")
-    path = Path(entry).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return RuleSource(
-            entry, None, f"cannot read rule file {str(path)!r}: {exc.strerror or exc}"
-        )
-    try:
-        return RuleSource(entry, data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        return RuleSource(
-            entry,
-            None,
-            f"rule file {str(path)!r} is not UTF-8 text (line {line}, offset {exc.start})",
-        )
+log = logging.getLogger("tracehound.filters")
 
 
 def load_rules(
@@ -62,25 +27,34 @@ def load_rules(
     disabled: Iterable[str] = (),
     disabled_tags: Iterable[str] = (),
     minimum_priority: str = "Debug",
+    ctx: FieldContext | None = None,
 ) -> tuple[list[CompiledRule], list[LoadIssue], RuleLoader]:
     """Read and compile the files. Issues with severity "error" mean the files do not
     load; "warning"/"info" issues name rules that were skipped. The same files and
     options are parsed once per process (validate checks, then reports; run checks,
-    then builds the engine): the last result is reused."""
+    then builds the engine): the last result is reused.
+
+    `ctx` is the state the rules' fields read (the chain's). A result compiled without
+    one (the config check) is bound to the first chain that asks; a result bound to
+    one chain is never handed to another (two chains do not share state)."""
     key = (
         tuple((s.name, s.text, s.error) for s in sources),
         tuple(disabled),
         tuple(disabled_tags),
         minimum_priority,
     )
-    if _last_load and _last_load[0] == key:
-        return _last_load[1]
-    result = _load_rules(key[0], key[1], key[2], minimum_priority)
-    _last_load[:] = [key, result]
+    if _last_load and _last_load[0] == key and _last_load[1] in (None, ctx):
+        result: tuple[list[CompiledRule], list[LoadIssue], RuleLoader] = _last_load[2]
+        if ctx is not None and _last_load[1] is None:
+            for r in result[0]:
+                r.bind(ctx)
+    else:
+        result = _load_rules(key[0], key[1], key[2], minimum_priority, ctx)
+    _last_load[:] = [key, ctx, result]
     return result
 
 
-_last_load: list[Any] = []  # [key, result] of the last load_rules()
+_last_load: list[Any] = []  # [key, ctx, result] of the last load_rules()
 
 
 def _load_rules(
@@ -88,6 +62,7 @@ def _load_rules(
     disabled: tuple[str, ...],
     disabled_tags: tuple[str, ...],
     minimum_priority: str,
+    ctx: FieldContext | None,
 ) -> tuple[list[CompiledRule], list[LoadIssue], RuleLoader]:
     loader = RuleLoader()
     for name, text, error in sources:
@@ -99,7 +74,7 @@ def _load_rules(
         floor = priority_rank(minimum_priority)
     except ValueError:  # reported by the config check
         floor = priority_rank("Debug")
-    compiled = loader.compile(set(disabled), set(disabled_tags), floor)
+    compiled = loader.compile(set(disabled), set(disabled_tags), floor, ctx)
     return compiled, loader.issues, loader
 
 
@@ -152,6 +127,7 @@ class RuleEngine:
         self.suppressed = 0
         self.per_rule: dict[str, int] = {}
         self.suppressed_per_rule: dict[str, int] = {}
+        self.rule_errors = 0  # a rule that raised on an event: that pair only is lost
 
     def types(self) -> set[str]:
         return set(self._by_type)
@@ -159,33 +135,49 @@ class RuleEngine:
     def candidates(self, event_type: str) -> list[CompiledRule]:
         return self._by_type.get(event_type, self._any)
 
-    def matching(self, e: Event) -> list[CompiledRule]:
-        out = []
-        for r in self._by_type.get(e.type, self._any):
-            if r.match(e):
-                out.append(r)
-                if not self.match_all:
-                    break
-        return out
-
     def would_alert(self, e: Event) -> bool:
         return any(r.match(e) for r in self._by_type.get(e.type, self._any))
 
     def evaluate(self, e: Event) -> list[Alert]:
-        return self.run(self._by_type.get(e.type, self._any), e)
-
-    def run(self, rules: list[CompiledRule], e: Event) -> list[Alert]:
-        """Run `rules` (the candidates for e.type); the alerts that pass the rate limit."""
+        """The alerts for one event (what the stage chain does for each event, alone)."""
         alerts: list[Alert] = []
+        self.run(self._by_type.get(e.type, self._any), e, alerts)
+        return alerts
+
+    def run(
+        self, rules: list[CompiledRule], e: Event, alerts: list[Alert], matched: bool = False
+    ) -> None:
+        """The one matching loop: run `rules` (the candidates for e.type, or with
+        `matched` the rules already known to match) and append the alerts that pass the
+        rate limit. The stage chain and the tests both come through here."""
         for r in rules:
-            if not r.match(e):
-                continue
+            if not matched:
+                try:
+                    if not r.match(e):
+                        continue
+                except Exception:
+                    self._failed(r, e)
+                    continue
             a = self.fire(r, e)
             if a is not None:
                 alerts.append(a)
             if not self.match_all:
                 break
-        return alerts
+
+    def matches(self, r: CompiledRule, e: Event) -> bool:
+        """One rule on one event, as run() tests it (a rule that raises is no match)."""
+        try:
+            return bool(r.match(e))
+        except Exception:
+            self._failed(r, e)
+            return False
+
+    def _failed(self, r: CompiledRule, e: Event) -> None:
+        """A rule that raises (a field of an unexpected type) loses only this pair:
+        counted, logged a few times, never the whole batch."""
+        self.rule_errors += 1
+        if self.rule_errors <= 5:
+            log.exception("rule %r failed on a %s event; counted (rule_errors)", r.name, e.type)
 
     def fire(self, r: CompiledRule, e: Event) -> Alert | None:
         """Turn a match into an alert, unless the rate limit suppresses it."""
@@ -199,7 +191,9 @@ class RuleEngine:
         return Alert(e, r.name, r.priority, output, r.tags, str(uuid.uuid4()), r.render.fields(e))
 
 
-def load_configured_rules(rc: Any, base_dir: Path) -> tuple[Any, Any, Any, Any]:
+def load_configured_rules(
+    rc: Any, base_dir: Path, ctx: FieldContext | None = None
+) -> tuple[Any, Any, Any, Any]:
     """`filters.rules`' files, read and compiled: (sources, rules, issues, loader)."""
     sources = [read_rule_file(f, base_dir) for f in rc.files]
     compiled, issues, loader = load_rules(
@@ -207,5 +201,6 @@ def load_configured_rules(rc: Any, base_dir: Path) -> tuple[Any, Any, Any, Any]:
         disabled=rc.disabled,
         disabled_tags=rc.disabled_tags,
         minimum_priority=rc.minimum_priority,
+        ctx=ctx,
     )
     return sources, compiled, issues, loader

@@ -9,13 +9,17 @@ here as ConditionError with the position of the offending check.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fnmatch
+import posixpath
 import re
 from collections.abc import Callable
 from typing import Any
 
-from tracehound.agent.event import Event
-from tracehound.filters._condition import (
+from tracehound.event import Event
+from tracehound.filters.falco.fields import FIELDS, HELPERS, FieldContext, FieldSpec
+from tracehound.filters.falco.syntax import (
     BoolOp,
     Check,
     ConditionError,
@@ -23,13 +27,6 @@ from tracehound.filters._condition import (
     Node,
     Not,
     UnsupportedError,
-)
-from tracehound.filters._fields import (
-    FIELDS,
-    HELPERS,
-    PROC_LEVEL_FIELDS,
-    FieldSpec,
-    generic_field,
 )
 
 Matcher = Callable[[Event], bool]
@@ -48,6 +45,33 @@ _TRANSFORM_HELPERS = {
     "basename": "_h_tf_basename",
     "len": "_h_tf_len",
 }
+
+
+def _h_tf_lower(v: Any) -> Any:
+    return v.lower() if isinstance(v, str) else v
+
+
+def _h_tf_upper(v: Any) -> Any:
+    return v.upper() if isinstance(v, str) else v
+
+
+def _h_tf_b64(v: Any) -> str | None:
+    if not isinstance(v, str):
+        return None
+    try:
+        return base64.b64decode(v, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _h_tf_basename(v: Any) -> Any:
+    return posixpath.basename(v) if isinstance(v, str) else v
+
+
+def _h_tf_len(v: Any) -> int | None:
+    if v is None:
+        return None
+    return len(v) if isinstance(v, str | list | tuple) else len(str(v))
 
 
 def field_expr(name: str, arg: str | None, transforms: tuple[str, ...] = ()) -> tuple[str, str]:
@@ -121,8 +145,12 @@ def _any_eq(value: Any, text: str) -> bool:
 
 
 class _Gen:
-    def __init__(self) -> None:
+    def __init__(self, ctx: FieldContext | None) -> None:
         self.ns: dict[str, Any] = dict(HELPERS)
+        # The state helpers read (written files, user names, task metadata): the chain's.
+        self.ns["_ctx"] = ctx if ctx is not None else FieldContext()
+        for fn in (_h_tf_lower, _h_tf_upper, _h_tf_b64, _h_tf_basename, _h_tf_len):
+            self.ns[fn.__name__] = fn
         self.ns["_pmatch"] = _pmatch
         self.ns["_any_eq"] = _any_eq
         self.ns["_field_cmp"] = _field_cmp
@@ -177,16 +205,15 @@ class _Gen:
         vals = [self.convert(c, ftype, v) for v in c.values]
         t = self.tmp()
         if ftype in ("any", "uid"):
-            eq = "_h_uid_eq" if ftype == "uid" else "_any_eq"
+            eq = "_h_uid_eq(_ctx, " if ftype == "uid" else "_any_eq("
             if op in ("=", "!="):
                 k = self.const(c.values[0])
-                test = f"{eq}({expr}, {k})"
-                return (
-                    test if op == "=" else f"(({t} := {expr}) is not None and not {eq}({t}, {k}))"
-                )
+                test = f"{eq}{expr}, {k})"
+                return test if op == "=" else f"(({t} := {expr}) is not None and not {eq}{t}, {k}))"
+
             if op == "in":
                 k = self.const(tuple(c.values))
-                return f"(({t} := {expr}) is not None and any({eq}({t}, _v) for _v in {k}))"
+                return f"(({t} := {expr}) is not None and any({eq}{t}, _v) for _v in {k}))"
             ftype = "str"
             expr = f"(None if ({t}x := {expr}) is None else str({t}x))"
         if ftype == "bool" and op in ("=", "!="):
@@ -292,10 +319,9 @@ class _Gen:
         return v
 
 
-# Rough cost of reading a field: helpers are Python calls, the rest are attribute
-# or dict lookups. Used to run cheap checks first; checks have no side effects, so
-# the order of `and`/`or` operands never changes the result, only the time.
-_HELPER_COST = 4.0
+# The cost of a check is its field's declared cost (fields/registry.py) plus the
+# operator's. Used to run cheap checks first; checks have no side effects, so the
+# order of `and`/`or` operands never changes the result, only the time.
 
 
 def _cost(node: Node) -> float:
@@ -305,12 +331,7 @@ def _cost(node: Node) -> float:
         return _cost(node.item)
     if isinstance(node, BoolOp):
         return sum(_cost(i) for i in node.items)
-    spec = FIELDS[node.field]
-    base = _HELPER_COST if "_h_" in spec.expr or "_PI" in spec.expr or spec.indexed else 1.0
-    if spec.name in PROC_LEVEL_FIELDS:
-        base += 20.0  # may read /proc the first time: test everything cheaper first
-    if node.field == "evt.type":
-        base = 0.2
+    base = FIELDS[node.field].cost
     if node.op == "glob":
         base += 3.0
     return base
@@ -333,68 +354,10 @@ def optimize(node: Node) -> Node:
     return BoolOp(node.op, items)
 
 
-def compile_condition(node: Node) -> tuple[Matcher, str]:
-    """Return the matcher and the generated source (kept for debugging)."""
-    g = _Gen()
+def compile_condition(node: Node, ctx: FieldContext | None = None) -> tuple[Matcher, str]:
+    """Return the matcher and the generated source (kept for debugging). `ctx`: the
+    state the field helpers read (a fresh, empty one when not given)."""
+    g = _Gen(ctx)
     src = g.gen(optimize(node))
     fn: Matcher = eval(f"lambda e: bool({src})", g.ns)
     return fn, src
-
-
-# ---- output templates: "%proc.name read %fd.name" ----
-
-_PLACEHOLDER = re.compile(r"%([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)(?:\[([^\]]*)\])?")
-
-
-class OutputTemplate:
-    """A rule's output: the rendered message and the values of the fields it names."""
-
-    def __init__(self, template: str) -> None:
-        parts: list[str | Callable[[Event], Any]] = []
-        getters: dict[str, Callable[[Event], Any]] = {}
-        last = 0
-        g = _Gen()
-        for m in _PLACEHOLDER.finditer(template):
-            name, idx = m.group(1), m.group(2)
-            spec = FIELDS.get(name) or generic_field(name)
-            if spec is None:
-                raise UnsupportedError(f"unknown field {name!r} in output", m.start() + 1, name)
-            parts.append(template[last : m.start()])
-            expr, ftype = field_expr(name, idx)
-            if ftype == "list":
-                expr = f"(None if (_l := {expr}) is None else ' '.join(map(str, _l)))"
-            getter = eval(f"lambda e: {expr}", g.ns)
-            parts.append(getter)
-            getters[m.group(0)[1:]] = getter
-            last = m.end()
-        parts.append(template[last:])
-        self._parts = [p for p in parts if p != ""]
-        self._getters = getters
-
-    @property
-    def field_names(self) -> list[str]:
-        return list(self._getters)
-
-    def __call__(self, e: Event) -> str:
-        out = []
-        for p in self._parts:
-            if isinstance(p, str):
-                out.append(p)
-            else:
-                v = p(e)
-                out.append("<NA>" if v is None else str(v))
-        return "".join(out)
-
-    def fields(self, e: Event) -> dict[str, Any]:
-        """Falco's output_fields: each referenced field (None when unknown) plus evt.time."""
-        out: dict[str, Any] = {"evt.time": e.ts}
-        for name, getter in self._getters.items():
-            if name == "evt.time":
-                continue  # output_fields carries the raw ns timestamp, as Falco's JSON does
-            out[name] = getter(e)
-        return out
-
-
-def compile_output(template: str) -> OutputTemplate:
-    """Render %field placeholders; unknown values print as <NA> like Falco."""
-    return OutputTemplate(template)

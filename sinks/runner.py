@@ -22,7 +22,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from tracehound.agent.record import Record
+from tracehound.record import Record
 from tracehound.sinks import Sink
 from tracehound.sinks._common import SinkBase
 from tracehound.sinks.errors import FatalError, RetryableError

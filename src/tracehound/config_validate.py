@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from tracehound.agent.config_checks import parse_problems
+from tracehound.config_checks import parse_problems
 
 
 def _union_members(tp: Any) -> tuple[Any, ...]:
@@ -82,13 +82,37 @@ def collect_errors(value: Any, tp: Any, path: tuple[str, ...]) -> list[tuple[tup
         if keyed is not None:  # a struct inside an optional or a union
             return [((*path, *key.split(".")), text) for key, text in keyed]
         where = msg.rfind(" - at `$")
+        extra: tuple[str, ...] = ()
         if where != -1:
             sub = msg[where + 8 : -1].strip(".")
             msg = msg[:where]
             extra = tuple(p for p in sub.replace("[", ".").replace("]", "").split(".") if p)
-            return [((*path, *extra), msg)]
-        return [(path, msg)]
+        return [((*path, *extra), _with_value(msg, _value_at(value, extra)))]
     return []
+
+
+_MISSING = object()
+
+
+def _value_at(value: Any, keys: tuple[str, ...]) -> Any:
+    """The value msgspec complained about, found by the key path it gave."""
+    for key in keys:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return _MISSING
+    return value
+
+
+def _with_value(msg: str, value: Any) -> str:
+    """msgspec's "Expected `float` <= 1.0" names the bound, not the value: add it."""
+    if value is _MISSING or isinstance(value, dict | list):
+        return msg
+    if ", got `" in msg:  # a type error already names the type it got: add the value
+        return f"{msg} ({value!r})"
+    return f"{msg}, got {value!r}"
 
 
 def _struct_errors(

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from tracehound.agent.event import ProcFacts, ProcInfo
+from tracehound.event import ProcFacts, ProcInfo
 
 # Capability names by bit number (linux/capability.h), the order libsinsp prints them in.
 CAPABILITIES: tuple[str, ...] = (

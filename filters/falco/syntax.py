@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tracehound.filters._fields import FIELDS, generic_field
+from tracehound.filters.falco.fields import FIELDS, generic_field
 
 COMPARE_OPS = frozenset({"=", "==", "!=", "<", "<=", ">", ">="})
 WORD_OPS = frozenset(

@@ -74,10 +74,10 @@ class ProcInfo:
     gid: int
     parent: ProcInfo | None = None  # parent's snapshot when this one was made
     facts: ProcFacts | None = None  # /proc read at exec; None for a forked copy
-    # The record fields of this snapshot, built once (see agent.record.proc_fields).
+    # The record fields of this snapshot, built once (see tracehound.record.proc_fields).
     record_cache: dict[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
     # Process-level values read from /proc on first use by a rule or an output
-    # (capabilities, loginuid, tty, environment...; see filters._procinfo).
+    # (capabilities, loginuid, tty, environment...; see filters/falco/procfs.py).
     proc_cache: Any = field(default=None, init=False, compare=False, repr=False)
     cmdline_cache: str | None = field(default=None, init=False, compare=False, repr=False)
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 from anyio.abc import TaskGroup
 
-log = logging.getLogger("tracehound.filters.periodic")
+log = logging.getLogger("tracehound.periodic")
 
 
 class Periodic:

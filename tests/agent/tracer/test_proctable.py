@@ -1,0 +1,109 @@
+"""The process table, one table row per record sequence: what the core hands over
+(new tasks, syscalls, execs, exits, as bytes in the wire format) in, the events and
+their process snapshots out. With lifecycle records (ptrace), nothing reads /proc."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import pytest
+
+from tracehound.agent.tracer import wire
+from tracehound.agent.tracer._ptrace import AUDIT_ARCH_X86_64
+from tracehound.agent.tracer.proctable import ProcessTable
+from tracehound.agent.tracer.specs import T_ARGV, T_CMDLINE, T_COMM, T_CWD, T_EXE, T_STR
+from tracehound.agent.tracer.syscalls import TABLES
+from tracehound.event import Event, ProcInfo
+
+NR = {name: nr for nr, name in TABLES["x86_64"].items()}
+ROOT = ProcInfo(100, 1, "sh", "/bin/sh", ("sh", "-c", "x"), "/app", 1000, 1000)
+CWD = 2**64 - 100
+
+
+def rec(kind: int, tid: int, nr: int = 0, args: tuple[int, ...] = (), res: int = 0,
+        flags: int = 0, blobs: dict[tuple[int, int], bytes] | None = None) -> bytes:  # fmt: skip
+    body = b"".join(
+        struct.pack("<BBHI", tag, arg, 0, len(b)) + b for (tag, arg), b in (blobs or {}).items()
+    )
+    a = (*args, *(0,) * (6 - len(args)))
+    head = struct.pack(
+        "<IBBHiIiQ6Qq", wire.HEAD_SIZE + len(body), kind, flags, len(blobs or {}), tid,
+        AUDIT_ARCH_X86_64, nr, 1_000, *a, res,
+    )  # fmt: skip
+    return head + body
+
+
+def fork(child: int, parent: int, thread: bool = False) -> bytes:
+    return rec(wire.KIND_NEW_TASK, child, args=(parent, int(thread)))
+
+
+def openat(tid: int, path: bytes) -> bytes:
+    return rec(wire.KIND_SYSCALL, tid, NR["openat"], (CWD, 0, 0), blobs={(T_STR, 1): path})
+
+
+def execve(tid: int, path: bytes, argv: bytes) -> bytes:
+    blobs = {(T_STR, 0): path, (T_ARGV, 1): argv}
+    return rec(wire.KIND_SYSCALL, tid, NR["execve"], blobs=blobs)
+
+
+def exec_done(pid: int, exe: bytes, argv: bytes) -> bytes:
+    blobs = {(T_EXE, 0): exe, (T_CMDLINE, 0): argv, (T_COMM, 0): b"x", (T_CWD, 0): b"/app"}
+    return rec(wire.KIND_EXEC, pid, args=(pid, 0), blobs=blobs)
+
+
+def exit_(tid: int) -> bytes:
+    return rec(wire.KIND_EXIT, tid)
+
+
+def summary(e: Event) -> dict[str, Any]:
+    return {
+        "type": e.type, "tid": e.tid, "pid": e.proc.pid, "ppid": e.proc.ppid,
+        "name": e.proc.name, "fd.name": e.fields.get("fd.name"),
+        "res": e.fields.get("evt.res"), "failed": e.fields.get("evt.failed"),
+    }  # fmt: skip
+
+
+def ev(type_: str, tid: int, pid: int, ppid: int, name: str, fd: str | None = None,
+       res: int | None = None, failed: bool | None = None) -> dict[str, Any]:  # fmt: skip
+    return {"type": type_, "tid": tid, "pid": pid, "ppid": ppid, "name": name, "fd.name": fd,
+            "res": res, "failed": failed}  # fmt: skip
+
+
+CASES: list[tuple[str, list[bytes], list[dict[str, Any]]]] = [
+    ("the root's own syscall", [openat(100, b"/etc/hosts")],
+     [ev("openat", 100, 100, 1, "sh", "/etc/hosts")]),
+    ("a forked child inherits the snapshot", [fork(101, 100), openat(101, b"/a")],
+     [ev("openat", 101, 101, 100, "sh", "/a")]),
+    ("a thread belongs to its group", [fork(102, 100, thread=True), openat(102, b"/b")],
+     [ev("openat", 102, 100, 1, "sh", "/b")]),
+    ("exec confirmed by the exec record", [
+        fork(101, 100), execve(101, b"/bin/cat", b"cat\0/f\0"),
+        exec_done(101, b"/usr/bin/cat", b"cat\0/f\0"), openat(101, b"/f")],
+     [ev("execve", 101, 101, 100, "cat", "/bin/cat", res=0),
+      ev("openat", 101, 101, 100, "cat", "/f")]),
+    ("a failed exec: the thread went on", [
+        execve(100, b"/nope", b"nope\0"), openat(100, b"/g")],
+     [ev("execve", 100, 100, 1, "sh", "/nope", failed=True),
+      ev("openat", 100, 100, 1, "sh", "/g")]),
+    ("exit forgets the process", [fork(101, 100), exit_(101), openat(100, b"/h")],
+     [ev("openat", 100, 100, 1, "sh", "/h")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "records", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_records_to_events(name: str, records: list[bytes], expected: list[dict[str, Any]]) -> None:
+    table = ProcessTable(ROOT, lifecycle=True)
+    out: list[Event] = []
+    table.feed(b"".join(records), out)
+    assert [summary(e) for e in out] == expected
+
+
+def test_an_event_keeps_the_snapshot_of_its_time() -> None:
+    table = ProcessTable(ROOT, lifecycle=True)
+    out: list[Event] = []
+    table.feed(openat(100, b"/before"), out)
+    table.feed(execve(100, b"/bin/ls", b"ls\0") + exec_done(100, b"/bin/ls", b"ls\0"), out)
+    before, exec_event = out
+    assert before.proc.name == "sh" and exec_event.proc.name == "ls"
+    assert exec_event.proc.exepath == "/bin/ls" and exec_event.proc.argv == ("ls",)
