@@ -145,7 +145,10 @@ def decodes(*names: str) -> Callable[[Decode], Decode]:
 
 def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
     # The int, in one layout for every architecture; names only at output.
-    fields = {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": canonical_open_flags(flags, r.arch)}
+    fields = {
+        "fd.name": at_path(r, arg, dirfd),
+        "evt.arg.flags": canonical_open_flags(flags, r.arch),
+    }
     if r.has_result:
         truth.opened(r, fields)
     return fields

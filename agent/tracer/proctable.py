@@ -20,8 +20,8 @@ import struct
 import time
 from typing import Any
 
-from tracehound.agent.tracer import wire as R
 from tracehound.agent.tracer import truth
+from tracehound.agent.tracer import wire as R
 from tracehound.agent.tracer._ptrace import (
     AUDIT_ARCH_AARCH64,
     AUDIT_ARCH_I386,

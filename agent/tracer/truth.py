@@ -17,7 +17,7 @@ import os
 import struct
 from typing import Any
 
-from tracehound.agent.tracer.records import Raw
+from tracehound.agent.tracer.wire import Raw
 from tracehound.agent.tracer.specs import T_FDSTAT, T_FDTRUTH, T_PEER
 
 MISMATCH = "evt.claim_mismatch"
