@@ -17,8 +17,8 @@ import os
 import struct
 from typing import Any
 
-from tracehound.agent.tracer.wire import Raw
 from tracehound.agent.tracer.specs import T_FDSTAT, T_FDTRUTH, T_PEER
+from tracehound.agent.tracer.wire import Raw
 
 MISMATCH = "evt.claim_mismatch"
 CLAIM = "evt.arg.claim"
