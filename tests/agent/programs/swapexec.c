@@ -45,6 +45,7 @@ int main(int argc, char **argv) {
     int n = argc > 2 ? atoi(argv[2]) : 20;
     size_t len = strlen(argv[1]);
     memcpy(path.s, argv[1], len);
+    path.s[len++] = '/';
     while (len % 8) path.s[len++] = '/';
     memcpy(path.s + len, "harmless", 8);
     word = &path.w[len / 8];
