@@ -83,7 +83,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         profile=tracer.profile,
         # auto: derived from these very rules, so none of them can be left out
         traced=None if tracer.profile == "auto" else resolve(tracer.profile, tracer.syscalls),
-        capture_results=list(tracer.capture_results),
+        capture_results=list(tracer.results_known()),
         strict=args.strict,
     ):
         return 1

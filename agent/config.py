@@ -18,6 +18,7 @@ from typing import Any, Literal
 import msgspec
 
 from tracehound.agent.tracer.profiles import PROFILES, unknown_syscalls
+from tracehound.agent.tracer.specs import VERIFIED
 from tracehound.config_checks import (
     int_between,
     raise_problems,
@@ -83,6 +84,10 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             *("setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid"),
         ]
     )
+    # Report what the kernel did, not only what the application passed: opens and
+    # connects take the exit stop (their result; the opened file, the socket's peer),
+    # and a difference from the argument read at entry is flagged (agent/tracer/truth.py).
+    verify: bool = True
     # Processes in the container outside the application's tree (ECS Exec, docker exec,
     # see agent/outside.py): "auto" looks for them when the agent is PID 1 of its pid
     # namespace; every outside_scan_secs.
@@ -92,6 +97,11 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     arg_max_bytes: int = 4096  # bytes read per string argument (PATH_MAX)
     batch_max_events: int = 256  # events per hand-off to the pipeline
     queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
+
+    def results_known(self) -> list[str]:
+        """Syscalls whose result is captured (with ptrace): capture_results, and with
+        verify the opens and connects."""
+        return [*self.capture_results, *(sorted(VERIFIED) if self.verify else ())]
 
     def __post_init__(self) -> None:
         raise_problems(

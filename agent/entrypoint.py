@@ -85,6 +85,7 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         handoff=handoff,
         backend=tc.backend,
         ptrace_placement=tc.ptrace_placement,
+        verify=tc.verify,
         io_uring=tc.io_uring,
     )
     router = Router.from_config(cfg.sinks, task)

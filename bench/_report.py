@@ -137,6 +137,18 @@ def targets(
             s = slowdown(by["W5"], setup)
             add(f"W5 {tag} >= {w5_native:.0%} of native rps", 1 / s if s else None, w5_native,
                 "{:.0%}", le=False)  # fmt: skip
+    # Issue 17: the Fargate kernel (features masked), and what verification costs.
+    if "W2" in by:
+        add("W2 Fargate kernel <= 6x native", slowdown(by["W2"], "th_balanced_fargate"), 6.0,
+            "{:.2f}x")  # fmt: skip
+        add("W2 Fargate kernel <= 0.3x strace --seccomp-bpf",
+            vs("W2", "strace_bpf", "th_balanced_fargate"), 0.3, "{:.2f}x")  # fmt: skip
+        add("W2 verify on / verify off (information)",
+            vs("W2", "th_balanced_noverify"), 99.0, "{:.2f}x")  # fmt: skip
+    if "W5" in by:
+        s5 = slowdown(by["W5"], "th_balanced_fargate")
+        add("W5 Fargate kernel >= 60% of native rps", 1 / s5 if s5 else None, 0.60, "{:.0%}",
+            le=False)  # fmt: skip
     if "W4" in by:
         add("W4 balanced <= 1.2x native", slowdown(by["W4"], "th_balanced"), 1.2, "{:.2f}x")
     if "W8" in by:

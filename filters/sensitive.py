@@ -8,7 +8,10 @@ per (path, write) because programs open the same files over and over.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import stat
 
 from tracehound.event import Event
 from tracehound.families import EXEC, MODIFY, OPEN
@@ -19,6 +22,8 @@ from tracehound.filters.globs import first_literal_component, glob_to_regex
 PATH_TYPES = OPEN | MODIFY | EXEC | {"mkdir", "mkdirat"}
 
 _CACHE_MAX = 65536
+_FILES_MAX = 2000  # files indexed by inode below the sensitive prefixes
+_DEPTH_MAX = 3  # directories below a prefix
 
 
 class _Matcher:
@@ -69,6 +74,10 @@ class SensitivePaths:
         self.write = _Matcher(cfg.write_prefixes, cfg.write_globs)
         self._cache: dict[tuple[str, bool], bool] = {}
         self.tagged = 0
+        # A hardlink is another name of the same file: with tracer.verify the opened
+        # file's device and inode come along, and match the files found below the
+        # prefixes at start.
+        self.inodes = file_ids(cfg.prefixes)
 
     def matches(self, path: str, write: bool) -> bool:
         key = (path, write)
@@ -87,6 +96,30 @@ class SensitivePaths:
         if not isinstance(path, str) or not path.startswith("/"):
             return
         write = e.type in MODIFY or is_open_write(e)
-        if self.matches(path, write):
+        if self.matches(path, write) or (
+            "fd.ino" in e.fields and (e.fields.get("fd.dev"), e.fields["fd.ino"]) in self.inodes
+        ):
             e.tags.add(self.tag)
             self.tagged += 1
+
+
+def file_ids(
+    prefixes: list[str], limit: int = _FILES_MAX, depth: int = _DEPTH_MAX
+) -> frozenset[tuple[int, int]]:
+    """(device, inode) of the regular files at or below `prefixes` (at most `depth`
+    directories down, at most `limit` files: a start-up cost, so bounded)."""
+    out: set[tuple[int, int]] = set()
+    for prefix in prefixes:
+        stack = [(prefix, 0)]
+        while stack and len(out) < limit:
+            p, level = stack.pop()
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                out.add((st.st_dev, st.st_ino))
+            elif stat.S_ISDIR(st.st_mode) and level < depth:
+                with contextlib.suppress(OSError):
+                    stack += [(os.path.join(p, n), level + 1) for n in os.listdir(p)]
+    return frozenset(out)

@@ -114,6 +114,10 @@ enum {
     T_LOGINUID = 15,
     T_ENVIRON = 16,
     T_EXESTAT = 17, /* u64 inode, ctime ns, mtime ns of /proc/PID/exe */
+    /* The kernel's answer, read at the exit stop (verify_at_exit). */
+    T_FDTRUTH = 18, /* readlink /proc/TID/fd/<result> */
+    T_FDSTAT = 19,  /* FdStat: the opened file's dev/inode, and the claimed path's */
+    T_PEER = 20,    /* i32 errno of getpeername, then the peer's sockaddr */
 };
 /* Spec opcodes; OP_EXIT marks an op done at the exit stop. */
 enum {
@@ -127,6 +131,8 @@ enum {
     OP_SOCKADDR_PLEN = 8, /* a = addr arg, b = arg pointing at a socklen_t */
     OP_IDS = 9,
     OP_GUARD = 10, /* a = arg, b = GUARD_* kind: does the syscall aim at the agent? */
+    OP_VERIFY_FD = 12,   /* exit: the fd in the result; a = path arg, b = flags arg (0xff: none) */
+    OP_VERIFY_PEER = 13, /* exit: the peer of socket args[a] */
     OP_EXIT = 0x80,
 };
 #define SPEC_OPS 6
@@ -242,6 +248,7 @@ typedef struct Core {
     struct sock_filter *filter;
     unsigned short filter_len;
     int use_notify, use_ptrace, sync_wakeup_wanted;
+    int killable_wanted; /* 0: as on a kernel without WAIT_KILLABLE_RECV (a testing knob) */
     int follow_cpu; /* ptrace placement: keep the tracer on the CPU of the tracees */
     int tracer_cpu;
     unsigned place_tick, place_votes;
@@ -827,7 +834,9 @@ static void notify_lifecycle(Core *c, Enc *e, int tid, int is_exec) {
         emit_new_task(c, e, tgid == tid ? ppid : tgid, tid, tgid != tid, 1);
     }
     Task *proc = t->tgid == tid ? t : task_get(&c->seen, t->tgid, 0);
-    if (proc && proc->exec_pending) {
+    /* Only the leader's tid survives an exec: another thread's stop may come before
+     * the exec is done (and /proc shows the old program), so it settles nothing. */
+    if (proc && proc->exec_pending && tid == t->tgid) {
         proc->exec_pending = 0;
         emit_exec(c, e, proc->tid, proc->tid, 1);
     }
@@ -919,6 +928,8 @@ static int add_notify_thread(Core *c) {
 }
 
 /* ---- the ptrace loop ---------------------------------------------------------- */
+static void verify_at_exit(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res);
+
 static void on_seccomp_stop(Core *c, Task *t, int tid) {
     struct th_syscall_info info;
     memset(&info, 0, sizeof info);
@@ -994,8 +1005,155 @@ static void on_syscall_exit(Core *c, Task *t, int tid) {
     uint64_t args[6];
     memcpy(args, h->args, sizeof args);
     run_ops(c, e, s, tid, args, ptr, 1);
+    verify_at_exit(e, s, tid, args, rval);
     publish(c, e, 1);
     ptrace(PTRACE_CONT, tid, 0, 0);
+}
+
+/* ---- the kernel's truth at the exit stop ---------------------------------------
+ * What the application passed at entry is a claim: another thread may rewrite it
+ * before the kernel reads it, and a symlink or /proc/self/root names a file under
+ * another name. At the exit the kernel's answer is there to read: the file the new
+ * fd refers to (path, device, inode), the socket's peer. The claim stays in the
+ * record (its T_STR / T_SOCKADDR blobs); decode.py reports both and flags a
+ * difference. */
+typedef struct {
+    uint64_t dev, ino;   /* the opened file (/proc/TID/fd/<result>) */
+    uint64_t cdev, cino; /* the claimed path, resolved as the tracee would now */
+    int32_t err;         /* errno of stat on the opened file */
+    int32_t cerr;        /* errno of stat on the claim; -1: not checked */
+} FdStat;
+
+/* The bytes of blob (tag, arg) of the record being built, or NULL. */
+static const char *find_blob(Enc *e, int tag, int arg, size_t *len) {
+    size_t off = sizeof(RecHead);
+    for (int i = 0; i < enc_head(e)->nblobs && off + sizeof(BlobHead) <= e->b.len; i++) {
+        BlobHead bh;
+        memcpy(&bh, e->b.p + off, sizeof bh);
+        off += sizeof bh;
+        if (bh.tag == tag && bh.arg == arg) {
+            *len = bh.len;
+            return e->b.p + off;
+        }
+        off += bh.len;
+    }
+    return NULL;
+}
+
+/* Where the tracee's claimed path leads when walked from the agent: names that
+ * mean "this process" (/proc/self, /dev/fd, /dev/stdin) are rewritten to the
+ * tracee's /proc entry; relative paths start at its cwd or dirfd. 0: not checkable. */
+static int claim_path(char *out, size_t max, pid_t tid, const char *claim, size_t len, int dirfd) {
+    static const struct { const char *from, *to; } self[] = {
+        {"/proc/self/", ""}, {"/proc/thread-self/", ""}, {"/dev/fd/", "fd/"},
+        {"/dev/stdin", "fd/0"}, {"/dev/stdout", "fd/1"}, {"/dev/stderr", "fd/2"},
+    };
+    if (len == 0 || len >= max - 64) return 0;
+    if (claim[0] == '/') {
+        for (size_t i = 0; i < sizeof self / sizeof self[0]; i++) {
+            size_t fl = strlen(self[i].from);
+            if (len >= fl && memcmp(claim, self[i].from, fl) == 0)
+                return snprintf(out, max, "/proc/%d/%s%.*s", tid, self[i].to, (int)(len - fl),
+                                claim + fl) < (int)max;
+        }
+        memcpy(out, claim, len);
+        out[len] = 0;
+        return 1;
+    }
+    if (dirfd == AT_FDCWD_)
+        return snprintf(out, max, "/proc/%d/cwd/%.*s", tid, (int)len, claim) < (int)max;
+    return snprintf(out, max, "/proc/%d/fd/%d/%.*s", tid, dirfd, (int)len, claim) < (int)max;
+}
+
+/* A plain path (no ".", "..", "//" components) and its length. */
+static int plain(const char *p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == '/' && (p[i + 1] == '/' || (p[i + 1] == '.' && (i + 2 == n || p[i + 2] == '/' ||
+                                                                  (p[i + 2] == '.' && (i + 3 == n || p[i + 3] == '/'))))))
+            return 0;
+    return n > 0 && p[n - 1] != '/';
+}
+
+/* The opened file's name equals the claim: absolute, or relative to the base read at entry. */
+static int same_name(Enc *e, const char *opened, size_t olen, const char *claim, size_t clen, int arg) {
+    if (!plain(claim, clen) || claim[0] == '.') return 0;
+    if (claim[0] == '/') return olen == clen && memcmp(opened, claim, clen) == 0;
+    size_t blen = 0;
+    const char *base = find_blob(e, T_BASE, arg, &blen);
+    if (!base || blen == 0) return 0;
+    if (blen == 1 && base[0] == '/') blen = 0; /* the root: "/" + claim */
+    return olen == blen + 1 + clen && memcmp(opened, base, blen) == 0 && opened[blen] == '/' &&
+           memcmp(opened + blen + 1, claim, clen) == 0;
+}
+
+static void verify_fd(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res,
+                      int path_arg, int flags_arg) {
+    if (res < 0) return; /* failed: the result says so, no fd to look at */
+    char fdlink[64], opened[4096];
+    snprintf(fdlink, sizeof fdlink, "/proc/%d/fd/%d", tid, (int)res);
+    ssize_t olen = readlink(fdlink, opened, sizeof opened);
+    if (olen >= 0) enc_blob(e, T_FDTRUTH, 0, opened, (size_t)olen);
+    FdStat v;
+    memset(&v, 0, sizeof v);
+    v.cerr = -1;
+    struct stat st;
+    if (stat(fdlink, &st) == 0) {
+        v.dev = st.st_dev;
+        v.ino = st.st_ino;
+    } else {
+        v.err = errno;
+    }
+    int dirfd = AT_FDCWD_;
+    for (int i = 0; i < s->n; i++)
+        if ((s->op[i][0] & ~OP_EXIT) == OP_PATH && s->op[i][1] == path_arg && s->op[i][2] != 0xff)
+            dirfd = s32(args[s->op[i][2]]);
+    uint64_t flags = flags_arg == 0xff ? 0 : args[flags_arg];
+    size_t len = 0;
+    const char *claim = find_blob(e, T_STR, path_arg, &len);
+    char path[4200];
+    /* The opened file's name is the claim, as the application wrote it or relative to
+     * the cwd read at entry: the claim cannot name another file (the common case,
+     * and one stat less). O_TMPFILE opens an unnamed file: nothing to compare. */
+    if (claim && olen >= 0 && same_name(e, opened, (size_t)olen, claim, len, path_arg)) claim = NULL;
+    if (!v.err && claim && !(flags & 020000000) && claim_path(path, sizeof path, tid, claim, len, dirfd)) {
+        /* O_NOFOLLOW (with O_PATH) opens the symlink itself */
+        int r = fstatat(AT_FDCWD, path, &st, (flags & 0400000) ? AT_SYMLINK_NOFOLLOW : 0);
+        v.cerr = r == 0 ? 0 : errno;
+        if (r == 0) {
+            v.cdev = st.st_dev;
+            v.cino = st.st_ino;
+        }
+    }
+    enc_blob(e, T_FDSTAT, 0, &v, sizeof v);
+}
+
+static void verify_peer(Enc *e, pid_t tid, int fd) {
+    struct {
+        int32_t err;
+        uint8_t addr[128];
+    } p;
+    memset(&p, 0, sizeof p);
+    socklen_t l = sizeof p.addr;
+    int pidfd = pidfd_of(tid);
+    int local = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (local < 0 || getpeername(local, (struct sockaddr *)p.addr, &l) < 0) {
+        p.err = errno;
+        l = 0;
+    }
+    if (local >= 0) close(local);
+    if (pidfd >= 0) close(pidfd);
+    enc_blob(e, T_PEER, 0, &p, sizeof p.err + l);
+}
+
+/* The verify ops of a spec, run at the exit stop once the result is known. */
+static void verify_at_exit(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res) {
+    for (int i = 0; i < s->n; i++) {
+        int op = s->op[i][0] & ~OP_EXIT, a = s->op[i][1], b = s->op[i][2];
+        if (op == OP_VERIFY_FD)
+            verify_fd(e, s, tid, args, res, a, b);
+        else if (op == OP_VERIFY_PEER)
+            verify_peer(e, tid, s32(args[a]));
+    }
 }
 
 static void kill_all_tasks(Core *c) {
@@ -1204,7 +1362,9 @@ static int install_filter(Core *c, int *listener) {
     if (!c->use_notify)
         return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
     unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-    int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    int fd = -1;
+    errno = EINVAL;
+    if (c->killable_wanted) fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
     if (fd < 0 && errno == EINVAL) /* before 5.19: no killable wait */
         fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
                           &prog);
@@ -1523,10 +1683,11 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     PyObject *specs;
     int notify, ptr, sync;
     Py_ssize_t argv_max, arg_max, max_events, max_bytes;
-    int block, follow_cpu = 0;
-    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|p", &filt, &specs, &notify, &ptr, &sync, &argv_max,
-                          &arg_max, &max_events, &max_bytes, &block, &follow_cpu))
+    int block, follow_cpu = 0, killable = 1;
+    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|pp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
+                          &arg_max, &max_events, &max_bytes, &block, &follow_cpu, &killable))
         return -1;
+    c->killable_wanted = killable;
     if (filt.len % sizeof(struct sock_filter) || filt.len == 0) {
         PyBuffer_Release(&filt);
         PyErr_SetString(PyExc_ValueError, "filter is not a sock_filter array");

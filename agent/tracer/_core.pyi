@@ -17,6 +17,8 @@ class Core:
         max_events: int,
         max_bytes: int,
         block: bool,
+        follow_cpu: bool = ...,
+        killable_recv: bool = ...,
         /,
     ) -> None: ...
     def guard(self, agent_pid: int, agent_pgid: int, /) -> None: ...

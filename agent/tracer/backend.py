@@ -10,6 +10,12 @@
 
 Features are detected by trying them on a throwaway child at start, never from
 the kernel version. `auto` picks the fastest that works and says why.
+
+Testing knob: TRACEHOUND_KERNEL_FEATURES_OFF=sync_wakeup,wait_killable_recv,ptrace
+(any of them, comma-separated) makes the probe report those features as missing and
+the core never use them, as on a kernel without them (AWS Fargate runs Linux 5.10:
+no SYNC_WAKE_UP, no WAIT_KILLABLE_RECV), so tests and the bench can run the choice
+and the paths such a kernel gets.
 """
 
 from __future__ import annotations
@@ -41,10 +47,15 @@ class Backend:
     ptrace: bool  # ptrace is attached (always with "ptrace"; lifecycle with notify)
     sync_wakeup: bool
     reason: str
+    killable_recv: bool = True  # install the filter with WAIT_KILLABLE_RECV if it works
 
     @property
     def notify(self) -> bool:
         return self.name == "seccomp_notify"
+
+
+FEATURES_OFF_ENV = "TRACEHOUND_KERNEL_FEATURES_OFF"
+MASKABLE = ("sync_wakeup", "wait_killable_recv", "ptrace")
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,8 @@ class Features:
     notify: bool
     sync_wakeup: bool
     ptrace_errno: int
+    killable_recv: bool = False
+    masked: tuple[str, ...] = ()  # reported missing by FEATURES_OFF_ENV
 
     @property
     def ptrace(self) -> bool:
@@ -65,10 +78,31 @@ def core() -> Any:
     return _core
 
 
+def masked_features(value: str | None = None) -> tuple[str, ...]:
+    """The features FEATURES_OFF_ENV masks; a clear error for a name it does not know."""
+    if value is None:
+        value = os.environ.get(FEATURES_OFF_ENV, "")
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    unknown = [n for n in names if n not in MASKABLE]
+    if unknown:
+        raise BackendUnavailable(
+            f"{FEATURES_OFF_ENV}: unknown feature {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(MASKABLE)})"
+        )
+    return names
+
+
 def probe() -> Features:
     core()
-    works, sync, _killable = _core.probe_notify()
-    return Features(notify=works, sync_wakeup=works and sync, ptrace_errno=_core.probe_ptrace())
+    off = masked_features()
+    works, sync, killable = _core.probe_notify()
+    return Features(
+        notify=works,
+        sync_wakeup=works and sync and "sync_wakeup" not in off,
+        ptrace_errno=errno.EPERM if "ptrace" in off else _core.probe_ptrace(),
+        killable_recv=killable and "wait_killable_recv" not in off,
+        masked=off,
+    )
 
 
 def choose(requested: str, f: Features) -> Backend:
@@ -83,7 +117,7 @@ def choose(requested: str, f: Features) -> Backend:
             else "seccomp user notification cannot hand over on the same CPU here "
             "(no SYNC_WAKE_UP before Linux 6.6), so ptrace is as fast"
         )
-        return Backend("ptrace", True, False, why)
+        return Backend("ptrace", True, False, why + _masked(f), f.killable_recv)
     if not f.notify:
         raise BackendUnavailable(
             "seccomp user notification does not work here"
@@ -96,7 +130,13 @@ def choose(requested: str, f: Features) -> Backend:
     else:
         why = no_ptrace
     why += "; " + lifecycle
-    return Backend("seccomp_notify", f.ptrace, f.sync_wakeup, why)
+    return Backend("seccomp_notify", f.ptrace, f.sync_wakeup, why + _masked(f), f.killable_recv)
+
+
+def _masked(f: Features) -> str:
+    if not f.masked:
+        return ""
+    return f" [{FEATURES_OFF_ENV}: {', '.join(f.masked)} reported missing]"
 
 
 def describe(b: Backend) -> str:

@@ -15,6 +15,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from tracehound.agent.tracer import truth
 from tracehound.agent.tracer.flags import (
     AF_INET,
     AF_INET6,
@@ -144,7 +145,13 @@ def decodes(*names: str) -> Callable[[Decode], Decode]:
 
 def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
     # The int, in one layout for every architecture; names only at output.
-    return {"fd.name": at_path(r, arg, dirfd), "evt.arg.flags": canonical_open_flags(flags, r.arch)}
+    fields = {
+        "fd.name": at_path(r, arg, dirfd),
+        "evt.arg.flags": canonical_open_flags(flags, r.arch),
+    }
+    if r.has_result:
+        truth.opened(r, fields)
+    return fields
 
 
 @decodes("open")
@@ -190,6 +197,8 @@ def _d_connect(r: Raw) -> Fields:
     if "fd.rip" in fields:
         fields["fd.sip"], fields["fd.sport"] = fields["fd.rip"], fields["fd.rport"]
         fields["fd.l4proto"] = socket_info(r, 0).get("fd.l4proto", "unknown")
+    if r.has_result:
+        truth.connected(r, fields, sockaddr(truth.peer_bytes(r)))
     return fields
 
 

@@ -20,6 +20,7 @@ import struct
 import time
 from typing import Any
 
+from tracehound.agent.tracer import truth
 from tracehound.agent.tracer import wire as R
 from tracehound.agent.tracer._ptrace import (
     AUDIT_ARCH_AARCH64,
@@ -58,6 +59,9 @@ class _Pending:
     etype: str
     tid: int
     fields: dict[str, Any]
+    # When the pipeline got it: a backlog must not make it look old before the
+    # process's next stop could even be handed over.
+    seen: int = dataclasses.field(default_factory=time.time_ns)
 
 
 def _read(path: str) -> str:
@@ -146,7 +150,10 @@ class ProcessTable:
         tid = r.tid
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
-        if key in self.pending:
+        # Without ptrace, another thread's syscall may come from before the exec was
+        # done: only the exec'ing thread, or the leader (the one left after an exec),
+        # says the process went on.
+        if key in self.pending and (self.lifecycle or tid in (self.pending[key].tid, tgid)):
             self._settle(key, out)
         table = self.names.get(r.arch)
         name = table.get(r.nr) if table is not None else None
@@ -267,14 +274,15 @@ class ProcessTable:
         self.tgid_of[pid] = pid
         before = self.procs.get(pid)
         cmdline = (r.blob(T_CMDLINE) or b"").decode("utf-8", "surrogateescape")
+        comm = (r.blob(T_COMM) or b"").decode("utf-8", "replace")
+        exepath = (r.blob(T_EXE) or b"").decode("utf-8", "surrogateescape")
         if pending is not None:
             fields = pending.fields
             argv = fields.pop("argv", ())
-            name = fields.pop("comm", None) or os.path.basename(fields["fd.name"])
+            name = truth.executed(fields, comm, exepath)  # the kernel's comm, not the claim
         else:
             fields, argv = {}, tuple(cmdline.split("\0")[:-1])
-            name = (r.blob(T_COMM) or b"").decode("utf-8", "replace")
-        exepath = (r.blob(T_EXE) or b"").decode("utf-8", "surrogateescape")
+            name = comm
         proc = ProcInfo(
             pid=pid,
             ppid=before.ppid if before else 0,
@@ -334,7 +342,7 @@ class ProcessTable:
             )
             self.procs[pid] = proc
             p.fields.pop("argv", None)
-            p.fields.pop("comm", None)
+            truth.executed(p.fields, proc.name, proc.exepath)
             p.fields["evt.res"] = 0
             out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
         else:
@@ -366,14 +374,14 @@ class ProcessTable:
             proc = dataclasses.replace(proc, parent=before.parent)
         self.procs[pid] = proc
         p.fields.pop("argv", None)
-        p.fields.pop("comm", None)
+        truth.executed(p.fields, proc.name, proc.exepath)
         p.fields["evt.res"] = 0
         out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
 
     def settle_execs(self, now_ns: int, out: list[Event], everything: bool = False) -> None:
         """Without ptrace: settle execves older than EXEC_SETTLE_NS (all at the end)."""
         for key in [
-            k for k, p in self.pending.items() if everything or now_ns - p.ts > EXEC_SETTLE_NS
+            k for k, p in self.pending.items() if everything or now_ns - p.seen > EXEC_SETTLE_NS
         ]:
             p = self.pending[key]
             tgid = self.tgid_of.get(p.tid, key)

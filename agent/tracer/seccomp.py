@@ -9,6 +9,7 @@ allowed silently and never failed.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,8 +57,10 @@ class ArgCheck:
     mask: int = 0
     equals: int | None = None
     action: int | None = None
+    ptrace: bool = False  # RET_TRACE whatever the run's trace action (see via_ptrace)
 
     def code(self, trace: int = RET_TRACE) -> list[Insn]:
+        trace = RET_TRACE if self.ptrace else trace
         ret = (_RET, 0, 0, trace if self.action is None else self.action)
         load = (_LD_ABS, 0, 0, _arg_low(self.arg))
         if self.equals is not None:
@@ -129,7 +132,11 @@ def _arch_actions(
     acts: dict[int, Action] = {}
     for nr, name in table.items():
         if name in via_ptrace:
-            acts[base + nr] = "ptrace"
+            check = checks.get(name)
+            ptraced = (
+                dataclasses.replace(check, ptrace=True) if isinstance(check, ArgCheck) else None
+            )
+            acts[base + nr] = ptraced or "ptrace"
         elif name in traced:
             acts[base + nr] = checks.get(name, "trace")
         else:

@@ -17,6 +17,8 @@ from tracehound.families import SETID
 
 # Opcodes, shared with _core.c (enum OP_*). AT_EXIT marks an op done at the exit stop.
 STR, PATH, FDPATH, SOCKADDR, SOCKINFO, ARGV, RAW, SOCKADDR_PLEN, IDS = range(1, 10)
+VERIFY_FD, VERIFY_PEER = 12, 13  # the kernel's answer at the exit (see truth.py)
+NO_ARG = 0xFF
 AT_EXIT = 0x80
 CWD = 0xFF  # PATH's dirfd argument when the path is relative to the cwd
 CAPTURE = 1  # spec flag: take the exit stop (ptrace only)
@@ -26,6 +28,7 @@ EXEC = 2  # spec flag: execve/execveat (without ptrace the core looks again afte
 T_STR, T_BASE, T_FDPATH, T_SOCKADDR, T_SOCKINFO, T_ARGV, T_RAW = range(1, 8)
 T_EXE, T_COMM, T_CMDLINE, T_CWD, T_IDS = range(8, 13)
 T_STATUS, T_STAT, T_LOGINUID, T_ENVIRON, T_EXESTAT = range(13, 18)
+T_FDTRUTH, T_FDSTAT, T_PEER = range(18, 21)
 
 Op = tuple[int, int, int]
 
@@ -85,14 +88,26 @@ OPS: dict[str, tuple[Op, ...]] = {
 for _name in SETID:
     OPS[_name] = ((IDS | AT_EXIT, 0, 0),)
 
+# With tracer.verify: what the kernel did, read at the exit stop. Opens: the file
+# the new fd refers to (args: path arg, flags arg); connect: the socket's peer.
+VERIFY_OPS: dict[str, Op] = {
+    "open": (VERIFY_FD | AT_EXIT, 0, 1),
+    "creat": (VERIFY_FD | AT_EXIT, 0, NO_ARG),
+    "openat": (VERIFY_FD | AT_EXIT, 1, 2),
+    "openat2": (VERIFY_FD | AT_EXIT, 1, NO_ARG),
+    "connect": (VERIFY_PEER | AT_EXIT, 0, 0),
+}
+VERIFIED = frozenset(VERIFY_OPS)
+
 # Architecture index in the core's tables; x32 numbers carry the X32 bit.
 ARCH_INDEX = {"x86_64": 0, "x32": 1, "i386": 2, "aarch64": 3}
 
 
 def compile_specs(
-    traced: frozenset[str], capture: Iterable[str]
+    traced: frozenset[str], capture: Iterable[str], verify: bool = False
 ) -> list[tuple[int, int, int, bytes]]:
-    """[(arch index, nr, flags, ops)] for every traced syscall of every architecture."""
+    """[(arch index, nr, flags, ops)] for every traced syscall of every architecture;
+    `verify`: add the VERIFY_OPS (done at the exit stop, so only where captured)."""
     capture = frozenset(capture)
     out = []
     for arch, index in ARCH_INDEX.items():
@@ -100,6 +115,8 @@ def compile_specs(
             if name not in traced:
                 continue
             ops = OPS.get(name, ())
+            if verify and name in VERIFY_OPS:
+                ops = (*ops, VERIFY_OPS[name])
             if name not in capture:
                 ops = tuple(op for op in ops if not op[0] & AT_EXIT)
             flags = (CAPTURE if name in capture else 0) | (EXEC if name in EXEC_FAMILY else 0)

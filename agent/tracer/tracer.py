@@ -32,7 +32,7 @@ from tracehound.agent.tracer.seccomp import (
     build_program,
     to_bytes,
 )
-from tracehound.agent.tracer.specs import compile_specs
+from tracehound.agent.tracer.specs import VERIFIED, compile_specs
 from tracehound.agent.tracer.syscalls import canonical
 from tracehound.event import ProcInfo
 from tracehound.families import EXEC
@@ -44,6 +44,11 @@ QUEUE_MAX_BYTES = 8 << 20
 # With user notification the application's execve must stop: the agent takes the
 # listener from the child while it waits there (see _core.c, child()).
 _ALWAYS_NOTIFIED = EXEC
+UNVERIFIED = (
+    "tracer.verify: without ptrace there is no exit stop: opens and connects are recorded "
+    "as the application passed them, without their result or the kernel's answer "
+    "(execs are still checked against /proc; see README)"
+)
 
 
 class Tracer:
@@ -61,6 +66,7 @@ class Tracer:
         handoff: HandOff,
         backend: str = "auto",
         ptrace_placement: str = "none",
+        verify: bool = True,
         io_uring: str = "alert",
     ) -> None:
         self.path, self.argv, self.env = path, argv, env
@@ -68,7 +74,11 @@ class Tracer:
         self.checks = dict(DUP_ONTO_STDIO)
         if profile in WRITE_ONLY_OPENS:
             self.checks |= OPEN_FOR_WRITE
-        self.capture = frozenset(canonical(n) for n in capture_results) & self.traced
+        # With verify, opens and connects take the exit stop too (where ptrace can):
+        # their result, and the kernel's answer beside the claim (truth.py).
+        self.verify = verify
+        wanted = frozenset(canonical(n) for n in capture_results) | (VERIFIED if verify else set())
+        self.capture = wanted & self.traced
         self.argv_max, self.arg_max_bytes = argv_max, arg_max_bytes
         self.requested = backend
         self.ptrace_placement = ptrace_placement
@@ -92,7 +102,7 @@ class Tracer:
         prog = build_program(traced, checks, action, via_ptrace=capture)
         c = core().Core(
             to_bytes(prog),
-            guard.specs(compile_specs(traced, capture)),
+            guard.specs(compile_specs(traced, capture, self.verify)),
             b.notify,
             b.ptrace,
             b.sync_wakeup,
@@ -102,6 +112,7 @@ class Tracer:
             QUEUE_MAX_BYTES,
             self.handoff.block,
             self.ptrace_placement == "follow",
+            b.killable_recv,
         )
         c.guard(os.getpid(), os.getpgrp())
         return c
@@ -111,6 +122,8 @@ class Tracer:
         try:
             self.backend = choose(self.requested, probe())
             log.info("%s", describe(self.backend))
+            if self.verify and not self.backend.ptrace:
+                log.warning(UNVERIFIED)
             self.core = self._make_core(self.backend)
             env = [f"{k}={v}".encode(errors="surrogateescape") for k, v in self.env.items()]
             argv = [a.encode(errors="surrogateescape") for a in self.argv]

@@ -3,6 +3,7 @@ the core is missing or the agent dies, and Go's preemption signals on each backe
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,7 +15,13 @@ from pathlib import Path
 import pytest
 from th_support import AGENT, with_backend, write_config
 
-from tracehound.agent.tracer.backend import BackendUnavailable, Features, choose, probe
+from tracehound.agent.tracer.backend import (
+    FEATURES_OFF_ENV,
+    BackendUnavailable,
+    Features,
+    choose,
+    probe,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 GOROUT = REPO / "bench" / "workloads" / "gorout"
@@ -191,3 +198,69 @@ def test_connect_from_a_thread_has_its_protocol(run_traced, tmp_path: Path) -> N
     (conn,) = [e for e in res.events("connect") if e.get("fd.sip") == "127.0.0.1"]
     assert conn["thread.tid"] != conn["proc.pid"]  # made by the thread
     assert conn["fd.l4proto"] == "tcp"
+
+
+# --- the Fargate kernel, by masking the features it lacks ------------------------
+
+
+def test_masked_features_are_reported_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FEATURES_OFF_ENV, "sync_wakeup, wait_killable_recv,ptrace")
+    f = probe()
+    assert f.notify and not f.sync_wakeup and not f.killable_recv and not f.ptrace
+    assert f.masked == ("sync_wakeup", "wait_killable_recv", "ptrace")
+    monkeypatch.setenv(FEATURES_OFF_ENV, "sync_wakeup,io_uring")
+    with pytest.raises(BackendUnavailable, match="unknown feature 'io_uring'"):
+        probe()
+
+
+@pytest.mark.parametrize(
+    ("off", "backend", "why"),
+    [
+        ("sync_wakeup,wait_killable_recv", "ptrace", "no SYNC_WAKE_UP before Linux 6.6"),
+        ("ptrace", "seccomp_notify", "ptrace is not permitted (EPERM): /proc does"),
+        ("sync_wakeup,wait_killable_recv,ptrace", "seccomp_notify", "ptrace is not permitted"),
+    ],
+    ids=["fargate", "no-sys-ptrace", "fargate-no-sys-ptrace"],
+)
+def test_auto_chooses_as_on_a_kernel_without_the_masked_features(
+    tmp_path: Path, programs: dict[str, Path], off: str, backend: str, why: str
+) -> None:
+    """The choice, the reason with what was masked, and the run: every child's open."""
+    cfg = write_config(tmp_path / "c.toml", tmp_path / "r.jsonl", "")
+    done = subprocess.run(
+        [*AGENT, "run", "--config", str(cfg), "--", str(programs["forks"]), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,  # an emulated guest (scripts/kernel-tests) starts Python slowly
+        env={**os.environ, FEATURES_OFF_ENV: off},
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stderr.splitlines() if "tracer backend" in x)
+    assert f"tracer backend {backend}" in line and why in line, line
+    masked = ", ".join(n.strip() for n in off.split(","))
+    assert f"[{FEATURES_OFF_ENV}: {masked} reported missing]" in line
+    assert ("same-CPU hand-off" in line) == (backend == "seccomp_notify" and _kernel() >= (6, 6)
+                                            and "sync_wakeup" not in off)  # fmt: skip
+    records = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    opened = {
+        f["fd.name"]
+        for r in records
+        if "rule" not in r and (f := r["output_fields"])["evt.type"] == "openat"
+    }
+    assert {str(tmp_path / f"child-{i}") for i in range(200)} <= opened
+
+
+def test_an_unknown_masked_feature_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "c.toml", tmp_path / "r.jsonl", "")
+    done = subprocess.run(
+        [*AGENT, "run", "--config", str(cfg), "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, FEATURES_OFF_ENV: "sync_wakup"},
+    )
+    assert done.returncode == 1
+    assert "unknown feature 'sync_wakup' (known: sync_wakeup, wait_killable_recv, ptrace)" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr

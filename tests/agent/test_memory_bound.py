@@ -51,6 +51,11 @@ def test_flood_with_the_sink_down_stays_under_80_mb(tmp_path: Path) -> None:
 stats_interval_secs = 1
 shutdown_timeout_secs = 2
 
+# One stop per open: the flood outruns the pipeline (with verify's exit stops the
+# application is slower than the pipeline on some runs, and nothing is dropped).
+[tracer]
+verify = false
+
 [sinks.down]
 type = "webhook"
 url = "http://127.0.0.1:{port}/ingest"

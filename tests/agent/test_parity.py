@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from strace_oracle import strace_keys, tracehound_keys
+from strace_oracle import OPEN_CALLS, STRACE_OUT, parse_strace, strace_keys, tracehound_keys
 
 from tracehound.agent.tracer.profiles import PROFILES
 
@@ -76,6 +76,16 @@ def assert_parity(
         f"strace only: {dict(missing)}\ntracehound only: {dict(extra)}"
     )
     assert traced.tracer_stats()["dropped"] == 0
+    opens = [e for e in traced.events() if e["evt.type"] in OPEN_CALLS]
+    if any("evt.res" in e for e in opens):
+        # tracer.verify took the exit stops: the file each open really opened is
+        # what strace -y names the returned fd.
+        oracle = parse_strace(cwd / STRACE_OUT, OPEN_CALLS & syscalls, cwd, truth=True)
+        ours = tracehound_keys(opens, OPEN_CALLS & syscalls, truth=True)
+        missing, extra = oracle - ours, ours - oracle
+        assert not missing and not extra, (
+            f"truth, strace only: {dict(missing)}\ntracehound only: {dict(extra)}"
+        )
 
 
 def test_shell_pipeline(run_traced, tmp_path: Path) -> None:

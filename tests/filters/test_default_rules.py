@@ -72,6 +72,28 @@ TRIGGERS: dict[str, list[Event]] = {
         ev("setuid", WORKER, evt__arg__uid=0),
         ev("setresgid", WORKER, evt__arg__rgid=0, evt__arg__egid=0, evt__arg__sgid=0),
     ],
+    # tracer.verify: the kernel opened/connected/executed something else than claimed
+    "Syscall argument changed behind the tracer": [
+        ev(
+            "openat",
+            PY,
+            fd__name="/etc/shadow",
+            evt__arg__name="/etc/hostname",
+            evt__claim_mismatch=True,
+            evt__arg__claim="/etc/hostname",
+            evt__res=3,
+        ),
+        ev(
+            "connect",
+            PY,
+            fd__name="169.254.169.254:80",
+            evt__arg__addr="127.0.0.1:80",
+            evt__claim_mismatch=True,
+            evt__arg__claim="127.0.0.1:80",
+            evt__res=0,
+        ),
+        exec_ev(proc("evilprog"), evt__claim_mismatch=True, evt__arg__claim="/tmp/harmless"),
+    ],
     "Attempt to silence or patch the agent": [
         _tagged(ev("kill", PY, evt__arg__pid=1, evt__arg__sig=9, evt__res=-1), "refused"),
         _tagged(ev("pidfd_send_signal", PY, evt__arg__fd=3, evt__arg__sig=19), "refused"),
@@ -176,6 +198,8 @@ LOOKALIKES: dict[str, list[Event]] = {
         exec_ev(proc("convert a b", parent=NODE)),
     ],
     "Read sensitive file by unexpected program": [
+        # a refused open read nothing (its result is known with tracer.verify)
+        ev("openat", PY, fd__name="/etc/shadow", evt__arg__flags="O_RDONLY", evt__res=-13),
         open_ev(proc("sshd"), "/etc/shadow"),
         open_ev(PY, "/etc/passwd"),  # only writes to passwd are sensitive
         open_ev(PY, "/root/.cache/pip/x"),
@@ -258,6 +282,13 @@ LOOKALIKES: dict[str, list[Event]] = {
         ev("setuid", PY, evt__arg__uid=0),  # already root
         ev("setuid", PY, evt__arg__uid=1000),  # root dropping privileges
         ev("setgid", WORKER, evt__arg__gid=1000),
+    ],
+    "Syscall argument changed behind the tracer": [
+        # a symlink's name is no mismatch: the claim is kept, not flagged
+        ev(
+            "openat", PY, fd__name="/usr/lib/libc.so.6", evt__arg__name="/lib/libc.so.6", evt__res=3
+        ),
+        connect_ev(PY, "169.254.169.254", 80),
     ],
     "Attempt to silence or patch the agent": [
         ev("kill", PY, evt__arg__pid=42, evt__arg__sig=15),  # a signal to another process

@@ -245,7 +245,9 @@ def test_every_new_default_rule_is_acted_out() -> None:
         "Clone hidden from the tracer",
         "Process memory opened for reading",
     }
-    covered = {rule for _, rule, _ in FINDINGS} | ATTACK_RULES | outside | guard
+    # tests/agent/test_truth.py acts out the claim mismatch with the attacker's programs.
+    truth = {"Syscall argument changed behind the tracer"}
+    covered = {rule for _, rule, _ in FINDINGS} | ATTACK_RULES | outside | guard | truth
     assert {r.name for r in compiled} <= covered
 
 

@@ -50,7 +50,16 @@ def _resolve(path: str, cwd: str, dir_arg: str | None) -> str:
     return os.path.normpath(path)
 
 
-def key_of(name: str, args: str, cwd: str) -> Key | None:
+# An open's result as strace -y shows it: "= 3</usr/lib/x86_64-linux-gnu/libc.so.6>".
+_OPENED = re.compile(r"\)\s+=\s+\d+<((?:[^>\\]|\\.)*)>\s*$")
+OPEN_CALLS = {"open", "openat", "openat2", "creat"}
+
+
+def key_of(name: str, args: str, cwd: str, truth: bool = False) -> Key | None:
+    """The key; with `truth`, an open that succeeded is keyed by the file the kernel
+    opened (strace -y's name of the returned fd), not by the path passed."""
+    if truth and name in OPEN_CALLS and (m := _OPENED.search(args)):
+        return name, _unescape(m.group(1))
     if name in ("dup2", "dup3"):
         m = re.match(r"[^,]*,\s*(-?\d+)", args)
         newfd = int(m.group(1)) if m else 99
@@ -76,15 +85,29 @@ def key_of(name: str, args: str, cwd: str) -> Key | None:
     return name, ""
 
 
+STRACE_OUT = "strace.out"
+
+
 def strace_keys(
-    argv: list[str], syscalls: set[str], cwd: Path, env: dict[str, str] | None = None
+    argv: list[str],
+    syscalls: set[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    truth: bool = False,
 ) -> collections.Counter[Key]:
-    out = cwd / "strace.out"
+    out = cwd / STRACE_OUT
     subprocess.run(
         ["strace", "-f", "-y", "-s", "4096", "--seccomp-bpf",
          "-e", "trace=" + ",".join("?" + s for s in sorted(syscalls)), "-o", str(out), *argv],
         cwd=cwd, env=env, check=False, capture_output=True, timeout=120,
     )  # fmt: skip
+    return parse_strace(out, syscalls, cwd, truth)
+
+
+def parse_strace(
+    out: Path, syscalls: set[str], cwd: Path, truth: bool = False
+) -> collections.Counter[Key]:
+    """The keys of a strace -f -y output file (strace_keys leaves it in cwd)."""
     keys: collections.Counter[Key] = collections.Counter()
     unfinished: dict[str, tuple[str, str]] = {}  # pid -> (name, args so far)
     for line in out.read_text(errors="replace").splitlines():
@@ -101,7 +124,7 @@ def strace_keys(
                 continue
             calls = [(m.group(2), m.group(3))]
         for name, args in calls:
-            k = key_of(name, args, str(cwd))
+            k = key_of(name, args, str(cwd), truth)
             if k is not None:
                 keys[k] += 1
     for name, args in unfinished.values():  # killed inside the call: still made
@@ -111,16 +134,27 @@ def strace_keys(
     return keys
 
 
-def tracehound_keys(events: list[dict], syscalls: set[str]) -> collections.Counter[Key]:
+# Where tracehound keeps the argument as passed when the kernel's answer differs.
+_CLAIMS = ("evt.arg.name", "evt.arg.addr", "evt.arg.claim")
+
+
+def tracehound_keys(
+    events: list[dict], syscalls: set[str], truth: bool = False
+) -> collections.Counter[Key]:
+    """Keys of the claims (the arguments as passed, as strace shows them), or with
+    `truth` of fd.name (the kernel's answer, with tracer.verify)."""
     keys: collections.Counter[Key] = collections.Counter()
     for f in events:
         name = f["evt.type"]
         if name not in syscalls:
             continue
+        detail = f.get("fd.name", "")
+        if not truth:
+            detail = next((f[k] for k in _CLAIMS if k in f), detail)
         if name in ("dup2", "dup3"):
             keys[(name, "")] += 1
         elif name in PATH_CALLS or name in ADDR_CALLS:
-            keys[(name, _strip_port(name, f.get("fd.name", "")))] += 1
+            keys[(name, _strip_port(name, detail))] += 1
         else:
             keys[(name, "")] += 1
     return keys

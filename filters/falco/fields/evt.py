@@ -153,6 +153,10 @@ define("evt.arg.request", "str", arg("evt.arg.request"))
 for _n in ("pid", "fd", "newfd", "oldfd", "gid", "rgid", "egid", "sgid"):
     define(f"evt.arg.{_n}", "int", arg(f"evt.arg.{_n}"))
 define("evt.arg.mode", "any", arg("evt.arg.mode"))
+# The kernel's answer against the application's claim (agent/tracer/truth.py).
+define("evt.claim_mismatch", "bool", f"bool({arg('evt.claim_mismatch')})")
+for _n in ("claim", "addr"):
+    define(f"evt.arg.{_n}", "str", arg(f"evt.arg.{_n}"))
 # Arguments libsinsp names differently from where tracehound keeps them (see _ALIASES).
 for _n in ("uid", "euid", "ruid", "suid"):
     define(f"evt.arg.{_n}", "uid", f"_h_arg(e, {_n!r})", cost=CALL)

@@ -156,3 +156,7 @@ for _n, _k in (("fd.snet", "fd.sip"), ("fd.cnet", "fd.cip"), ("fd.rnet", "fd.rip
     define(_n, "net", f"_h_ips(e, {_k!r})", cost=CALL)
 define("fd.connected", "bool", "_h_connected(e)", cost=CALL)
 define("fd.name_changed", "bool", "_h_name_changed(e)", cost=CALL)
+
+# The opened file's device and inode (tracer.verify; agent/tracer/truth.py).
+define("fd.dev", "int", arg("fd.dev"))
+define("fd.ino", "int", arg("fd.ino"))
