@@ -48,7 +48,9 @@ def execve(tid: int, path: bytes, argv: bytes) -> bytes:
 
 
 def exec_done(pid: int, exe: bytes, argv: bytes) -> bytes:
-    blobs = {(T_EXE, 0): exe, (T_CMDLINE, 0): argv, (T_COMM, 0): b"x", (T_CWD, 0): b"/app"}
+    # The kernel's comm after an exec is the basename of the file it executed.
+    comm = exe.rsplit(b"/", 1)[-1][:15]
+    blobs = {(T_EXE, 0): exe, (T_CMDLINE, 0): argv, (T_COMM, 0): comm, (T_CWD, 0): b"/app"}
     return rec(wire.KIND_EXEC, pid, args=(pid, 0), blobs=blobs)
 
 

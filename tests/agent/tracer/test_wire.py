@@ -34,10 +34,13 @@ _OPS = ["STR", "PATH", "FDPATH", "SOCKADDR", "SOCKINFO", "ARGV", "RAW", "SOCKADD
 _TAGS = [
     *("STR", "BASE", "FDPATH", "SOCKADDR", "SOCKINFO", "ARGV", "RAW", "EXE", "COMM"),
     *("CMDLINE", "CWD", "IDS", "STATUS", "STAT", "LOGINUID", "ENVIRON", "EXESTAT"),
+    *("FDTRUTH", "FDSTAT", "PEER"),
 ]
 # Python name -> C name.
 PAIRS = {
     **{f"specs.{n}": f"OP_{n}" for n in _OPS},
+    "specs.VERIFY_FD": "OP_VERIFY_FD",
+    "specs.VERIFY_PEER": "OP_VERIFY_PEER",
     "specs.AT_EXIT": "OP_EXIT",
     "specs.CAPTURE": "SPEC_CAPTURE",
     "specs.EXEC": "SPEC_EXEC",
