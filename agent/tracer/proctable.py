@@ -8,8 +8,10 @@ to each syscall event.
 An execve is reported once its outcome is known: confirmed by the exec record
 (PTRACE_EVENT_EXEC), failed when the same thread makes another syscall or exits
 first. Without ptrace there are no lifecycle records: a process is read from
-/proc when first seen, and an execve is settled by looking at /proc when the
-process is next seen or after EXEC_SETTLE_NS (see settle_execs).
+/proc when first seen, and an execve is settled by the core's look at /proc at
+the process's first stop after the exec (an observed exec record), as failed by
+the exec'ing thread's next syscall, or from /proc after EXEC_SETTLE_NS (see
+settle_execs).
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ from tracehound.families import EXEC as _EXEC
 # Tag of the events of processes outside the application's tree (agent/outside.py).
 OUTSIDE_TAG = "outside_tree"
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
+# ... unless its thread may still be inside it (a slow exec: a cold or network file
+# system, a throttled container): then wait, up to this long.
+EXEC_SETTLE_MAX_NS = 5_000_000_000
 
 
 @dataclasses.dataclass(slots=True)
@@ -59,6 +64,7 @@ class _Pending:
     etype: str
     tid: int
     fields: dict[str, Any]
+    nr: int = -1  # the syscall number, as /proc/TID/syscall shows it
     # When the pipeline got it: a backlog must not make it look old before the
     # process's next stop could even be handed over.
     seen: int = dataclasses.field(default_factory=time.time_ns)
@@ -114,6 +120,38 @@ def _guard_tags(flags: int) -> set[str]:
     return {t for bit, t in _GUARD_TAGS if flags & bit}
 
 
+def _ran(now: tuple[str, ...], p: _Pending) -> bool:
+    """Without ptrace: a process's argv (/proc) is what the pending execve asked for,
+    directly or through a script's #! line (interpreter, optional argument, the
+    script's path, then the rest of argv)."""
+    argv = tuple(p.fields.get("argv", ()))
+    if not now:
+        return False
+    if now == argv:
+        return True
+    k = len(now) - max(len(argv), 1)  # where the script's path is, after the #! words
+    path = p.fields.get("fd.name", "")
+    return (
+        k in (1, 2)
+        and now[k + 1 :] == argv[1:]
+        and os.path.basename(now[k]) == os.path.basename(path)
+    )
+
+
+def _in_exec(pid: int, p: _Pending) -> bool:
+    """Without ptrace: the thread that called the execve may still be inside it (the
+    kernel is loading the program, or waiting for the other threads to go): it is
+    running, or blocked in that syscall, or we may not look (then we cannot tell)."""
+    try:
+        with open(f"/proc/{pid}/task/{p.tid}/syscall", "rb") as f:
+            first = f.read().split(b" ", 1)[0].strip()
+    except (FileNotFoundError, ProcessLookupError):
+        return False  # gone: the exec is done (or the process is)
+    except OSError:
+        return True
+    return first == b"running" or first == str(p.nr).encode()
+
+
 class ProcessTable:
     def __init__(self, root: ProcInfo, lifecycle: bool) -> None:
         """`root`: the application's first process; `lifecycle`: ptrace records come."""
@@ -150,10 +188,10 @@ class ProcessTable:
         tid = r.tid
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
-        # Without ptrace, another thread's syscall may come from before the exec was
-        # done: only the exec'ing thread, or the leader (the one left after an exec),
-        # says the process went on.
-        if key in self.pending and (self.lifecycle or tid in (self.pending[key].tid, tgid)):
+        # Without ptrace, another thread's syscall (the leader's too) may come from
+        # before the exec was done: only the exec'ing thread going on says it failed.
+        # Success is the core's observed exec record, before the new program's stop.
+        if key in self.pending and (self.lifecycle or tid == self.pending[key].tid):
             self._settle(key, out)
         table = self.names.get(r.arch)
         name = table.get(r.nr) if table is not None else None
@@ -172,7 +210,7 @@ class ProcessTable:
         elif ids:  # without ptrace: the ids read at the first stop after a setuid
             self._set_ids(tgid, ids, r.blob(T_STATUS))
         if name in _EXEC:
-            self.pending[key] = _Pending(r.ts, etype, tid, fields)
+            self.pending[key] = _Pending(r.ts, etype, tid, fields, r.nr)
             return
         event = Event(r.ts, etype, tid, self.procs[tgid], fields)
         if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
@@ -329,25 +367,28 @@ class ProcessTable:
         took effect (it now runs the argv asked for) or failed."""
         pid = r.tid
         p = self.pending.pop(pid, None)
-        if p is None:
-            return
         before = self.procs.get(pid)
         now = self._from_blobs(r, pid, before.ppid if before else 0, None)
-        if now.argv and now.argv == tuple(p.fields.get("argv", ())):
-            proc = dataclasses.replace(
-                now,
-                uid=before.uid if before else now.uid,
-                gid=before.gid if before else now.gid,
-                parent=before.parent if before else None,
-            )
-            self.procs[pid] = proc
+        if p is not None and not _ran(now.argv, p):
+            self.pending[pid] = p
+            self._settle(pid, out, failed_only=True)
+            return
+        proc = dataclasses.replace(
+            now,
+            # argv as the execve passed it, as with ptrace (a script's #! words aside)
+            argv=tuple(p.fields["argv"]) if p is not None and "argv" in p.fields else now.argv,
+            uid=before.uid if before else now.uid,
+            gid=before.gid if before else now.gid,
+            parent=before.parent if before else None,
+        )
+        # Without a pending execve (already settled from /proc), the table still
+        # follows what the process runs now.
+        self.procs[pid] = proc
+        if p is not None:
             p.fields.pop("argv", None)
             truth.executed(p.fields, proc.name, proc.exepath)
             p.fields["evt.res"] = 0
             out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
-        else:
-            self.pending[pid] = p
-            self._settle(pid, out, failed_only=True)
 
     def _settle(self, key: int, out: list[Event], failed_only: bool = False) -> None:
         """The thread (or, without ptrace, the process) went on after an execve."""
@@ -364,16 +405,17 @@ class ProcessTable:
     @staticmethod
     def _exec_took_effect(pid: int, p: _Pending) -> bool:
         """Without ptrace: the process now runs what the execve asked for."""
-        argv = tuple(_read(f"/proc/{pid}/cmdline").split("\0")[:-1])
-        return bool(argv) and argv == tuple(p.fields.get("argv", ()))
+        return _ran(tuple(_read(f"/proc/{pid}/cmdline").split("\0")[:-1]), p)
 
     def _exec_from_proc(self, pid: int, p: _Pending, out: list[Event]) -> None:
         before = self.procs.get(pid)
         proc = self._from_proc(pid, before.ppid if before else 0)
-        if before is not None:
-            proc = dataclasses.replace(proc, parent=before.parent)
+        proc = dataclasses.replace(
+            proc,
+            argv=tuple(p.fields.pop("argv", proc.argv)),
+            parent=before.parent if before is not None else proc.parent,
+        )
         self.procs[pid] = proc
-        p.fields.pop("argv", None)
         truth.executed(p.fields, proc.name, proc.exepath)
         p.fields["evt.res"] = 0
         out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
@@ -388,5 +430,7 @@ class ProcessTable:
             if self._exec_took_effect(tgid, p):
                 del self.pending[key]
                 self._exec_from_proc(tgid, p, out)
-            elif everything or not self.lifecycle:
+            elif everything or not (
+                self.lifecycle or (now_ns - p.seen < EXEC_SETTLE_MAX_NS and _in_exec(tgid, p))
+            ):
                 self._settle(key, out)
