@@ -23,7 +23,8 @@ import anyio
 
 from tracehound.agent import outside
 from tracehound.agent.config import Config
-from tracehound.agent.pipeline import Pipeline
+from tracehound.agent.cpu import CPU_STATS_ENV, cpu_stats
+from tracehound.agent.pipeline import Pipeline, print_stats
 from tracehound.agent.router import Router
 from tracehound.agent.selection import for_config
 from tracehound.agent.signals import Forwarder, block_forwarded
@@ -140,6 +141,8 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         await router.stop()  # count what is left as dropped, close the sinks
         tg.cancel_scope.cancel()  # the pipeline (if it could not drain) and the timers
     pipeline.log_stats()
+    if os.environ.get(CPU_STATS_ENV):
+        print_stats("cpu", cpu_stats(tracer.thread_cpu))
     assert tracer.exit_status is not None
     return tracer.exit_status
 

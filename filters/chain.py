@@ -153,7 +153,7 @@ class StageChain:
                     alerts.append(a)
             if plan.rules and engine is not None:
                 if matched is None:
-                    engine.run(plan.rules, e, alerts)
+                    engine.run_cached(plan.rules, e, alerts)
                 elif matched:
                     engine.run(matched, e, alerts, True)
             kept.append(e)

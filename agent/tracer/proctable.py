@@ -49,6 +49,13 @@ from tracehound.families import EXEC as _EXEC
 # Tag of the events of processes outside the application's tree (agent/outside.py).
 OUTSIDE_TAG = "outside_tree"
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
+DECODED_MAX = 4096  # decoded records remembered (feed); forgotten all at once when full
+_IMMUTABLE = (str, int, float, bool, bytes, tuple, type(None))
+
+
+def _reusable(fields: dict[str, Any]) -> bool:
+    """Fields that can be shared as a template: values nobody can change in place."""
+    return all(v.__class__ in _IMMUTABLE for v in fields.values())
 
 
 @dataclasses.dataclass(slots=True)
@@ -123,6 +130,8 @@ class ProcessTable:
         self.lifecycle = lifecycle
         self.processes = 1
         self.outside: set[int] = set()  # processes found outside the tree, and their children
+        # Syscall records decoded so far, by content_key: (evt.type, fields) (see feed).
+        self._decoded: dict[bytes, tuple[str, dict[str, Any]]] = {}
         x86 = dict(TABLES["x86_64"])
         x86.update({nr | X32_BIT: n for nr, n in TABLES["x32"].items()})
         self.names = {
@@ -134,19 +143,47 @@ class ProcessTable:
     # --- records -> events -------------------------------------------------
 
     def feed(self, data: bytes, out: list[Event]) -> None:
-        for r in R.parse(data):
-            if r.kind == R.KIND_SYSCALL:
-                self._syscall(r, out)
-            elif r.kind == R.KIND_NEW_TASK:
-                self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
-                if r.args[2] == 2:  # seized outside the tree: report what it runs
-                    self._found_outside(r.tid, out)
-            elif r.kind == R.KIND_EXEC:
-                self._exec(r, out)
-            elif r.kind == R.KIND_EXIT:
-                self._exit(r.tid, out)
+        decoded = self._decoded
+        off, end = 0, len(data)
+        while off < end:
+            length, kind, flags = R.peek(data, off)
+            if kind == R.KIND_SYSCALL:
+                # A record equal to one decoded before (but for its thread and time)
+                # decodes to equal fields: copy them instead of decoding again.
+                key = R.content_key(data, off, length)
+                hit = decoded.get(key)
+                if hit is not None:
+                    tid, ts = R.tid_ts(data, off)
+                    self._known(tid, ts, flags, hit, out)
+                else:
+                    self._syscall(R.record_at(data, off), out, key)
+            else:
+                r = R.record_at(data, off)
+                if kind == R.KIND_NEW_TASK:
+                    self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
+                    if r.args[2] == 2:  # seized outside the tree: report what it runs
+                        self._found_outside(r.tid, out)
+                elif kind == R.KIND_EXEC:
+                    self._exec(r, out)
+                elif kind == R.KIND_EXIT:
+                    self._exit(r.tid, out)
+            off += length
 
-    def _syscall(self, r: R.Raw, out: list[Event]) -> None:
+    def _known(
+        self, tid: int, ts: int, flags: int, hit: tuple[str, dict[str, Any]], out: list[Event]
+    ) -> None:
+        """_syscall() for a record whose fields were decoded before (no exec, no id change)."""
+        tgid = self.tgid_of.get(tid) or self._adopt(tid)
+        key = tid if self.lifecycle else tgid
+        if key in self.pending and (self.lifecycle or tid in (self.pending[key].tid, tgid)):
+            self._settle(key, out)  # the same rule as in _syscall
+        event = Event(ts, hit[0], tid, self.procs[tgid], dict(hit[1]))
+        if flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
+            event.tags.update(_guard_tags(flags))
+        out.append(event)
+
+    def _syscall(self, r: R.Raw, out: list[Event], content: bytes | None = None) -> None:
+        """One syscall record; `content`: its content_key, to remember what it decodes to."""
         tid = r.tid
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
@@ -174,6 +211,10 @@ class ProcessTable:
         if name in _EXEC:
             self.pending[key] = _Pending(r.ts, etype, tid, fields)
             return
+        if content is not None and ids is None and name not in SETID and _reusable(fields):
+            if len(self._decoded) >= DECODED_MAX:
+                self._decoded.clear()
+            self._decoded[content] = (etype, dict(fields))  # a copy: the stages add to `fields`
         event = Event(r.ts, etype, tid, self.procs[tgid], fields)
         if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(r.flags))

@@ -19,6 +19,7 @@ import os
 import threading
 from typing import Any
 
+from tracehound.agent.cpu import thread_cpu
 from tracehound.agent.tracer.backend import Backend, choose, core, describe, probe
 from tracehound.agent.tracer.guard import Guard
 from tracehound.agent.tracer.handoff import HandOff
@@ -91,6 +92,7 @@ class Tracer:
         self.exit_status: int | None = None
         self.started = threading.Event()
         self.start_error: BaseException | None = None
+        self.thread_cpu: tuple[float, float] | None = None  # this thread's user, sys at its end
 
     def _make_core(self, b: Backend) -> Any:
         traced = self.traced | _ALWAYS_NOTIFIED if b.notify else self.traced
@@ -150,6 +152,7 @@ class Tracer:
         try:
             self.core.run()
         finally:
+            self.thread_cpu = thread_cpu()
             status = self.core.stats()["exit_status"]
             self.exit_status = status if status >= 0 else 255
             self.handoff.closed = True

@@ -184,8 +184,8 @@ define("proc.vpgid.name", "str", "_h_vpgid_name(e)", cost=CALL, proc=True)
 define("proc.vpgid.exe", "str", "_h_vpgid_exe(e)", cost=CALL, proc=True)
 define("proc.is_vpgid_leader", "bool", "_h_is_vpgid_leader(e)", cost=CALL, proc=True)
 define("proc.is_sid_leader", "bool", "_h_is_sid_leader(e)", cost=CALL, proc=True)
-define("proc.duration", "int", "_h_duration(e)", cost=CALL, proc=True)
-define("proc.ppid.duration", "int", "_h_pduration(e)", cost=CALL, proc=True)
+define("proc.duration", "int", "_h_duration(e)", cost=CALL, proc=True, varies=True)
+define("proc.ppid.duration", "int", "_h_pduration(e)", cost=CALL, proc=True, varies=True)
 define("proc.pid.ts", "int", "_PI.clone_ts(e.proc)", cost=CALL, proc=True)
 define("proc.env", "str", "_h_env_var(e, {key})", cost=CALL, proc=True, indexed=True,
        index_optional=True, any_expr="_h_env(e)", key_type="str")  # fmt: skip
