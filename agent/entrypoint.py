@@ -90,6 +90,8 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         io_uring=tc.io_uring,
     )
     router = Router.from_config(cfg.sinks, task)
+    if not router.takes_events:
+        handoff.relevance = chain  # only what can alert or teach a stage is handed over
     drained = anyio.Event()
     chain_stopped = False
     # One task group owns the sink runners, the pipeline and the stats timers;

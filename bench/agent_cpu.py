@@ -35,7 +35,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._build import build
-from bench._counts import ELAPSED_PREFIX, STATS_PREFIX, record_counts, tracer_stats
+from bench._counts import ELAPSED_PREFIX, record_counts, tracer_stats
 from bench._setups import tracehound_cmd
 
 CPU_PREFIX = "tracehound: cpu stats "
@@ -66,13 +66,25 @@ def confs(work: Path) -> list[Conf]:
             "shipped default, verify off",
             _QUIET + "[tracer]\nverify = false\n" + _CONSOLE,
         ),
-        Conf("events_file", "balanced, every event to a file", _QUIET + balanced
-             + _file_sink(out), sink=True),  # fmt: skip
-        Conf("events_file_noverify", "balanced, every event to a file, verify off",
-             _QUIET + balanced + "verify = false\n" + _file_sink(out), sink=True),  # fmt: skip
-        Conf("w2x4_block", "4 threads, every event to a file, when_full = block",
-             _QUIET + balanced + 'queue.when_full = "block"\n' + _file_sink(out),
-             threads=4, sink=True),  # fmt: skip
+        Conf(
+            "events_file",
+            "balanced, every event to a file",
+            _QUIET + balanced + _file_sink(out),
+            sink=True,
+        ),
+        Conf(
+            "events_file_noverify",
+            "balanced, every event to a file, verify off",
+            _QUIET + balanced + "verify = false\n" + _file_sink(out),
+            sink=True,
+        ),
+        Conf(
+            "w2x4_block",
+            "4 threads, every event to a file, when_full = block",
+            _QUIET + balanced + 'queue.when_full = "block"\n' + _file_sink(out),
+            threads=4,
+            sink=True,
+        ),
     ]
 
 
@@ -111,12 +123,14 @@ def _elapsed(stderr: str) -> float | None:
     return None
 
 
-def once(b: Any, conf: Conf, count: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
+def once(
+    b: Any, conf: Conf, count: int, work: Path, env: dict[str, str], th: list[str] | None = None
+) -> dict[str, Any]:
     argv = _argv(b, conf, count)
     sink = work / "events.jsonl"
     sink.unlink(missing_ok=True)
     if conf.key != "native":
-        cmd = [*tracehound_cmd(), "run"]
+        cmd = [*(th or tracehound_cmd()), "run"]
         if conf.config is not None:
             cfg = work / f"{conf.key}.toml"
             cfg.write_text(conf.config)
@@ -138,7 +152,7 @@ def once(b: Any, conf: Conf, count: int, work: Path, env: dict[str, str]) -> dic
         if row["cpu"] is None or row["stats"] is None:
             row["error"] = "no cpu/tracer stats line: " + stderr[-1500:]
     if conf.sink:
-        counts, alerts = record_counts(sink)
+        counts, _ = record_counts(sink)
         row["recorded_opens"] = counts.get("openat", 0) + counts.get("open", 0)
         sink.unlink(missing_ok=True)
     return row
@@ -237,12 +251,17 @@ def table(results: list[dict[str, Any]], native_secs: float | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.agent_cpu", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.agent_cpu", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--setups", help="comma-separated keys (default: all)")
     ap.add_argument("--build", type=Path, default=Path(tempfile.gettempdir()) / "tracehound-bench")
     ap.add_argument("--json", type=Path, help="also write every run and the summary here")
+    ap.add_argument("--compare", type=Path, metavar="TRACEHOUND",
+                    help="another tracehound executable (an older build's venv): every "
+                    "configuration also runs with it, interleaved, as KEY@before")  # fmt: skip
     args = ap.parse_args(argv)
     b = build(args.build)
     work = Path(tempfile.mkdtemp(prefix="tracehound-cpu-"))
@@ -250,13 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     all_confs = confs(work)
     chosen = [c for c in all_confs if not args.setups or c.key in args.setups.split(",")]
     native = Conf("native", "program alone", None)
-    runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in [native, *chosen]}
-    idle: dict[str, list[dict[str, Any]]] = {c.key: [] for c in [native, *chosen]}
+    plan: list[tuple[Conf, list[str] | None]] = [(native, None)]
+    for c in chosen:
+        plan.append((c, None))
+        if args.compare:
+            plan.append((Conf(c.key + "@before", c.label + " (before)", c.config, c.threads,
+                              c.sink), [str(args.compare)]))  # fmt: skip
+    runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c, _ in plan}
+    idle: dict[str, list[dict[str, Any]]] = {c.key: [] for c, _ in plan}
     for rep in range(args.repeat):
-        for conf in [native, *chosen]:
+        for conf, th in plan:
             # The same configuration on 0 iterations: start-up and shutdown alone.
-            idle[conf.key].append(once(b, conf, 0, work, env))
-            row = once(b, conf, args.count, work, env)
+            idle[conf.key].append(once(b, conf, 0, work, env, th))
+            row = once(b, conf, args.count, work, env, th)
             runs[conf.key].append(row)
             cpu = row.get("cpu") or {}
             print(f"#{rep + 1} {conf.key:<22} rc={row['rc']} app={row['app_secs']} "
@@ -265,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"events={(row.get('stats') or {}).get('events')}"
                   + (f" error={row['error'][-300:]}" if "error" in row else ""),
                   file=sys.stderr, flush=True)  # fmt: skip
-    results = [summarize(c, runs[c.key], runs["native"], idle[c.key]) for c in chosen]
+    results = [summarize(c, runs[c.key], runs["native"], idle[c.key]) for c, _ in plan[1:]]
     nat_apps = [r["app_secs"] for r in runs["native"] if r.get("app_secs")]
     native_secs = statistics.median(nat_apps) if nat_apps else None
     print(table(results, native_secs))

@@ -18,7 +18,7 @@ import dataclasses
 import os
 import struct
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from tracehound.agent.tracer import truth
 from tracehound.agent.tracer import wire as R
@@ -51,6 +51,23 @@ OUTSIDE_TAG = "outside_tree"
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
 DECODED_MAX = 4096  # decoded records remembered (feed); forgotten all at once when full
 _IMMUTABLE = (str, int, float, bool, bytes, tuple, type(None))
+
+
+class Relevance(Protocol):
+    """Which events can make a difference downstream (the stage chain, StageChain.matters).
+
+    `epoch` changes when an earlier answer may no longer hold; `teaches(e)`: handing `e`
+    over will change it; `taught`: how many such events the chain has processed."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    @property
+    def taught(self) -> int: ...
+
+    def matters(self, e: Event) -> bool: ...
+
+    def teaches(self, e: Event) -> bool: ...
 
 
 def _reusable(fields: dict[str, Any]) -> bool:
@@ -130,8 +147,13 @@ class ProcessTable:
         self.lifecycle = lifecycle
         self.processes = 1
         self.outside: set[int] = set()  # processes found outside the tree, and their children
-        # Syscall records decoded so far, by content_key: (evt.type, fields) (see feed).
-        self._decoded: dict[bytes, tuple[str, dict[str, Any]]] = {}
+        # Syscall records decoded so far, by content_key (see feed): [evt.type, fields,
+        # and, with `relevance`, the snapshot and epoch of its verdict, and the verdict].
+        self._decoded: dict[bytes, list[Any]] = {}
+        # The stage chain, when no sink takes events: which events can matter at all.
+        self.relevance: Relevance | None = None
+        self.filtered = 0  # events that cannot matter: counted, never handed over
+        self.teaching = 0  # events handed over that relevance.teaches (see _judge)
         x86 = dict(TABLES["x86_64"])
         x86.update({nr | X32_BIT: n for nr, n in TABLES["x32"].items()})
         self.names = {
@@ -169,18 +191,46 @@ class ProcessTable:
                     self._exit(r.tid, out)
             off += length
 
-    def _known(
-        self, tid: int, ts: int, flags: int, hit: tuple[str, dict[str, Any]], out: list[Event]
-    ) -> None:
+    def _known(self, tid: int, ts: int, flags: int, hit: list[Any], out: list[Event]) -> None:
         """_syscall() for a record whose fields were decoded before (no exec, no id change)."""
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
         if key in self.pending and (self.lifecycle or tid in (self.pending[key].tid, tgid)):
             self._settle(key, out)  # the same rule as in _syscall
-        event = Event(ts, hit[0], tid, self.procs[tgid], dict(hit[1]))
+        proc = self.procs[tgid]
+        rel = self.relevance
+        if rel is not None and hit[2] is proc and hit[3] == rel.epoch:
+            if hit[4] and self.teaching == rel.taught:
+                self.filtered += 1  # an equal event of this snapshot did not matter
+                return
+            self.teaching += hit[5]
+            rel = None  # hand it over
+        event = Event(ts, hit[0], tid, proc, dict(hit[1]))
         if flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(flags))
+        if rel is not None and not self._judge(event, hit):
+            return
         out.append(event)
+
+    def _judge(self, event: Event, hit: list[Any] | None) -> bool:
+        """Ask `relevance` about an event (and remember the answer in `hit`, for its
+        repeats by the same process snapshot in the same epoch). True: hand it over.
+        While a write handed over earlier has not reached the chain yet (teaching !=
+        taught), the chain's answer could be stale: everything is handed over."""
+        rel = self.relevance
+        assert rel is not None
+        teaches = rel.teaches(event)
+        if self.teaching != rel.taught:
+            self.teaching += teaches
+            return True
+        matters = rel.matters(event)
+        if hit is not None:
+            hit[2:6] = [event.proc, rel.epoch, not matters, teaches]
+        if not matters:
+            self.filtered += 1
+            return False
+        self.teaching += teaches
+        return True
 
     def _syscall(self, r: R.Raw, out: list[Event], content: bytes | None = None) -> None:
         """One syscall record; `content`: its content_key, to remember what it decodes to."""
@@ -211,13 +261,17 @@ class ProcessTable:
         if name in _EXEC:
             self.pending[key] = _Pending(r.ts, etype, tid, fields)
             return
+        hit = None
         if content is not None and ids is None and name not in SETID and _reusable(fields):
             if len(self._decoded) >= DECODED_MAX:
                 self._decoded.clear()
-            self._decoded[content] = (etype, dict(fields))  # a copy: the stages add to `fields`
+            # a copy: the stages add to `fields`
+            hit = self._decoded[content] = [etype, dict(fields), None, 0, False, False]
         event = Event(r.ts, etype, tid, self.procs[tgid], fields)
         if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(r.flags))
+        if self.relevance is not None and not self._judge(event, hit):
+            return
         out.append(event)
 
     def _set_ids(self, tgid: int, ids: bytes, status: bytes | None) -> None:

@@ -159,7 +159,9 @@ class Tracer:
 
     def counters(self) -> dict[str, int]:
         if self.core is None:
-            return {"stops": 0, "events": 0, "dropped": 0, "errors": 0, "processes": 0}
+            return {
+                "stops": 0, "events": 0, "dropped": 0, "errors": 0, "processes": 0, "filtered": 0
+            }  # fmt: skip
         s = self.core.stats()
         return {
             "stops": s["stops"],
@@ -170,4 +172,7 @@ class Tracer:
             "outside_adopted": s.get("adopted", 0),
             "outside_adopt_failed": s.get("adopt_failed", 0),
             "processes": self.table.processes if self.table else 0,
+            # Repeats of events that could not matter (no sink takes events, no rule can
+            # fire, no stage learns from them): counted here, never made into objects.
+            "filtered": self.table.filtered if self.table else 0,
         }

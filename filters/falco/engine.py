@@ -183,7 +183,9 @@ class RuleEngine:
             if not self.match_all:
                 break
 
-    def run_cached(self, rules: list[CompiledRule], e: Event, alerts: list[Alert]) -> None:
+    def run_cached(
+        self, rules: list[CompiledRule], e: Event, alerts: list[Alert], epoch: int = 0
+    ) -> None:
         """run(), with the verdicts of steady rules reused between equal events.
 
         A rule is steady when every field its condition reads is a function of the
@@ -191,14 +193,16 @@ class RuleEngine:
         snapshot reads from /proc is read once): no time, no thread id, no chain state
         (FieldSpec.varies). Two events equal in those get the same verdict from it, so
         the verdict is looked up instead of evaluated. Every event still fires its own
-        alert (its time, its rate limit); the other rules run as in run()."""
+        alert (its time, its rate limit); the other rules run as in run(). `epoch`:
+        the written-files version (fields with `written` are steady within one)."""
         steady = self._steady_mask(rules)
         if not any(steady):
             self.run(rules, e, alerts)
             return
         tags = e.tags
         try:
-            key = (e.type, id(e.proc), tuple(e.fields.items()), frozenset(tags) if tags else None)
+            items = tuple(e.fields.items())
+            key = (e.type, id(e.proc), items, frozenset(tags) if tags else None, epoch)
             hit = self._memo.get(key)
         except TypeError:  # a field value that cannot be a key (a list)
             self.run(rules, e, alerts)
@@ -264,6 +268,19 @@ class RuleEngine:
                 for i, r in enumerate(rules)
                 if not steady[i] or verdicts[i] is not False
             ]
+
+    def could_fire(self, rules: list[CompiledRule], e: Event) -> bool:
+        """Whether any of `rules` could fire on an event equal to `e` (side-effect
+        free): a rule that is not steady, matches, or raises could."""
+        for r in rules:
+            if not _steady(r):
+                return True
+            try:
+                if r.match(e):
+                    return True
+            except Exception:
+                return True
+        return False
 
     def _steady_mask(self, rules: list[CompiledRule]) -> tuple[bool, ...]:
         got = self._steady.get(id(rules))

@@ -42,6 +42,9 @@ class FieldSpec:
     # process snapshot (it reads the time, the thread or the chain's state `_ctx`):
     # the engine never reuses a verdict of a rule that reads it (engine.py, memo).
     varies: bool = False
+    # Reads the files written during this run (FieldContext.written): steady while that
+    # set does not change (WrittenFiles.version is part of the engine's memo key).
+    written: bool = False
 
 
 FIELDS: dict[str, FieldSpec] = {}
@@ -66,7 +69,7 @@ def define(
     """Define a field; each name once (a second definition is a bug in a family module)."""
     if name in FIELDS:
         raise ValueError(f"field {name} is defined twice")
-    if any(s in expr for s in _VARYING):
+    if not kw.get("written") and any(s in expr for s in _VARYING):
         kw["varies"] = True
     FIELDS[name] = FieldSpec(
         name, type_, expr, cost=cost + (PROC_READ if proc else 0.0), proc=proc, **kw
