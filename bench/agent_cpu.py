@@ -9,8 +9,11 @@ capture core: waits, ioctl / ptrace, process_vm_readv, encoding), the event-loop
 (decode, process table, stage chain, router, sinks) and the rest (notify threads, worker
 threads). The per-event figure divides by the events the core recorded (tracer stats
 `events`). Also measured: the whole tree (wait4 of `tracehound run`: agent + application)
-minus the program alone, as /usr/bin/time would give it. Runs are interleaved; the table
-shows medians with the (min-max) range. CPU time, not wall time: the machine may be busy.
+minus the program alone, as /usr/bin/time would give it. Per event means beyond start-up:
+each configuration also runs on 0 iterations, and the medians of those runs (start-up,
+rule compilation, shutdown) are subtracted; the start-up column shows them. Runs are
+interleaved; the table shows medians with the (min-max) range. CPU time, not wall time:
+the machine may be busy. `--compare` runs an older build beside it.
 
 `w2x4_block` is the 100k-IOPS run: W2 over 4 threads (`threads_open DIR 4 COUNT/4`),
 every event to a file sink, `queue.when_full = "block"`: it must record every open and
