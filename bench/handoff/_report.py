@@ -98,8 +98,8 @@ def markdown(result: dict[str, Any]) -> str:
         "Migrated: calls after which the tracee ran on another CPU. Co-runner: the busy "
         "spinner's loop rate against its rate beside the native run (1.00 = untouched). "
         "Host idle: share of all CPUs' time idle during the run (/proc/stat): how idle "
-        'the "idle" condition really was. Modes ending in _idle or _apart run a tenth '
-        "of the calls.",
+        'the "idle" condition really was. Modes ending in _idle run a tenth of the '
+        "calls, _apart a hundredth.",
     ]
     for cond, table in summarize(result).items():
         lines += [

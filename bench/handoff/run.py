@@ -41,10 +41,10 @@ MODES = (
     "ptrace_follow_idle", "ptrace_apart",
 )  # fmt: skip
 CONDITIONS = ("idle", "busy")
-# Modes run with a tenth of the calls: the forced cross-CPU diagnostics cost hundreds of
-# microseconds a stop on a loaded host, and SCHED_IDLE supervisors can starve behind
-# a busy thread (a run that times out is recorded and that mode skipped afterwards).
-SHORT = {m for m in MODES if m.endswith(("_apart", "_idle"))}
+# Modes run with fewer calls (n // divisor): the forced cross-CPU diagnostics cost up to
+# milliseconds a stop on a loaded host, and SCHED_IDLE supervisors can starve behind a
+# busy thread (a run that times out is recorded and that mode skipped afterwards).
+FEWER = {m: 100 if m.endswith("_apart") else 10 for m in MODES if m.endswith(("_apart", "_idle"))}
 
 
 def build(build_dir: Path) -> Path:
@@ -108,7 +108,7 @@ def condition(name: str, binary: Path, work: Path) -> Iterator[CoRunner | None]:
 def run_one(
     binary: Path, mode: str, args: argparse.Namespace, spinner: CoRunner | None
 ) -> dict[str, Any]:
-    n = max(args.n // 10, 1) if mode in SHORT else args.n
+    n = max(args.n // FEWER.get(mode, 1), 1)
     cmd = [str(binary), mode, str(n), "--sys", args.sys, "--spin-us", str(args.spin_us)]
     load, (i0, j0) = _load(), _cpu_times()
     c0, t0 = (spinner.count() if spinner else 0), time.monotonic()
