@@ -20,7 +20,7 @@ import dataclasses
 import os
 import struct
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from tracehound.agent.tracer import truth
 from tracehound.agent.tracer import wire as R
@@ -31,6 +31,14 @@ from tracehound.agent.tracer._ptrace import (
 )
 from tracehound.agent.tracer._ptrace import X32_SYSCALL_BIT as X32_BIT
 from tracehound.agent.tracer.decode import DECODERS, generic
+from tracehound.agent.tracer.pending import (
+    EXEC_SETTLE_MAX_NS,
+    EXEC_SETTLE_NS,
+    Pending,
+    in_exec,
+    ran,
+    took_effect,
+)
 from tracehound.agent.tracer.specs import (
     SETID,
     T_CMDLINE,
@@ -50,24 +58,30 @@ from tracehound.families import EXEC as _EXEC
 
 # Tag of the events of processes outside the application's tree (agent/outside.py).
 OUTSIDE_TAG = "outside_tree"
-EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
-# ... unless its thread may still be inside it (a slow exec: a cold or network file
-# system, a throttled container): then wait, up to this long.
-EXEC_SETTLE_MAX_NS = 5_000_000_000
+DECODED_MAX = 4096  # decoded records remembered (feed); forgotten all at once when full
+_IMMUTABLE = (str, int, float, bool, bytes, tuple, type(None))
 
 
-@dataclasses.dataclass(slots=True)
-class _Pending:
-    """An execve whose outcome is not known yet."""
+class Relevance(Protocol):
+    """Which events can make a difference downstream (the stage chain, StageChain.matters).
 
-    ts: int
-    etype: str
-    tid: int
-    fields: dict[str, Any]
-    nr: int = -1  # the syscall number, as /proc/TID/syscall shows it
-    # When the pipeline got it: a backlog must not make it look old before the
-    # process's next stop could even be handed over.
-    seen: int = dataclasses.field(default_factory=time.time_ns)
+    `epoch` changes when an earlier answer may no longer hold; `teaches(e)`: handing `e`
+    over will change it; `taught`: how many such events the chain has processed."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    @property
+    def taught(self) -> int: ...
+
+    def matters(self, e: Event) -> bool: ...
+
+    def teaches(self, e: Event) -> bool: ...
+
+
+def _reusable(fields: dict[str, Any]) -> bool:
+    """Fields that can be shared as a template: values nobody can change in place."""
+    return all(v.__class__ in _IMMUTABLE for v in fields.values())
 
 
 def _read(path: str) -> str:
@@ -120,47 +134,22 @@ def _guard_tags(flags: int) -> set[str]:
     return {t for bit, t in _GUARD_TAGS if flags & bit}
 
 
-def _ran(now: tuple[str, ...], p: _Pending) -> bool:
-    """Without ptrace: a process's argv (/proc) is what the pending execve asked for,
-    directly or through a script's #! line (interpreter, optional argument, the
-    script's path, then the rest of argv)."""
-    argv = tuple(p.fields.get("argv", ()))
-    if not now:
-        return False
-    if now == argv:
-        return True
-    k = len(now) - max(len(argv), 1)  # where the script's path is, after the #! words
-    path = p.fields.get("fd.name", "")
-    return (
-        k in (1, 2)
-        and now[k + 1 :] == argv[1:]
-        and os.path.basename(now[k]) == os.path.basename(path)
-    )
-
-
-def _in_exec(pid: int, p: _Pending) -> bool:
-    """Without ptrace: the thread that called the execve may still be inside it (the
-    kernel is loading the program, or waiting for the other threads to go): it is
-    running, or blocked in that syscall, or we may not look (then we cannot tell)."""
-    try:
-        with open(f"/proc/{pid}/task/{p.tid}/syscall", "rb") as f:
-            first = f.read().split(b" ", 1)[0].strip()
-    except (FileNotFoundError, ProcessLookupError):
-        return False  # gone: the exec is done (or the process is)
-    except OSError:
-        return True
-    return first == b"running" or first == str(p.nr).encode()
-
-
 class ProcessTable:
     def __init__(self, root: ProcInfo, lifecycle: bool) -> None:
         """`root`: the application's first process; `lifecycle`: ptrace records come."""
         self.procs: dict[int, ProcInfo] = {root.pid: root}
         self.tgid_of: dict[int, int] = {root.pid: root.pid}
-        self.pending: dict[int, _Pending] = {}  # by tid (by pid without lifecycle)
+        self.pending: dict[int, Pending] = {}  # by tid (by pid without lifecycle)
         self.lifecycle = lifecycle
         self.processes = 1
         self.outside: set[int] = set()  # processes found outside the tree, and their children
+        # Syscall records decoded so far, by content_key (see feed): [evt.type, fields,
+        # and, with `relevance`, the snapshot and epoch of its verdict, and the verdict].
+        self._decoded: dict[bytes, list[Any]] = {}
+        # The stage chain, when no sink takes events: which events can matter at all.
+        self.relevance: Relevance | None = None
+        self.filtered = 0  # events that cannot matter: counted, never handed over
+        self.teaching = 0  # events handed over that relevance.teaches (see _judge)
         x86 = dict(TABLES["x86_64"])
         x86.update({nr | X32_BIT: n for nr, n in TABLES["x32"].items()})
         self.names = {
@@ -172,19 +161,75 @@ class ProcessTable:
     # --- records -> events -------------------------------------------------
 
     def feed(self, data: bytes, out: list[Event]) -> None:
-        for r in R.parse(data):
-            if r.kind == R.KIND_SYSCALL:
-                self._syscall(r, out)
-            elif r.kind == R.KIND_NEW_TASK:
-                self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
-                if r.args[2] == 2:  # seized outside the tree: report what it runs
-                    self._found_outside(r.tid, out)
-            elif r.kind == R.KIND_EXEC:
-                self._exec(r, out)
-            elif r.kind == R.KIND_EXIT:
-                self._exit(r.tid, out)
+        decoded = self._decoded
+        off, end = 0, len(data)
+        while off < end:
+            length, kind, flags = R.peek(data, off)
+            if kind == R.KIND_SYSCALL:
+                # A record equal to one decoded before (but for its thread and time)
+                # decodes to equal fields: copy them instead of decoding again.
+                key = R.content_key(data, off, length)
+                hit = decoded.get(key)
+                if hit is not None:
+                    tid, ts = R.tid_ts(data, off)
+                    self._known(tid, ts, flags, hit, out)
+                else:
+                    self._syscall(R.record_at(data, off), out, key)
+            else:
+                r = R.record_at(data, off)
+                if kind == R.KIND_NEW_TASK:
+                    self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
+                    if r.args[2] == 2:  # seized outside the tree: report what it runs
+                        self._found_outside(r.tid, out)
+                elif kind == R.KIND_EXEC:
+                    self._exec(r, out)
+                elif kind == R.KIND_EXIT:
+                    self._exit(r.tid, out)
+            off += length
 
-    def _syscall(self, r: R.Raw, out: list[Event]) -> None:
+    def _known(self, tid: int, ts: int, flags: int, hit: list[Any], out: list[Event]) -> None:
+        """_syscall() for a record whose fields were decoded before (no exec, no id change)."""
+        tgid = self.tgid_of.get(tid) or self._adopt(tid)
+        key = tid if self.lifecycle else tgid
+        if key in self.pending and (self.lifecycle or tid == self.pending[key].tid):
+            self._settle(key, out)  # the same rule as in _syscall
+        proc = self.procs[tgid]
+        rel = self.relevance
+        if rel is not None and hit[2] is proc and hit[3] == rel.epoch:
+            if hit[4] and self.teaching == rel.taught:
+                self.filtered += 1  # an equal event of this snapshot did not matter
+                return
+            self.teaching += hit[5]
+            rel = None  # hand it over
+        event = Event(ts, hit[0], tid, proc, dict(hit[1]))
+        if flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
+            event.tags.update(_guard_tags(flags))
+        if rel is not None and not self._judge(event, hit):
+            return
+        out.append(event)
+
+    def _judge(self, event: Event, hit: list[Any] | None) -> bool:
+        """Ask `relevance` about an event (and remember the answer in `hit`, for its
+        repeats by the same process snapshot in the same epoch). True: hand it over.
+        While a write handed over earlier has not reached the chain yet (teaching !=
+        taught), the chain's answer could be stale: everything is handed over."""
+        rel = self.relevance
+        assert rel is not None
+        teaches = rel.teaches(event)
+        if self.teaching != rel.taught:
+            self.teaching += teaches
+            return True
+        matters = rel.matters(event)
+        if hit is not None:
+            hit[2:6] = [event.proc, rel.epoch, not matters, teaches]
+        if not matters:
+            self.filtered += 1
+            return False
+        self.teaching += teaches
+        return True
+
+    def _syscall(self, r: R.Raw, out: list[Event], content: bytes | None = None) -> None:
+        """One syscall record; `content`: its content_key, to remember what it decodes to."""
         tid = r.tid
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
@@ -210,11 +255,19 @@ class ProcessTable:
         elif ids:  # without ptrace: the ids read at the first stop after a setuid
             self._set_ids(tgid, ids, r.blob(T_STATUS))
         if name in _EXEC:
-            self.pending[key] = _Pending(r.ts, etype, tid, fields, r.nr)
+            self.pending[key] = Pending(r.ts, etype, tid, fields, r.nr)
             return
+        hit = None
+        if content is not None and ids is None and name not in SETID and _reusable(fields):
+            if len(self._decoded) >= DECODED_MAX:
+                self._decoded.clear()
+            # a copy: the stages add to `fields`
+            hit = self._decoded[content] = [etype, dict(fields), None, 0, False, False]
         event = Event(r.ts, etype, tid, self.procs[tgid], fields)
         if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(r.flags))
+        if self.relevance is not None and not self._judge(event, hit):
+            return
         out.append(event)
 
     def _set_ids(self, tgid: int, ids: bytes, status: bytes | None) -> None:
@@ -369,7 +422,7 @@ class ProcessTable:
         p = self.pending.pop(pid, None)
         before = self.procs.get(pid)
         now = self._from_blobs(r, pid, before.ppid if before else 0, None)
-        if p is not None and not _ran(now.argv, p):
+        if p is not None and not ran(now.argv, p):
             self.pending[pid] = p
             self._settle(pid, out, failed_only=True)
             return
@@ -394,7 +447,7 @@ class ProcessTable:
         """The thread (or, without ptrace, the process) went on after an execve."""
         p = self.pending.pop(key)
         tgid = self.tgid_of.get(p.tid, key)
-        if not (self.lifecycle or failed_only) and self._exec_took_effect(tgid, p):
+        if not (self.lifecycle or failed_only) and took_effect(tgid, p):
             self._exec_from_proc(tgid, p, out)
             return
         p.fields.pop("comm", None)
@@ -402,12 +455,7 @@ class ProcessTable:
         p.fields["evt.failed"] = True
         out.append(Event(p.ts, p.etype, p.tid, self.procs[tgid], p.fields))
 
-    @staticmethod
-    def _exec_took_effect(pid: int, p: _Pending) -> bool:
-        """Without ptrace: the process now runs what the execve asked for."""
-        return _ran(tuple(_read(f"/proc/{pid}/cmdline").split("\0")[:-1]), p)
-
-    def _exec_from_proc(self, pid: int, p: _Pending, out: list[Event]) -> None:
+    def _exec_from_proc(self, pid: int, p: Pending, out: list[Event]) -> None:
         before = self.procs.get(pid)
         proc = self._from_proc(pid, before.ppid if before else 0)
         proc = dataclasses.replace(
@@ -427,10 +475,10 @@ class ProcessTable:
         ]:
             p = self.pending[key]
             tgid = self.tgid_of.get(p.tid, key)
-            if self._exec_took_effect(tgid, p):
+            if took_effect(tgid, p):
                 del self.pending[key]
                 self._exec_from_proc(tgid, p, out)
             elif everything or not (
-                self.lifecycle or (now_ns - p.seen < EXEC_SETTLE_MAX_NS and _in_exec(tgid, p))
+                self.lifecycle or (now_ns - p.seen < EXEC_SETTLE_MAX_NS and in_exec(tgid, p))
             ):
                 self._settle(key, out)

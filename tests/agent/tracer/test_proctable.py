@@ -16,7 +16,8 @@ import pytest
 
 from tracehound.agent.tracer import wire
 from tracehound.agent.tracer._ptrace import AUDIT_ARCH_X86_64
-from tracehound.agent.tracer.proctable import EXEC_SETTLE_MAX_NS, EXEC_SETTLE_NS, ProcessTable
+from tracehound.agent.tracer.pending import EXEC_SETTLE_MAX_NS, EXEC_SETTLE_NS
+from tracehound.agent.tracer.proctable import ProcessTable
 from tracehound.agent.tracer.specs import T_ARGV, T_CMDLINE, T_COMM, T_CWD, T_EXE, T_STR
 from tracehound.agent.tracer.syscalls import TABLES
 from tracehound.event import Event, ProcInfo
