@@ -135,7 +135,8 @@ def _h_in_nets(v: Any, nets: tuple[Any, ...]) -> bool:
 
 define("fd.name", "str", arg("fd.name"))
 define("fd.nameraw", "str", arg("fd.name"))
-define("fd.is_upper_layer", "bool", "_h_fd_written(_ctx, e)", cost=CALL)  # written this run
+# written during this run
+define("fd.is_upper_layer", "bool", "_h_fd_written(_ctx, e)", cost=CALL, written=True)
 define("fd.directory", "str", "_h_fd_dir(e)", cost=CALL)
 define("fd.filename", "str", "_h_fd_file(e)", cost=CALL)
 define("fd.type", "str", "_h_fd_type(e)", cost=CALL)
