@@ -103,7 +103,7 @@ class TokenBuckets:
         return False
 
 
-_MEMO_MAX = 16384  # remembered events (verdict lists); cleared when full
+_MEMO_MAX = 4096  # remembered events (about 1 KB each); forgotten all at once when full
 _RAISED = "raised"  # a verdict: the rule raised on such an event
 
 
