@@ -174,10 +174,14 @@ class ProcessTable:
         if name in _EXEC:
             self.pending[key] = _Pending(r.ts, etype, tid, fields)
             return
-        event = Event(r.ts, etype, tid, self.procs[tgid], fields)
+        event = Event(r.ts, etype, tid, self.procs[tgid], fields, self._tags(tgid))
         if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(r.flags))
         out.append(event)
+
+    def _tags(self, tgid: int) -> set[str]:
+        """An adopted process's syscalls are tagged as its execs are."""
+        return {OUTSIDE_TAG} if tgid in self.outside else set()
 
     def _set_ids(self, tgid: int, ids: bytes, status: bytes | None) -> None:
         _ruid, euid, _rgid, egid = (int(x) for x in ids.split())
@@ -298,7 +302,7 @@ class ProcessTable:
         self.procs[pid] = proc
         if pending is not None:
             fields["evt.res"] = 0
-            out.append(Event(pending.ts, pending.etype, pid, proc, fields))
+            out.append(Event(pending.ts, pending.etype, pid, proc, fields, self._tags(pid)))
         elif pid in self.outside:  # no seccomp filter there: the exec stop is all we get
             self._outside_exec(pid, proc, out)
 
@@ -359,7 +363,7 @@ class ProcessTable:
         p.fields.pop("comm", None)
         p.fields["evt.arg.argv"] = list(p.fields.pop("argv", ()))
         p.fields["evt.failed"] = True
-        out.append(Event(p.ts, p.etype, p.tid, self.procs[tgid], p.fields))
+        out.append(Event(p.ts, p.etype, p.tid, self.procs[tgid], p.fields, self._tags(tgid)))
 
     @staticmethod
     def _exec_took_effect(pid: int, p: _Pending) -> bool:
