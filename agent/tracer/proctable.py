@@ -140,7 +140,7 @@ class ProcessTable:
             elif r.kind == R.KIND_NEW_TASK:
                 self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
                 if r.args[2] == 2:  # seized outside the tree: report what it runs
-                    self._found_outside(r.tid, out)
+                    self._found_outside(r.tid, r.ts, out)
             elif r.kind == R.KIND_EXEC:
                 self._exec(r, out)
             elif r.kind == R.KIND_EXIT:
@@ -303,19 +303,20 @@ class ProcessTable:
         if pending is not None:
             fields["evt.res"] = 0
             out.append(Event(pending.ts, pending.etype, pid, proc, fields, self._tags(pid)))
-        elif pid in self.outside:  # no seccomp filter there: the exec stop is all we get
-            self._outside_exec(pid, proc, out)
+        elif pid in self.outside:  # its execve entry came before the adoption
+            self._outside_exec(pid, proc, out, r.ts)
 
-    def _found_outside(self, pid: int, out: list[Event]) -> None:
+    def _found_outside(self, pid: int, ts: int, out: list[Event]) -> None:
+        """Seized at `ts`: what it runs now is reported as its execve."""
         self.outside.add(pid)
         proc = self.procs.get(pid)
         if proc is not None:
-            self._outside_exec(pid, proc, out)
+            self._outside_exec(pid, proc, out, ts)
 
     @staticmethod
-    def _outside_exec(pid: int, proc: ProcInfo, out: list[Event]) -> None:
+    def _outside_exec(pid: int, proc: ProcInfo, out: list[Event], ts: int = 0) -> None:
         fields: dict[str, Any] = {"fd.name": proc.exepath, "evt.res": 0}
-        out.append(Event(time.time_ns(), "execve", pid, proc, fields, {OUTSIDE_TAG}))
+        out.append(Event(ts or time.time_ns(), "execve", pid, proc, fields, {OUTSIDE_TAG}))
 
     def _exit(self, tid: int, out: list[Event]) -> None:
         self.outside.discard(tid)

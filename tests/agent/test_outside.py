@@ -62,7 +62,7 @@ def _agent_pid(unshare: subprocess.Popen[str]) -> int:
 
 
 def _wait_for(path: Path) -> None:
-    for _ in range(1500):
+    for _ in range(6000):  # 120 s: the emulated 5.10 VM starts Python slowly
         if path.exists():
             return
         time.sleep(0.02)
