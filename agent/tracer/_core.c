@@ -292,6 +292,7 @@ typedef struct Core {
     pthread_t wait_thread;
     volatile int wait_running;
     int adopt_q[ADOPT_MAX], adopt_n;
+    int adopt_sys[ADOPT_MAX]; /* per queued pid: follow its syscalls (outside_stop) */
     uint64_t adopted, adopt_failed;
     uint64_t outside_events; /* syscalls of adopted processes recorded (outside_syscall) */
 } Core;
@@ -1483,10 +1484,11 @@ static void follow(Core *c, pid_t tid) {
 static void adopt_wake(int sig) { (void)sig; }
 
 static void adopt_queued(Core *c) {
-    int q[ADOPT_MAX], n;
+    int q[ADOPT_MAX], sys[ADOPT_MAX], n;
     pthread_mutex_lock(&c->adopt_mu);
     n = c->adopt_n;
     memcpy(q, c->adopt_q, sizeof(int) * (size_t)n);
+    memcpy(sys, c->adopt_sys, sizeof(int) * (size_t)n);
     c->adopt_n = 0;
     pthread_mutex_unlock(&c->adopt_mu);
     for (int i = 0; i < n; i++) {
@@ -1498,25 +1500,31 @@ static void adopt_queued(Core *c) {
         pid_t ppid = 0;
         tgid_of(q[i], &ppid);
         Task *t = task_get(&c->ptasks, q[i], 1);
-        if (t) {
+        if (t && sys[i]) {
             /* Stop it now (it may sit in a read for long), to resume it with syscall
              * stops: that stop is the attach stop outside_stop skips. */
             t->outside = 1;
             t->fresh = ptrace(PTRACE_INTERRUPT, q[i], 0, 0) == 0;
+        } else if (t) {
+            t->fresh = 0; /* lifecycle only: SEIZE does not stop it, no attach stop */
         }
         c->adopted++;
         emit_new_task(c, &c->enc_ptrace, ppid, q[i], 0, 2); /* 2: found outside the tree */
     }
 }
 
-/* adopt(pid) -> True when queued for the wait thread (ptrace only). */
+/* adopt(pid, syscalls=True) -> True when queued for the wait thread (ptrace only);
+ * syscalls: follow its syscalls too, not only its lifecycle. */
 static PyObject *Core_adopt(Core *c, PyObject *args) {
-    int pid;
-    if (!PyArg_ParseTuple(args, "i", &pid)) return NULL;
+    int pid, syscalls = 1;
+    if (!PyArg_ParseTuple(args, "i|p", &pid, &syscalls)) return NULL;
     if (!c->use_ptrace || !c->wait_running) Py_RETURN_FALSE;
     pthread_mutex_lock(&c->adopt_mu);
     int queued = c->adopt_n < ADOPT_MAX;
-    if (queued) c->adopt_q[c->adopt_n++] = pid;
+    if (queued) {
+        c->adopt_sys[c->adopt_n] = syscalls;
+        c->adopt_q[c->adopt_n++] = pid;
+    }
     pthread_mutex_unlock(&c->adopt_mu);
     if (queued) pthread_kill(c->wait_thread, ADOPT_SIGNAL);
     return PyBool_FromLong(queued);

@@ -76,6 +76,7 @@ def run_with_intruder(
     rules: list[str] | None = None,
     enter: list[str] | None = None,
     env: dict[str, str] | None = None,
+    tracer: str = "",
 ) -> tuple[list[dict[str, Any]], int, str]:
     """enter: the command that enters the namespaces, "{pid}" standing for the agent's
     (default: nsenter running INTRUDER); rules: the rule files (default: the default's)."""
@@ -83,7 +84,7 @@ def run_with_intruder(
         pytest.fail("unshare and nsenter are required (util-linux)")
     records = tmp / "records.jsonl"
     stop = tmp / "stop"
-    config, prefix = with_backend("", backend)
+    config, prefix = with_backend(f"[tracer]\n{tracer}\n" if tracer else "", backend)
     cfg = tmp / "th.toml"
     files = f"[filters.rules]\nfiles = {json.dumps(rules)}\n" if rules else ""
     cfg.write_text(f'{config}\n{files}[sinks.out]\ntype = "file"\npath = "{records}"\n'
@@ -152,6 +153,17 @@ def test_shell_entered_from_outside_is_recorded(tmp_path: Path, tracer_backend: 
     # Nothing of the application itself is tagged as outside.
     assert not [c for c in cmds if "os.path.exists" in c]
     assert "Shell run in the container from outside the application" in alerts
+
+
+def test_outside_syscalls_off_follows_execs_only(tmp_path: Path) -> None:
+    """tracer.outside_syscalls = false: what they run, not what they open (no cost to a
+    busy sidecar process)."""
+    records, _, err = run_with_intruder(tmp_path, "ptrace", tracer="outside_syscalls = false")
+    outside = [r["output_fields"] for r in records
+               if "rule" not in r and "outside_tree" in r.get("tags", [])]  # fmt: skip
+    assert "cat /etc/shadow" in {f["proc.cmdline"] for f in outside}, err[-2000:]
+    assert {f["evt.type"] for f in outside} == {"execve"}
+    assert "execs only" in err
 
 
 FALCO = Path(__file__).parents[1] / "filters" / "falco"
