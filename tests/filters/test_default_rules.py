@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,12 @@ WORKER = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3", uid=1
 
 def _tagged(e: Event, *tags: str) -> Event:
     e.tags.update(tags)
+    return e
+
+
+def _result(e: Event, res: int) -> Event:
+    """The result the exit stop reads (tracer.verify)."""
+    e.fields["evt.res"] = res
     return e
 
 
@@ -56,6 +63,7 @@ TRIGGERS: dict[str, list[Event]] = {
     "Contact credentials endpoint": [
         connect_ev(PY, "169.254.169.254", 80),
         connect_ev(PY, "169.254.170.2", 80),
+        _result(connect_ev(PY, "169.254.169.254", 80), -errno.EINPROGRESS),
     ],
     "Ptrace attach or memory write": [
         ev("ptrace", PY, evt__arg__request="PTRACE_ATTACH", evt__arg__pid=42),
@@ -229,7 +237,10 @@ LOOKALIKES: dict[str, list[Event]] = {
     ],
     "Netcat with exec option": [exec_ev(proc("nc -z 10.0.0.1 5432", parent=PY))],
     "Package management process launched": [exec_ev(proc("python3 -m json.tool", parent=PY))],
-    "Contact credentials endpoint": [connect_ev(PY, "10.0.0.5", 5432)],
+    "Contact credentials endpoint": [
+        connect_ev(PY, "10.0.0.5", 5432),
+        _result(connect_ev(PY, "169.254.169.254", 80), -errno.ENETUNREACH),  # reached nothing
+    ],
     "Ptrace attach or memory write": [
         ev("ptrace", PY, evt__arg__request="PTRACE_TRACEME", evt__arg__pid=0),
         ev("ptrace", PY, evt__arg__request="PTRACE_PEEKDATA", evt__arg__pid=42),

@@ -134,10 +134,10 @@ async def test_falcosidekick_receives_every_alert_in_parallel() -> None:
     assert kick.rejected == 0
     assert sorted(a["output_fields"]["test.seq"] for a in kick.accepted) == list(range(n))
     assert st["sent_records"] == n and st["dropped_total"] == 0
-    # One request per alert, yet not one at a time: 300 x 20 ms would take 6 s in sequence.
+    # One request per alert, yet not one at a time (300 x 20 ms would take 6 s in
+    # sequence); the receiver counts the overlap, so no clock is asserted.
     assert kick.max_in_flight > 4, kick.max_in_flight
     print(f"300 alerts, 20 ms each: {elapsed:.2f} s, {kick.max_in_flight} in flight")
-    assert elapsed < 6.0 / 3, elapsed
     a = kick.accepted[0]
     assert a["rule"] == "Read sensitive file" and a["source"] == "syscall"
     assert a["output"].endswith(
