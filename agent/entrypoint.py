@@ -23,7 +23,8 @@ import anyio
 
 from tracehound.agent import outside
 from tracehound.agent.config import Config
-from tracehound.agent.pipeline import Pipeline
+from tracehound.agent.cpu import CPU_STATS_ENV, cpu_stats
+from tracehound.agent.pipeline import Pipeline, print_stats
 from tracehound.agent.router import Router
 from tracehound.agent.selection import for_config
 from tracehound.agent.signals import Forwarder, block_forwarded
@@ -89,6 +90,8 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         io_uring=tc.io_uring,
     )
     router = Router.from_config(cfg.sinks, task)
+    if not router.takes_events:
+        handoff.relevance = chain  # only what can alert or teach a stage is handed over
     drained = anyio.Event()
     chain_stopped = False
     # One task group owns the sink runners, the pipeline and the stats timers;
@@ -142,6 +145,8 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
         await router.stop()  # count what is left as dropped, close the sinks
         tg.cancel_scope.cancel()  # the pipeline (if it could not drain) and the timers
     pipeline.log_stats()
+    if os.environ.get(CPU_STATS_ENV):
+        print_stats("cpu", cpu_stats(tracer.thread_cpu))
     assert tracer.exit_status is not None
     return tracer.exit_status
 

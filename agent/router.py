@@ -42,6 +42,11 @@ class Router:
         self._stats_scope: anyio.CancelScope | None = None
         self.unencodable = 0  # records dropped because they could not be encoded
 
+    @property
+    def takes_events(self) -> bool:
+        """Some sink takes every event (inputs has "events")."""
+        return bool(self._events_to)
+
     @classmethod
     def from_config(cls, sinks: dict[str, SinkConfig], task: TaskInfo | None = None) -> Router:
         runners = [

@@ -11,6 +11,7 @@ lines are not syscalls.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections import Counter
@@ -124,6 +125,19 @@ def record_counts(path: Path) -> tuple[Counter[str], int]:
                 continue
             events[rec.get("output_fields", {}).get("evt.type", "?")] += 1
     return events, alerts
+
+
+CPU_PREFIX = "tracehound: cpu stats "
+
+
+def cpu_stats(stderr: str) -> dict[str, Any] | None:
+    """The agent's `tracehound: cpu stats {...}` line (printed with TRACEHOUND_CPU_STATS=1)."""
+    found = None
+    for line in stderr.splitlines():
+        if line.startswith(CPU_PREFIX):
+            with contextlib.suppress(json.JSONDecodeError):
+                found = json.loads(line[len(CPU_PREFIX) :])
+    return found
 
 
 def tracer_stats(stderr: str) -> dict[str, Any] | None:

@@ -72,6 +72,32 @@ def overhead_table(results: list[WorkloadResult]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(results: list[WorkloadResult]) -> str:
+    """The agent's own CPU (every thread of the agent process, never the application's)
+    per event it recorded, start-up included: median of user + sys, and its split."""
+    ths = [s for s in SETUPS if s.is_tracehound]
+    lines = [
+        "| workload | " + " | ".join(s.label for s in ths) + " |",
+        "|" + "---|" * (len(ths) + 1),
+    ]
+    for res in results:
+        cells = []
+        for s in ths:
+            per = sorted(
+                (r.cpu["agent_user"] / ev * 1e6, r.cpu["agent_sys"] / ev * 1e6)
+                for r in res.runs
+                if r.setup == s.key and r.cpu and (ev := int((r.stats or {}).get("events", 0)))
+            )
+            if not per:
+                cells.append("-")
+                continue
+            both = sorted(u + y for u, y in per)
+            u, y = per[len(per) // 2]
+            cells.append(f"{both[len(both) // 2]:.1f} us ({u:.1f} user + {y:.1f} sys)")
+        lines.append(f"| {res.key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def accuracy_table(results: list[WorkloadResult]) -> str:
     cols = " | ".join(f"{p}: tracehound / strace, drops" for p in PROFILE_NAMES)
     lines = [f"| workload | {cols} |", "|" + "---|" * (len(PROFILE_NAMES) + 1)]
@@ -257,6 +283,12 @@ def markdown(meta: dict[str, Any], results: list[WorkloadResult], extra: dict[st
         "## Agent start-up and final flush (wall time minus application time, median)",
         "",
         overhead_table(results),
+        "",
+        "## Agent CPU per recorded event (the agent's own rusage, start-up included, median)",
+        "",
+        "Per event beyond start-up, and split by thread: `python -m bench.agent_cpu`.",
+        "",
+        cpu_table(results),
         "",
         "## Memory and pipeline",
         "",

@@ -26,6 +26,7 @@ class Run:
     alerts: int | None = None
     stats: dict[str, Any] | None = None
     error: str | None = None
+    cpu: dict[str, float] | None = None  # the agent's own rusage (TRACEHOUND_CPU_STATS)
 
 
 @dataclass
@@ -101,6 +102,7 @@ class Suite:
             events, run.alerts = _counts.record_counts(sink)
             run.events = dict(sorted(events.items()))
             run.stats = _counts.tracer_stats(res.stderr)
+            run.cpu = _counts.cpu_stats(res.stderr)
             sink.unlink(missing_ok=True)
         return run
 

@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (1 if args.quick else 5)
     only = set(args.only.split(",")) if args.only else None
     setups = tuple(s for s in SETUPS if not args.setups or s.key in args.setups.split(","))
-    env = dict(os.environ, LC_ALL="C")  # same locale files opened under every configuration
+    # Same locale files opened under every configuration; the agent reports its own CPU.
+    env = dict(os.environ, LC_ALL="C", TRACEHOUND_CPU_STATS="1")
     load_before = _load()
     b = build(args.build)
     work = Path(tempfile.mkdtemp(prefix="tracehound-bench-"))

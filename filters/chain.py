@@ -15,7 +15,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from tracehound.event import Alert, Event
-from tracehound.families import CONNECT, EXEC, MODIFY, OPEN
+from tracehound.families import CONNECT, CREATE, EXEC, MODIFY, OPEN
 from tracehound.filters.baseline import Baseline, write_atomic
 from tracehound.filters.baseline_s3 import S3Baseline, is_s3_url
 from tracehound.filters.config import FiltersConfig
@@ -23,7 +23,12 @@ from tracehound.filters.enrich import Enricher
 from tracehound.filters.falco import procfs
 from tracehound.filters.falco.compiler import CompiledRule
 from tracehound.filters.falco.engine import RuleEngine, load_configured_rules
-from tracehound.filters.falco.fields import FieldContext, detect_privileged, proc_level_fields
+from tracehound.filters.falco.fields import (
+    FieldContext,
+    detect_privileged,
+    is_open_write,
+    proc_level_fields,
+)
 from tracehound.filters.sampling import Sampler
 from tracehound.filters.sensitive import PATH_TYPES, SensitivePaths
 from tracehound.periodic import Periodic
@@ -86,6 +91,7 @@ class StageChain:
             for r in rules.rules
         )
         self.events_in = 0
+        self.taught = 0  # writes learned (see teaches)
         self._plans: dict[str, _Plan] = {}
         self._saver: Periodic | None = None
 
@@ -134,8 +140,8 @@ class StageChain:
                     ancestors(e)
                 if self.prefetch:
                     procfs.prefetch(proc)
-            if plan.observe:
-                observe(e)  # before sampling: a dropped write still counts for drop-and-exec
+            if plan.observe and observe(e):  # before sampling: a dropped write still counts
+                self.taught += 1
             if plan.tag and tag is not None:
                 tag(e)
             matched: list[CompiledRule] | None = None
@@ -153,7 +159,7 @@ class StageChain:
                     alerts.append(a)
             if plan.rules and engine is not None:
                 if matched is None:
-                    engine.run(plan.rules, e, alerts)
+                    engine.run_cached(plan.rules, e, alerts, self.written.version)
                 elif matched:
                     engine.run(matched, e, alerts, True)
             kept.append(e)
@@ -161,6 +167,44 @@ class StageChain:
             for a in alerts:
                 ancestors(a.event)
         return kept, alerts
+
+    # ---- relevance: which events need no object at all ----
+
+    @property
+    def epoch(self) -> int:
+        """Changes whenever an answer of matters() may no longer hold."""
+        return self.written.version
+
+    def teaches(self, e: Event) -> bool:
+        """Whether process() will learn from `e` (a write: the epoch may change). The
+        process table counts those it hands over; while it has handed over more than
+        `taught`, answers of matters() may be stale, and it filters nothing."""
+        plan = self._plans.get(e.type) or self._plan(e.type)
+        return plan.observe and (is_open_write(e) or e.type in CREATE)
+
+    def matters(self, e: Event) -> bool:
+        """Whether an event equal to `e` (type, fields, tags, process snapshot) could
+        make a difference here: an alert, a stage's state, a sampling or baseline count.
+        Side-effect free. When no sink takes events, the process table does not hand
+        over the repeats of an event that does not matter (it counts them: `filtered`)."""
+        plan = self._plans.get(e.type) or self._plan(e.type)
+        if plan.exec_ or plan.sample or plan.baseline:
+            return True
+        if plan.observe and (is_open_write(e) or e.type in CREATE):
+            return True  # a write: proc.is_exe_upper_layer / fd.is_upper_layer learn it
+        if plan.tag and self.sensitive is not None and self.sensitive.would_tag(e):
+            return True
+        if not plan.rules or self.rules is None:
+            return False
+        probe = Event(e.ts, e.type, e.tid, e.proc, dict(e.fields), set(e.tags))
+        if self.enricher.enabled:  # what process() adds before the rules read the event
+            name = self.enricher.users.get(e.proc.uid)
+            if name is not None:
+                probe.fields["user.name"] = name
+            name = self.enricher.groups.get(e.proc.gid)
+            if name is not None:
+                probe.fields["group.name"] = name
+        return self.rules.could_fire(plan.rules, probe)
 
     @property
     def rule_errors(self) -> int:

@@ -90,17 +90,20 @@ class SensitivePaths:
         return hit
 
     def process(self, e: Event) -> None:
-        if e.type not in PATH_TYPES:
-            return
-        path = e.fields.get("fd.name")
-        if not isinstance(path, str) or not path.startswith("/"):
-            return
-        write = e.type in MODIFY or is_open_write(e)
-        if self.matches(path, write) or (
-            "fd.ino" in e.fields and (e.fields.get("fd.dev"), e.fields["fd.ino"]) in self.inodes
-        ):
+        if self.would_tag(e):
             e.tags.add(self.tag)
             self.tagged += 1
+
+    def would_tag(self, e: Event) -> bool:
+        if e.type not in PATH_TYPES:
+            return False
+        path = e.fields.get("fd.name")
+        if not isinstance(path, str) or not path.startswith("/"):
+            return False
+        write = e.type in MODIFY or is_open_write(e)
+        return self.matches(path, write) or (
+            "fd.ino" in e.fields and (e.fields.get("fd.dev"), e.fields["fd.ino"]) in self.inodes
+        )
 
 
 def file_ids(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tracehound.agent.tracer.proctable import ProcessTable
+from tracehound.agent.tracer.proctable import ProcessTable, Relevance
 from tracehound.event import Event
 
 # What one drain takes at most (about 1,700 events): when the pipeline is behind,
@@ -32,9 +32,13 @@ class HandOff:
         self.table: ProcessTable | None = None
         self.closed = False  # set by the tracer when the core is done
         self.injected: list[Event] = []  # events from outside the core (agent/outside.py)
+        # Set when no sink takes events: the stage chain says which events can matter,
+        # and the process table counts the repeats of those that cannot (proctable.py).
+        self.relevance: Relevance | None = None
 
     def attach(self, core: Any, table: ProcessTable) -> None:
         self.core, self.table = core, table
+        table.relevance = self.relevance
 
     def drain(self) -> list[list[Event]]:
         """Loop side: everything handed over so far, in batches."""

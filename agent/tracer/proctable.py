@@ -18,7 +18,7 @@ import dataclasses
 import os
 import struct
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from tracehound.agent.tracer import truth
 from tracehound.agent.tracer import wire as R
@@ -49,6 +49,30 @@ from tracehound.families import EXEC as _EXEC
 # Tag of the events of processes outside the application's tree (agent/outside.py).
 OUTSIDE_TAG = "outside_tree"
 EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
+DECODED_MAX = 4096  # decoded records remembered (feed); forgotten all at once when full
+_IMMUTABLE = (str, int, float, bool, bytes, tuple, type(None))
+
+
+class Relevance(Protocol):
+    """Which events can make a difference downstream (the stage chain, StageChain.matters).
+
+    `epoch` changes when an earlier answer may no longer hold; `teaches(e)`: handing `e`
+    over will change it; `taught`: how many such events the chain has processed."""
+
+    @property
+    def epoch(self) -> int: ...
+
+    @property
+    def taught(self) -> int: ...
+
+    def matters(self, e: Event) -> bool: ...
+
+    def teaches(self, e: Event) -> bool: ...
+
+
+def _reusable(fields: dict[str, Any]) -> bool:
+    """Fields that can be shared as a template: values nobody can change in place."""
+    return all(v.__class__ in _IMMUTABLE for v in fields.values())
 
 
 @dataclasses.dataclass(slots=True)
@@ -123,6 +147,13 @@ class ProcessTable:
         self.lifecycle = lifecycle
         self.processes = 1
         self.outside: set[int] = set()  # processes found outside the tree, and their children
+        # Syscall records decoded so far, by content_key (see feed): [evt.type, fields,
+        # and, with `relevance`, the snapshot and epoch of its verdict, and the verdict].
+        self._decoded: dict[bytes, list[Any]] = {}
+        # The stage chain, when no sink takes events: which events can matter at all.
+        self.relevance: Relevance | None = None
+        self.filtered = 0  # events that cannot matter: counted, never handed over
+        self.teaching = 0  # events handed over that relevance.teaches (see _judge)
         x86 = dict(TABLES["x86_64"])
         x86.update({nr | X32_BIT: n for nr, n in TABLES["x32"].items()})
         self.names = {
@@ -134,19 +165,75 @@ class ProcessTable:
     # --- records -> events -------------------------------------------------
 
     def feed(self, data: bytes, out: list[Event]) -> None:
-        for r in R.parse(data):
-            if r.kind == R.KIND_SYSCALL:
-                self._syscall(r, out)
-            elif r.kind == R.KIND_NEW_TASK:
-                self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
-                if r.args[2] == 2:  # seized outside the tree: report what it runs
-                    self._found_outside(r.tid, r.ts, out)
-            elif r.kind == R.KIND_EXEC:
-                self._exec(r, out)
-            elif r.kind == R.KIND_EXIT:
-                self._exit(r.tid, out)
+        decoded = self._decoded
+        off, end = 0, len(data)
+        while off < end:
+            length, kind, flags = R.peek(data, off)
+            if kind == R.KIND_SYSCALL:
+                # A record equal to one decoded before (but for its thread and time)
+                # decodes to equal fields: copy them instead of decoding again.
+                key = R.content_key(data, off, length)
+                hit = decoded.get(key)
+                if hit is not None:
+                    tid, ts = R.tid_ts(data, off)
+                    self._known(tid, ts, flags, hit, out)
+                else:
+                    self._syscall(R.record_at(data, off), out, key)
+            else:
+                r = R.record_at(data, off)
+                if kind == R.KIND_NEW_TASK:
+                    self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
+                    if r.args[2] == 2:  # seized outside the tree: report what it runs
+                        self._found_outside(r.tid, r.ts, out)
+                elif kind == R.KIND_EXEC:
+                    self._exec(r, out)
+                elif kind == R.KIND_EXIT:
+                    self._exit(r.tid, out)
+            off += length
 
-    def _syscall(self, r: R.Raw, out: list[Event]) -> None:
+    def _known(self, tid: int, ts: int, flags: int, hit: list[Any], out: list[Event]) -> None:
+        """_syscall() for a record whose fields were decoded before (no exec, no id change)."""
+        tgid = self.tgid_of.get(tid) or self._adopt(tid)
+        key = tid if self.lifecycle else tgid
+        if key in self.pending and (self.lifecycle or tid in (self.pending[key].tid, tgid)):
+            self._settle(key, out)  # the same rule as in _syscall
+        proc = self.procs[tgid]
+        rel = self.relevance
+        if rel is not None and hit[2] is proc and hit[3] == rel.epoch:
+            if hit[4] and self.teaching == rel.taught:
+                self.filtered += 1  # an equal event of this snapshot did not matter
+                return
+            self.teaching += hit[5]
+            rel = None  # hand it over
+        event = Event(ts, hit[0], tid, proc, dict(hit[1]), self._tags(tgid))
+        if flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
+            event.tags.update(_guard_tags(flags))
+        if rel is not None and not self._judge(event, hit):
+            return
+        out.append(event)
+
+    def _judge(self, event: Event, hit: list[Any] | None) -> bool:
+        """Ask `relevance` about an event (and remember the answer in `hit`, for its
+        repeats by the same process snapshot in the same epoch). True: hand it over.
+        While a write handed over earlier has not reached the chain yet (teaching !=
+        taught), the chain's answer could be stale: everything is handed over."""
+        rel = self.relevance
+        assert rel is not None
+        teaches = rel.teaches(event)
+        if self.teaching != rel.taught:
+            self.teaching += teaches
+            return True
+        matters = rel.matters(event)
+        if hit is not None:
+            hit[2:6] = [event.proc, rel.epoch, not matters, teaches]
+        if not matters:
+            self.filtered += 1
+            return False
+        self.teaching += teaches
+        return True
+
+    def _syscall(self, r: R.Raw, out: list[Event], content: bytes | None = None) -> None:
+        """One syscall record; `content`: its content_key, to remember what it decodes to."""
         tid = r.tid
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
@@ -174,9 +261,17 @@ class ProcessTable:
         if name in _EXEC:
             self.pending[key] = _Pending(r.ts, etype, tid, fields)
             return
+        hit = None
+        if content is not None and ids is None and name not in SETID and _reusable(fields):
+            if len(self._decoded) >= DECODED_MAX:
+                self._decoded.clear()
+            # a copy: the stages add to `fields`
+            hit = self._decoded[content] = [etype, dict(fields), None, 0, False, False]
         event = Event(r.ts, etype, tid, self.procs[tgid], fields, self._tags(tgid))
         if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(r.flags))
+        if self.relevance is not None and not self._judge(event, hit):
+            return
         out.append(event)
 
     def _tags(self, tgid: int) -> set[str]:

@@ -19,6 +19,7 @@ import os
 import threading
 from typing import Any
 
+from tracehound.agent.cpu import thread_cpu
 from tracehound.agent.tracer.backend import Backend, choose, core, describe, probe
 from tracehound.agent.tracer.guard import Guard
 from tracehound.agent.tracer.handoff import HandOff
@@ -91,6 +92,7 @@ class Tracer:
         self.exit_status: int | None = None
         self.started = threading.Event()
         self.start_error: BaseException | None = None
+        self.thread_cpu: tuple[float, float] | None = None  # this thread's user, sys at its end
 
     def _make_core(self, b: Backend) -> Any:
         traced = self.traced | _ALWAYS_NOTIFIED if b.notify else self.traced
@@ -150,13 +152,16 @@ class Tracer:
         try:
             self.core.run()
         finally:
+            self.thread_cpu = thread_cpu()
             status = self.core.stats()["exit_status"]
             self.exit_status = status if status >= 0 else 255
             self.handoff.closed = True
 
     def counters(self) -> dict[str, int]:
         if self.core is None:
-            return {"stops": 0, "events": 0, "dropped": 0, "errors": 0, "processes": 0}
+            return {
+                "stops": 0, "events": 0, "dropped": 0, "errors": 0, "processes": 0, "filtered": 0
+            }  # fmt: skip
         s = self.core.stats()
         return {
             "stops": s["stops"],
@@ -168,4 +173,7 @@ class Tracer:
             "outside_adopt_failed": s.get("adopt_failed", 0),
             "outside_events": s.get("outside_events", 0),
             "processes": self.table.processes if self.table else 0,
+            # Repeats of events that could not matter (no sink takes events, no rule can
+            # fire, no stage learns from them): counted here, never made into objects.
+            "filtered": self.table.filtered if self.table else 0,
         }

@@ -48,11 +48,29 @@ class Raw:
         return self.blobs.get((tag, arg))
 
 
-def parse(data: bytes) -> Iterator[Raw]:
+def record_at(data: bytes, off: int) -> Raw:
+    """The record starting at `off`."""
+    return next(parse(data, off, off + 1))
+
+
+_PEEK = struct.Struct("<IBB")  # len, kind, flags
+_TID_TS = struct.Struct("<8xi8xQ")  # tid, ts
+peek = _PEEK.unpack_from  # (len, kind, flags) of the record at an offset
+tid_ts = _TID_TS.unpack_from  # (tid, ts) of the record at an offset
+
+
+def content_key(data: bytes, off: int, length: int) -> bytes:
+    """A record's bytes except its thread id and time: two records with equal keys
+    decode to equal fields (decode.py reads neither)."""
+    return data[off + 4 : off + 8] + data[off + 12 : off + 20] + data[off + 28 : off + length]
+
+
+def parse(data: bytes, off: int = 0, end: int | None = None) -> Iterator[Raw]:
+    """The records of `data` (from `off`; those that start before `end`)."""
     head, blob_head = _HEAD.unpack_from, _BLOB.unpack_from
     hsize, bsize = _HEAD.size, _BLOB.size
     view = memoryview(data)
-    off, end = 0, len(data)
+    end = len(data) if end is None else end
     while off < end:
         length, kind, flags, nblobs, tid, arch, nr, ts, *rest = head(data, off)
         blobs: dict[tuple[int, int], bytes] = {}

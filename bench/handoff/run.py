@@ -98,7 +98,11 @@ def condition(name: str, binary: Path, work: Path) -> Iterator[CoRunner | None]:
     if name == "idle":
         yield None
         return
-    spinner = CoRunner(binary, (os.cpu_count() or 1) - 1, work / "corunner.count")
+    # tmpfs: a file shared by mmap must be coherent with read() (not so on 9p, as in the
+    # kernel VM's --rw directories)
+    shm = Path("/dev/shm")
+    counter = (shm if shm.is_dir() else work) / f"handoff-corunner-{os.getpid()}"
+    spinner = CoRunner(binary, (os.cpu_count() or 1) - 1, counter)
     try:
         yield spinner
     finally:

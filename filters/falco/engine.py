@@ -15,7 +15,7 @@ from typing import Any
 
 from tracehound.event import Alert, Event, priority_rank
 from tracehound.filters.falco.compiler import CompiledRule, RuleLoader
-from tracehound.filters.falco.fields import FieldContext
+from tracehound.filters.falco.fields import FIELDS, FieldContext, generic_field
 from tracehound.filters.falco.reader import LoadIssue, RuleSource, read_rule_file
 
 log = logging.getLogger("tracehound.filters")
@@ -103,6 +103,20 @@ class TokenBuckets:
         return False
 
 
+_MEMO_MAX = 4096  # remembered events (about 1 KB each); forgotten all at once when full
+_RAISED = "raised"  # a verdict: the rule raised on such an event
+
+
+def _steady(r: CompiledRule) -> bool:
+    """Every field the rule's condition reads is steady (see RuleEngine.run_cached)."""
+    for name in r.fields:
+        base = name.split("[", 1)[0]
+        spec = FIELDS.get(base) or generic_field(base)
+        if spec is None or spec.varies:
+            return False
+    return True
+
+
 class RuleEngine:
     def __init__(
         self,
@@ -128,6 +142,11 @@ class RuleEngine:
         self.per_rule: dict[str, int] = {}
         self.suppressed_per_rule: dict[str, int] = {}
         self.rule_errors = 0  # a rule that raised on an event: that pair only is lost
+        # Verdicts of the rules that read only the event (see run_cached).
+        # key -> [process snapshot, verdicts (one per rule), what is left to do or None]
+        self._memo: dict[tuple[Any, ...], list[Any]] = {}
+        self._steady: dict[int, tuple[list[CompiledRule], tuple[bool, ...]]] = {}
+        self.memo_hits = 0
 
     def types(self) -> set[str]:
         return set(self._by_type)
@@ -163,6 +182,113 @@ class RuleEngine:
                 alerts.append(a)
             if not self.match_all:
                 break
+
+    def run_cached(
+        self, rules: list[CompiledRule], e: Event, alerts: list[Alert], epoch: int = 0
+    ) -> None:
+        """run(), with the verdicts of steady rules reused between equal events.
+
+        A rule is steady when every field its condition reads is a function of the
+        event's type, fields and tags and of its process snapshot (immutable; what a
+        snapshot reads from /proc is read once): no time, no thread id, no chain state
+        (FieldSpec.varies). Two events equal in those get the same verdict from it, so
+        the verdict is looked up instead of evaluated. Every event still fires its own
+        alert (its time, its rate limit); the other rules run as in run(). `epoch`:
+        the written-files version (fields with `written` are steady within one)."""
+        steady = self._steady_mask(rules)
+        if not any(steady):
+            self.run(rules, e, alerts)
+            return
+        tags = e.tags
+        try:
+            items = tuple(e.fields.items())
+            key = (e.type, id(e.proc), items, frozenset(tags) if tags else None, epoch)
+            hit = self._memo.get(key)
+        except TypeError:  # a field value that cannot be a key (a list)
+            self.run(rules, e, alerts)
+            return
+        if hit is not None and hit[0] is e.proc:  # the id is this snapshot's, not a freed one's
+            self.memo_hits += 1
+            todo = hit[2]
+            if todo is not None:  # every steady verdict known: only what can fire is left
+                for r, v in todo:
+                    if v is None:
+                        try:
+                            if not r.match(e):
+                                continue
+                        except Exception:
+                            self._failed(r, e)
+                            continue
+                    elif v is _RAISED:
+                        self.rule_errors += 1
+                        continue
+                    a = self.fire(r, e)
+                    if a is not None:
+                        alerts.append(a)
+                    if not self.match_all:
+                        break
+                return
+        else:
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            hit = self._memo[key] = [e.proc, [None] * len(rules), None]
+        verdicts = hit[1]
+        for i, r in enumerate(rules):
+            if steady[i]:
+                v = verdicts[i]
+                if v is None:  # first time this rule is reached for such an event
+                    try:
+                        v = verdicts[i] = bool(r.match(e))
+                    except Exception:
+                        verdicts[i] = _RAISED
+                        self._failed(r, e)
+                        continue
+                elif v is _RAISED:
+                    self.rule_errors += 1
+                    continue
+                if not v:
+                    continue
+            else:
+                try:
+                    if not r.match(e):
+                        continue
+                except Exception:
+                    self._failed(r, e)
+                    continue
+            a = self.fire(r, e)
+            if a is not None:
+                alerts.append(a)
+            if not self.match_all:
+                break
+        if None not in (v for i, v in enumerate(verdicts) if steady[i]):
+            # (rule, verdict) for what a later equal event must still look at:
+            # the steady rules that match or raised, and every other rule (None: evaluate)
+            hit[2] = [
+                (r, verdicts[i] if steady[i] else None)
+                for i, r in enumerate(rules)
+                if not steady[i] or verdicts[i] is not False
+            ]
+
+    def could_fire(self, rules: list[CompiledRule], e: Event) -> bool:
+        """Whether any of `rules` could fire on an event equal to `e` (side-effect
+        free): a rule that is not steady, matches, or raises could."""
+        for r in rules:
+            if not _steady(r):
+                return True
+            try:
+                if r.match(e):
+                    return True
+            except Exception:
+                return True
+        return False
+
+    def _steady_mask(self, rules: list[CompiledRule]) -> tuple[bool, ...]:
+        got = self._steady.get(id(rules))
+        if got is not None and got[0] is rules:
+            return got[1]
+        mask = tuple(_steady(r) for r in rules)
+        self._steady[id(rules)] = (rules, mask)
+        return mask
 
     def matches(self, r: CompiledRule, e: Event) -> bool:
         """One rule on one event, as run() tests it (a rule that raises is no match)."""

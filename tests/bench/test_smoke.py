@@ -42,6 +42,8 @@ def test_every_run_succeeded(results: dict) -> None:
         assert not w["errors"], (w["key"], w["errors"])
         for run in w["runs"]:
             assert run["error"] is None and run["value"], (w["key"], run["setup"], run["error"])
+            if run["setup"].startswith("th_"):  # the agent's own CPU, for the per-event table
+                assert run["cpu"] and run["cpu"]["agent_user"] > 0, (w["key"], run["setup"])
 
 
 def test_counts_agree_with_strace(results: dict) -> None:

@@ -299,3 +299,51 @@ def test_skip_if_unknown_filter_does_not_hide_syntax_errors() -> None:
 def test_all_errors_are_collected() -> None:
     text = rule("proc.nme = x") + rule("fd.nam = y").replace("rule: R", "rule: S")
     assert len(issues_of(text)) == 2
+
+
+# ---- run_cached: verdicts reused between equal events ----
+
+TWO_RULES = """
+- rule: Shadow
+  desc: d
+  condition: evt.type = openat and fd.name = /etc/shadow
+  output: "shadow by %proc.name at %evt.time"
+  priority: WARNING
+- rule: Late
+  desc: d
+  condition: evt.type = openat and evt.rawtime > 5000
+  output: "late %fd.name"
+  priority: NOTICE
+"""
+
+
+def _opens(n: int, path: str, ts0: int) -> list[Event]:
+    return [ev("openat", PY, ts=ts0 + i, **{"fd.name": path, "evt.arg.flags": 0}) for i in range(n)]
+
+
+def test_run_cached_gives_what_run_gives_and_reuses_steady_verdicts() -> None:
+    cached, plain = engine(TWO_RULES), engine(TWO_RULES)
+    rules_c, rules_p = cached.candidates("openat"), plain.candidates("openat")
+    # evt.rawtime varies per event: "Late" is evaluated every time, "Shadow" once.
+    events = [*_opens(3, "/etc/shadow", 4999), *_opens(3, "/etc/hosts", 4999)]
+    got_c: list = []
+    got_p: list = []
+    for e in events:
+        cached.run_cached(rules_c, e, got_c)
+        plain.run(rules_p, e, got_p)
+    assert [(a.rule, a.output) for a in got_c] == [(a.rule, a.output) for a in got_p]
+    assert [a.rule for a in got_c].count("Shadow") == 3  # each event fires its own alert
+    assert [a.rule for a in got_c].count("Late") == 2  # only ts 5001 of each path is > 5000
+    assert cached.memo_hits == 4  # the 2nd and 3rd of each path
+
+
+def test_a_verdict_is_not_reused_for_another_snapshot_or_other_fields() -> None:
+    e = engine(TWO_RULES)
+    rules = e.candidates("openat")
+    other = proc("cat /etc/shadow", exe="/bin/cat", name="cat")
+    alerts: list = []
+    e.run_cached(rules, ev("openat", PY, ts=1, **{"fd.name": "/etc/hosts"}), alerts)
+    e.run_cached(rules, ev("openat", other, ts=2, **{"fd.name": "/etc/shadow"}), alerts)
+    e.run_cached(rules, ev("openat", other, ts=3, **{"fd.name": "/etc/shadow", "x": 1}), alerts)
+    assert [a.rule for a in alerts] == ["Shadow", "Shadow"]
+    assert e.memo_hits == 0

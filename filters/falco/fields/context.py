@@ -34,8 +34,13 @@ class WrittenFiles:
     def __init__(self, max_entries: int = 65536) -> None:
         self._paths: OrderedDict[str, None] = OrderedDict()
         self._max = max_entries
+        # Changes whenever membership changes: a verdict that read this set holds
+        # while the version it was made at is current (RuleEngine.run_cached).
+        self.version = 0
 
     def add(self, path: str) -> None:
+        if path not in self._paths:
+            self.version += 1
         self._paths[path] = None
         self._paths.move_to_end(path)
         if len(self._paths) > self._max:
@@ -44,11 +49,14 @@ class WrittenFiles:
     def __contains__(self, path: object) -> bool:
         return path in self._paths
 
-    def observe(self, e: Event) -> None:
+    def observe(self, e: Event) -> bool:
+        """Learn a write; True when `e` is one (whether or not its name was readable)."""
         if is_open_write(e) or e.type in CREATE:
             name = e.fields.get("fd.name")
             if isinstance(name, str):
                 self.add(name)
+            return True
+        return False
 
 
 @dataclass(slots=True)

@@ -141,7 +141,7 @@ define("evt.is_open_write", "bool", "_h_open_write(e)", cost=CALL)
 define("evt.is_open_read", "bool", "_h_open_read(e)", cost=CALL)
 define("evt.is_open_exec", "bool", "_h_open_exec(e)", cost=CALL)
 define("evt.num", "int", "None")  # events are not numbered: see docs/rules.md
-define("evt.time", "str", "_h_time(e)", cost=CALL)
+define("evt.time", "str", "_h_time(e)", cost=CALL, varies=True)
 define("evt.rawtime", "int", "e.ts")
 define("evt.hostname", "str", "_HOSTNAME")
 define("evt.args", "str", "_h_args(e)", cost=CALL)

@@ -137,7 +137,8 @@ define("fd.name", "str", arg("fd.name"))
 # The path as the application passed it (unresolved, `../` kept); the decoder keeps it
 # only when it differs from fd.name.
 define("fd.nameraw", "str", "e.fields.get('fd.nameraw', e.fields.get('fd.name'))")
-define("fd.is_upper_layer", "bool", "_h_fd_written(_ctx, e)", cost=CALL)  # written this run
+# written during this run
+define("fd.is_upper_layer", "bool", "_h_fd_written(_ctx, e)", cost=CALL, written=True)
 define("fd.directory", "str", "_h_fd_dir(e)", cost=CALL)
 define("fd.filename", "str", "_h_fd_file(e)", cost=CALL)
 define("fd.type", "str", "_h_fd_type(e)", cost=CALL)

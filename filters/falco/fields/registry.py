@@ -38,9 +38,19 @@ class FieldSpec:
     elem: str = "str"  # element type of a "list" field
     cost: float = LOOKUP
     proc: bool = False  # reads /proc/<pid> (once per process snapshot, see ../procfs.py)
+    # Its value may differ between two events with the same type, fields, tags and
+    # process snapshot (it reads the time, the thread or the chain's state `_ctx`):
+    # the engine never reuses a verdict of a rule that reads it (engine.py, memo).
+    varies: bool = False
+    # Reads the files written during this run (FieldContext.written): steady while that
+    # set does not change (WrittenFiles.version is part of the engine's memo key).
+    written: bool = False
 
 
 FIELDS: dict[str, FieldSpec] = {}
+# What in an expression makes a field vary between equal events (see FieldSpec.varies);
+# a helper that reads them is marked with varies=True where it is defined.
+_VARYING = ("_ctx", "e.ts", "e.tid")
 # Names the generated code may call: helpers of every family, plus a few constants.
 HELPERS: dict[str, Any] = {}
 
@@ -59,6 +69,8 @@ def define(
     """Define a field; each name once (a second definition is a bug in a family module)."""
     if name in FIELDS:
         raise ValueError(f"field {name} is defined twice")
+    if not kw.get("written") and any(s in expr for s in _VARYING):
+        kw["varies"] = True
     FIELDS[name] = FieldSpec(
         name, type_, expr, cost=cost + (PROC_READ if proc else 0.0), proc=proc, **kw
     )

@@ -109,3 +109,61 @@ def test_an_event_keeps_the_snapshot_of_its_time() -> None:
     before, exec_event = out
     assert before.proc.name == "sh" and exec_event.proc.name == "ls"
     assert exec_event.proc.exepath == "/bin/ls" and exec_event.proc.argv == ("ls",)
+
+
+# ---- equal records: decoded once, each its own event ----
+
+
+def _at(record: bytes, ts: int) -> bytes:
+    return record[:20] + struct.pack("<Q", ts) + record[28:]
+
+
+def test_equal_records_make_events_of_their_own() -> None:
+    table = ProcessTable(ROOT, lifecycle=True)
+    out: list[Event] = []
+    same = openat(100, b"/etc/hosts")
+    data = fork(101, 100, thread=True) + _at(same, 5) + _at(openat(101, b"/etc/hosts"), 6)
+    table.feed(data + _at(same, 7), out)
+    assert [(e.tid, e.ts, e.fields["fd.name"]) for e in out] == [
+        (100, 5, "/etc/hosts"), (101, 6, "/etc/hosts"), (100, 7, "/etc/hosts"),
+    ]  # fmt: skip
+    out[0].fields["user.name"] = "x"  # the stages add fields: never to another event's
+    assert "user.name" not in out[1].fields and "user.name" not in out[2].fields
+    # After an exec the same record belongs to the new program.
+    table.feed(execve(100, b"/bin/ls", b"ls\0") + exec_done(100, b"/bin/ls", b"ls\0"), out)
+    table.feed(_at(same, 9), out)
+    assert out[-1].proc.name == "ls" and out[-1].fields["fd.name"] == "/etc/hosts"
+
+
+class _Chain:
+    """A stand-in for the stage chain's relevance answers (StageChain.matters)."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.taught = 0
+        self.asked: list[str] = []
+
+    def matters(self, e: Event) -> bool:
+        self.asked.append(e.fields["fd.name"])
+        return e.fields["fd.name"] != "/boring"
+
+    def teaches(self, e: Event) -> bool:
+        return e.fields["fd.name"] == "/written"
+
+
+def test_events_that_cannot_matter_are_counted_not_handed_over() -> None:
+    table = ProcessTable(ROOT, lifecycle=True)
+    chain = _Chain()
+    table.relevance = chain
+    out: list[Event] = []
+    table.feed(openat(100, b"/boring") * 3 + openat(100, b"/etc/shadow") * 2, out)
+    assert [e.fields["fd.name"] for e in out] == ["/etc/shadow"] * 2
+    assert table.filtered == 3 and chain.asked == ["/boring", "/etc/shadow"]  # once each
+    # A write is handed over; until the chain has learned it, nothing is filtered.
+    out.clear()
+    table.feed(openat(100, b"/written") + openat(100, b"/boring"), out)
+    assert [e.fields["fd.name"] for e in out] == ["/written", "/boring"]
+    chain.taught, chain.epoch = 1, 1  # the chain processed the write: a new epoch
+    out.clear()
+    table.feed(openat(100, b"/boring") * 2, out)
+    assert out == [] and table.filtered == 5 and chain.asked[-1] == "/boring"
