@@ -93,6 +93,9 @@ class TracerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # namespace; every outside_scan_secs.
     outside: Literal["auto", "on", "off"] = "auto"
     outside_scan_secs: float = 0.1
+    # With ptrace, their syscalls stop as the application's do (two stops per syscall of
+    # theirs); false: only their lifecycle (execs, forks, exits), at no cost to them.
+    outside_syscalls: bool = True
     argv_max: int = 64  # arguments kept per execve
     arg_max_bytes: int = 4096  # bytes read per string argument (PATH_MAX)
     batch_max_events: int = 256  # events per hand-off to the pipeline

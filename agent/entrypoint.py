@@ -112,7 +112,9 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
             return 1
         Forwarder(lambda: tracer.main_pid).start()
         if outside.enabled(tc.outside):
-            tg.start_soon(_scan_outside, tracer, handoff, tc.outside_scan_secs, thread)
+            tg.start_soon(
+                _scan_outside, tracer, handoff, tc.outside_scan_secs, tc.outside_syscalls, thread
+            )
 
         pipeline = Pipeline(
             handoff,
@@ -150,20 +152,28 @@ async def _run(cfg: Config, path: str, argv: list[str], base_dir: Path) -> int:
 
 
 async def _scan_outside(
-    tracer: Tracer, handoff: HandOff, interval: float, thread: threading.Thread
+    tracer: Tracer, handoff: HandOff, interval: float, syscalls: bool, thread: threading.Thread
 ) -> None:
-    """Processes entered into the container from outside: followed with ptrace, else
-    reported from /proc (agent/outside.py)."""
+    """Processes entered into the container from outside: followed with ptrace (their
+    syscalls too, unless `syscalls` is off), else reported from /proc (agent/outside.py)."""
     ptrace = tracer.backend is not None and tracer.backend.ptrace
     scanner = outside.OutsideScanner(
         os.getpid(),
-        adopt=lambda pid: ptrace and bool(tracer.core.adopt(pid)),
+        adopt=lambda pid: ptrace and bool(tracer.core.adopt(pid, syscalls)),
         emit=handoff.injected.append,
     )
-    how = "followed with ptrace" if ptrace else "reported from /proc"
+    how = "reported from /proc"
+    if ptrace:
+        how = "followed with ptrace" + (", their syscalls too" if syscalls else ", execs only")
     log.info("looking for processes outside the application every %gs (%s)", interval, how)
+    failed = False
     while thread.is_alive():
-        scanner.scan()
+        try:
+            scanner.scan()
+        except Exception:  # never take the agent (and so the application) down
+            if not failed:
+                log.exception("scan for processes outside the application failed")
+            failed = True
         await anyio.sleep(interval)
 
 

@@ -7,8 +7,9 @@ new process once: one whose parent chain reaches the agent is the application's 
 ours); one whose chain ends elsewhere (at 0: its parent is outside the namespace) was
 entered from outside. Such a process is
 - with ptrace: seized by the capture core (Core.adopt), which then follows it and its
-  children through fork, exec and exit: every program they run is an execve event
-  tagged `outside_tree`, however short-lived;
+  children under PTRACE_SYSCALL with the application's own syscall selection: every
+  program they run, file they open, address they connect to is an event tagged
+  `outside_tree`, however short-lived they are once adopted;
 - without ptrace: reported as an execve event read from /proc (tagged the same), and
   looked at again each scan, so a later exec of the same process is reported too;
   children that live shorter than the interval are missed.

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from tracehound.agent.tracer.profiles import PROFILES, resolve
 from tracehound.agent.tracer.syscalls import ALL_NAMES, canonical
-from tracehound.families import CONNECT, EXEC, OPEN
+from tracehound.families import CONNECT, EXEC, OPEN, SETID
 
 # Fields only known at a syscall's exit.
 RESULT_FIELDS = frozenset({"evt.res", "evt.rawres", "fd.num", "fd.connected", "evt.failed"})
@@ -33,6 +33,10 @@ _FIELD_NEEDS = {
     "proc.is_exe_upper_layer": _WRITES,
     "fd.is_upper_layer": _WRITES,
 }
+# The process table learns a uid or gid change from the setuid family (with its exit
+# stop, in tracer.capture_results by default): without it a process that dropped to
+# nobody keeps its parent's user.
+_ID_FIELDS = frozenset({"user.uid", "user.name", "group.gid", "group.name"})
 _BASELINE = _EXEC | _OPENS | CONNECT
 _SHOWN = 3  # rule names listed per syscall before "+N more"
 
@@ -97,6 +101,9 @@ def select(
         for f, names in _FIELD_NEEDS.items():
             if f in getattr(r, "fields", ()):
                 need(names, f"{f} (rule {name!r}) learns from writes")
+        ids = sorted(_ID_FIELDS & getattr(r, "fields", frozenset()))
+        if ids:
+            need(SETID, f"{ids[0]} (rule {name!r}) follows uid/gid changes")
     if baseline:
         need(_BASELINE, "baseline learns from it")
     need(_EXEC, "the process table follows execs")

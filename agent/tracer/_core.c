@@ -233,6 +233,7 @@ typedef struct Task {
     int exec_pending; /* without ptrace: this process called execve */
     int exec_tid;     /* without ptrace: the thread of the process that called it */
     int ids_pending;  /* without ptrace: this thread called a setuid-family syscall */
+    int outside;      /* adopted from outside the tree (or its child): PTRACE_SYSCALL stops */
 } Task;
 
 /* tid -> Task, open addressing. One per thread of the core: never shared. */
@@ -292,7 +293,9 @@ typedef struct Core {
     pthread_t wait_thread;
     volatile int wait_running;
     int adopt_q[ADOPT_MAX], adopt_n;
+    int adopt_sys[ADOPT_MAX]; /* per queued pid: follow its syscalls (outside_stop) */
     uint64_t adopted, adopt_failed;
+    uint64_t outside_events; /* syscalls of adopted processes recorded (outside_syscall) */
 } Core;
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -950,33 +953,29 @@ static int add_notify_thread(Core *c) {
 /* ---- the ptrace loop ---------------------------------------------------------- */
 static void verify_at_exit(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res);
 
-static void on_seccomp_stop(Core *c, Task *t, int tid) {
-    struct th_syscall_info info;
-    memset(&info, 0, sizeof info);
-    long n = ptrace(TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
-    if (n <= 0 || info.op != SI_SECCOMP) {
-        ptrace(PTRACE_CONT, tid, 0, 0);
-        return;
-    }
+/* Record a syscall at its entry (a seccomp stop, or an adopted process's syscall-entry
+ * stop: both give nr and args at the same place in info) and resume it with `resume`;
+ * a syscall whose result is wanted is kept in t->pending and resumed to its exit. */
+static void record_entry(Core *c, Task *t, int tid, const struct th_syscall_info *info, int resume) {
     Enc *e = &c->enc_ptrace;
-    int nr = (int)info.seccomp.nr;
-    const Spec *s = spec_for(c, info.arch, nr);
+    int nr = (int)info->seccomp.nr;
+    const Spec *s = spec_for(c, info->arch, nr);
     enc_begin(e, K_SYSCALL, tid);
     RecHead *h = enc_head(e);
-    h->arch = info.arch;
+    h->arch = info->arch;
     h->nr = nr;
-    memcpy(h->args, info.seccomp.args, sizeof h->args);
-    int ptr = (info.arch == AUDIT_ARCH_I386_ || (nr & X32_BIT)) ? 4 : 8;
+    memcpy(h->args, info->seccomp.args, sizeof h->args);
+    int ptr = (info->arch == AUDIT_ARCH_I386_ || (nr & X32_BIT)) ? 4 : 8;
     /* info's args, not h->args: adding blobs may move the record buffer */
-    run_ops(c, e, s, tid, info.seccomp.args, ptr, 0);
-    if ((s->flags & SPEC_UNTRACED) && clear_untraced(tid, info.arch))
+    run_ops(c, e, s, tid, info->seccomp.args, ptr, 0);
+    if ((s->flags & SPEC_UNTRACED) && clear_untraced(tid, info->arch))
         enc_head(e)->flags |= RF_UNTRACED;
-    int deny = guard_verdict(c, s, tid, info.seccomp.args);
+    int deny = guard_verdict(c, s, tid, info->seccomp.args);
     if (deny) {
         mark_denied(c, e, deny);
         if (deny_at_stop(tid, deny) < 0) kill(tid, SIGKILL); /* never let it through */
         publish(c, e, 0);
-        ptrace(PTRACE_CONT, tid, 0, 0);
+        ptrace(resume, tid, 0, 0);
         return;
     }
     if (s->flags & SPEC_CAPTURE && t) {
@@ -990,25 +989,25 @@ static void on_seccomp_stop(Core *c, Task *t, int tid) {
         }
     }
     publish(c, e, 1);
-    ptrace(PTRACE_CONT, tid, 0, 0);
+    ptrace(resume, tid, 0, 0);
 }
 
-static void on_syscall_exit(Core *c, Task *t, int tid) {
+static void on_seccomp_stop(Core *c, Task *t, int tid) {
     struct th_syscall_info info;
     memset(&info, 0, sizeof info);
     long n = ptrace(TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
-    if (n > 0 && info.op == SI_ENTRY) {
-        ptrace(PTRACE_SYSCALL, tid, 0, 0); /* older kernels: an entry stop comes first */
-        return;
-    }
-    if (!t || !t->pending.len || n <= 0 || info.op != SI_EXIT) {
+    if (n <= 0 || info.op != SI_SECCOMP) {
         ptrace(PTRACE_CONT, tid, 0, 0);
         return;
     }
-    int64_t rval = info.exit.rval;
+    record_entry(c, t, tid, &info, PTRACE_CONT);
+}
+
+/* Finish the record kept at entry with the result, and resume with `resume`. */
+static void record_exit(Core *c, Task *t, int tid, int64_t rval, int resume) {
     if (rval == -512 || rval == -513 || rval == -514 || rval == -516) {
         t->pending.len = 0; /* restarted: it stops again at entry */
-        ptrace(PTRACE_CONT, tid, 0, 0);
+        ptrace(resume, tid, 0, 0);
         return;
     }
     Enc *e = &c->enc_ptrace;
@@ -1027,7 +1026,22 @@ static void on_syscall_exit(Core *c, Task *t, int tid) {
     run_ops(c, e, s, tid, args, ptr, 1);
     verify_at_exit(e, s, tid, args, rval);
     publish(c, e, 1);
-    ptrace(PTRACE_CONT, tid, 0, 0);
+    ptrace(resume, tid, 0, 0);
+}
+
+static void on_syscall_exit(Core *c, Task *t, int tid) {
+    struct th_syscall_info info;
+    memset(&info, 0, sizeof info);
+    long n = ptrace(TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
+    if (n > 0 && info.op == SI_ENTRY) {
+        ptrace(PTRACE_SYSCALL, tid, 0, 0); /* older kernels: an entry stop comes first */
+        return;
+    }
+    if (!t || !t->pending.len || n <= 0 || info.op != SI_EXIT) {
+        ptrace(PTRACE_CONT, tid, 0, 0);
+        return;
+    }
+    record_exit(c, t, tid, info.exit.rval, PTRACE_CONT);
 }
 
 /* ---- the kernel's truth at the exit stop ---------------------------------------
@@ -1218,6 +1232,170 @@ static void on_exit_status(Core *c, int tid, int status) {
     }
 }
 
+/* ---- syscalls of processes adopted from outside the tree ---------------------------
+ * A process seized from outside (agent/outside.py, adopt_queued) has no seccomp filter
+ * of ours, and one cannot be given to a running process. So it and its children run
+ * under PTRACE_SYSCALL: every syscall stops at entry and exit, and the core runs the
+ * application's own seccomp program on the entry (outside_verdict) to keep exactly the
+ * syscalls, and argument checks, the application is traced for. Slow (two stops per
+ * syscall), but these are interactive shells (ECS Exec, docker exec), not the workload.
+ * A child keeps the mode through fork and exec (its Task inherits `outside`). */
+
+/* Run a classic BPF seccomp program on `d`, as the kernel would; an instruction the
+ * kernel would not accept ends in RET_TRACE: traced, never silently allowed. */
+static uint32_t outside_verdict(const struct sock_filter *f, unsigned n, const struct seccomp_data *d) {
+    uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {0};
+    for (unsigned pc = 0; pc < n; pc++) {
+        const struct sock_filter *i = &f[pc];
+        uint32_t k = i->k, src = BPF_SRC(i->code) == BPF_X ? x : k;
+        switch (BPF_CLASS(i->code)) {
+        case BPF_LD:
+            if (i->code == (BPF_LD | BPF_W | BPF_ABS) && k % 4 == 0 && k + 4 <= sizeof *d)
+                memcpy(&a, (const char *)d + k, 4);
+            else if (i->code == (BPF_LD | BPF_W | BPF_LEN))
+                a = sizeof *d;
+            else if (i->code == (BPF_LD | BPF_IMM))
+                a = k;
+            else if (i->code == (BPF_LD | BPF_MEM) && k < BPF_MEMWORDS)
+                a = mem[k];
+            else
+                return SECCOMP_RET_TRACE;
+            break;
+        case BPF_LDX:
+            if (i->code == (BPF_LDX | BPF_W | BPF_LEN))
+                x = sizeof *d;
+            else if (i->code == (BPF_LDX | BPF_IMM))
+                x = k;
+            else if (i->code == (BPF_LDX | BPF_MEM) && k < BPF_MEMWORDS)
+                x = mem[k];
+            else
+                return SECCOMP_RET_TRACE;
+            break;
+        case BPF_ST:
+        case BPF_STX:
+            if (k >= BPF_MEMWORDS) return SECCOMP_RET_TRACE;
+            mem[k] = BPF_CLASS(i->code) == BPF_ST ? a : x;
+            break;
+        case BPF_ALU:
+            switch (BPF_OP(i->code)) {
+            case BPF_ADD: a += src; break;
+            case BPF_SUB: a -= src; break;
+            case BPF_MUL: a *= src; break;
+            case BPF_DIV: if (!src) return SECCOMP_RET_TRACE; a /= src; break;
+            case BPF_MOD: if (!src) return SECCOMP_RET_TRACE; a %= src; break;
+            case BPF_OR: a |= src; break;
+            case BPF_AND: a &= src; break;
+            case BPF_XOR: a ^= src; break;
+            case BPF_LSH: a = src < 32 ? a << src : 0; break;
+            case BPF_RSH: a = src < 32 ? a >> src : 0; break;
+            case BPF_NEG: a = -a; break;
+            default: return SECCOMP_RET_TRACE;
+            }
+            break;
+        case BPF_JMP: {
+            int taken;
+            switch (BPF_OP(i->code)) {
+            case BPF_JA: pc += k; continue;
+            case BPF_JEQ: taken = a == src; break;
+            case BPF_JGT: taken = a > src; break;
+            case BPF_JGE: taken = a >= src; break;
+            case BPF_JSET: taken = (a & src) != 0; break;
+            default: return SECCOMP_RET_TRACE;
+            }
+            pc += taken ? i->jt : i->jf;
+            break;
+        }
+        case BPF_RET:
+            return BPF_RVAL(i->code) == BPF_A ? a : k;
+        case BPF_MISC:
+            if (BPF_MISCOP(i->code) == BPF_TAX) x = a;
+            else a = x;
+            break;
+        default:
+            return SECCOMP_RET_TRACE;
+        }
+    }
+    return SECCOMP_RET_TRACE; /* ran off the end: the kernel refuses such a program */
+}
+
+/* A syscall-entry or -exit stop of an adopted process. */
+static void outside_syscall(Core *c, Task *t, int tid) {
+    struct th_syscall_info info;
+    memset(&info, 0, sizeof info);
+    long n = ptrace(TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
+    if (n > 0 && info.op == SI_EXIT && t->pending.len) {
+        record_exit(c, t, tid, info.exit.rval, PTRACE_SYSCALL);
+        return;
+    }
+    if (n <= 0 || info.op != SI_ENTRY) {
+        ptrace(PTRACE_SYSCALL, tid, 0, 0);
+        return;
+    }
+    t->pending.len = 0;
+    struct seccomp_data d;
+    memset(&d, 0, sizeof d);
+    d.nr = (int)info.entry.nr;
+    d.arch = info.arch;
+    d.instruction_pointer = info.instruction_pointer;
+    memcpy(d.args, info.entry.args, sizeof d.args);
+    uint32_t action = outside_verdict(c->filter, c->filter_len, &d) & SECCOMP_RET_ACTION_FULL;
+    if (action != SECCOMP_RET_TRACE && action != SECCOMP_RET_USER_NOTIF) {
+        ptrace(PTRACE_SYSCALL, tid, 0, 0); /* the application would run it unstopped */
+        return;
+    }
+    c->outside_events++;
+    record_entry(c, t, tid, &info, PTRACE_SYSCALL);
+}
+
+/* Every stop of an adopted process: lifecycle as in on_stop, resumed with PTRACE_SYSCALL. */
+static void outside_stop(Core *c, Task *t, int tid, int status) {
+    int sig = WSTOPSIG(status), event = status >> 16, deliver = 0;
+    if (sig == (SIGTRAP | 0x80)) {
+        outside_syscall(c, t, tid);
+        return;
+    }
+    if (event == 0) {
+        deliver = sig; /* signal-delivery stop: pass it on */
+    } else if (event == PTRACE_EVENT_STOP) {
+        if (t->fresh) {
+            t->fresh = 0;
+        } else if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU) {
+            ptrace(PTRACE_LISTEN, tid, 0, 0); /* group stop, as in on_stop */
+            return;
+        }
+    } else if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK ||
+               event == PTRACE_EVENT_CLONE) {
+        unsigned long msg = 0;
+        ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
+        int child = (int)msg;
+        if (!task_get(&c->ptasks, child, 0)) {
+            int thread = 0;
+            if (event == PTRACE_EVENT_CLONE) {
+                int tg = tgid_of(child, NULL), mytg = tgid_of(tid, NULL);
+                thread = tg > 0 && tg == mytg;
+            }
+            Task *k = task_get(&c->ptasks, child, 1); /* may move t: not used below */
+            if (k) k->outside = 1;
+            emit_new_task(c, &c->enc_ptrace, tid, child, thread, 0);
+        }
+    } else if (event == PTRACE_EVENT_EXEC) {
+        unsigned long former = 0;
+        ptrace(PTRACE_GETEVENTMSG, tid, 0, &former);
+        if ((int)former != tid) task_del(&c->ptasks, (int)former);
+        emit_exec(c, &c->enc_ptrace, tid, (int)former, 0);
+        Task *now = task_get(&c->ptasks, tid, 0);
+        if (now) now->fresh = 0;
+    }
+    ptrace(PTRACE_SYSCALL, tid, 0, deliver);
+}
+
+/* A task first seen at its own stop (before its parent's fork event): outside if the
+ * task it came from is. */
+static void outside_inherit(Core *c, Task *t, int from) {
+    Task *p = from > 0 ? task_get(&c->ptasks, from, 0) : NULL;
+    if (p && p->outside) t->outside = 1;
+}
+
 static void on_stop(Core *c, int tid, int status) {
     int sig = WSTOPSIG(status), event = status >> 16;
     Task *t = task_get(&c->ptasks, tid, 0);
@@ -1226,7 +1404,12 @@ static void on_stop(Core *c, int tid, int status) {
         pid_t ppid = 0;
         int tgid = tgid_of(tid, &ppid);
         t = task_get(&c->ptasks, tid, 1);
+        if (t && tgid > 0) outside_inherit(c, t, tgid == tid ? ppid : tgid);
         if (tgid > 0) emit_new_task(c, &c->enc_ptrace, tgid == tid ? ppid : tgid, tid, tgid != tid, 0);
+    }
+    if (t && t->outside) {
+        outside_stop(c, t, tid, status);
+        return;
     }
     if (event == PTRACE_EVENT_SECCOMP) {
         on_seccomp_stop(c, t, tid);
@@ -1310,19 +1493,22 @@ static void follow(Core *c, pid_t tid) {
 /* ---- processes outside the application's tree (ECS Exec, docker exec) ------------
  * Python's scanner (agent/outside.py) finds them in /proc and calls adopt(pid); the
  * wait thread, the only one that may be their tracer, seizes them when woken by
- * ADOPT_SIGNAL (or at its next event). They have no seccomp filter: what they and their
- * children run comes from the ptrace lifecycle (fork, exec, exit), not syscall stops.
+ * ADOPT_SIGNAL (or at its next event). They have no seccomp filter: they and their
+ * children run under PTRACE_SYSCALL (see outside_stop) and take the application's events.
  * No EXITKILL: a shell someone opened does not die with the agent. */
 #define ADOPT_SIGNAL (SIGRTMIN + 4)
-#define ADOPT_OPTIONS (PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC)
+#define ADOPT_OPTIONS                                                                      \
+    (PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |    \
+     PTRACE_O_TRACESYSGOOD)
 
 static void adopt_wake(int sig) { (void)sig; }
 
 static void adopt_queued(Core *c) {
-    int q[ADOPT_MAX], n;
+    int q[ADOPT_MAX], sys[ADOPT_MAX], n;
     pthread_mutex_lock(&c->adopt_mu);
     n = c->adopt_n;
     memcpy(q, c->adopt_q, sizeof(int) * (size_t)n);
+    memcpy(sys, c->adopt_sys, sizeof(int) * (size_t)n);
     c->adopt_n = 0;
     pthread_mutex_unlock(&c->adopt_mu);
     for (int i = 0; i < n; i++) {
@@ -1334,20 +1520,31 @@ static void adopt_queued(Core *c) {
         pid_t ppid = 0;
         tgid_of(q[i], &ppid);
         Task *t = task_get(&c->ptasks, q[i], 1);
-        if (t) t->fresh = 0; /* PTRACE_SEIZE does not stop it: no attach stop to skip */
+        if (t && sys[i]) {
+            /* Stop it now (it may sit in a read for long), to resume it with syscall
+             * stops: that stop is the attach stop outside_stop skips. */
+            t->outside = 1;
+            t->fresh = ptrace(PTRACE_INTERRUPT, q[i], 0, 0) == 0;
+        } else if (t) {
+            t->fresh = 0; /* lifecycle only: SEIZE does not stop it, no attach stop */
+        }
         c->adopted++;
         emit_new_task(c, &c->enc_ptrace, ppid, q[i], 0, 2); /* 2: found outside the tree */
     }
 }
 
-/* adopt(pid) -> True when queued for the wait thread (ptrace only). */
+/* adopt(pid, syscalls=True) -> True when queued for the wait thread (ptrace only);
+ * syscalls: follow its syscalls too, not only its lifecycle. */
 static PyObject *Core_adopt(Core *c, PyObject *args) {
-    int pid;
-    if (!PyArg_ParseTuple(args, "i", &pid)) return NULL;
+    int pid, syscalls = 1;
+    if (!PyArg_ParseTuple(args, "i|p", &pid, &syscalls)) return NULL;
     if (!c->use_ptrace || !c->wait_running) Py_RETURN_FALSE;
     pthread_mutex_lock(&c->adopt_mu);
     int queued = c->adopt_n < ADOPT_MAX;
-    if (queued) c->adopt_q[c->adopt_n++] = pid;
+    if (queued) {
+        c->adopt_sys[c->adopt_n] = syscalls;
+        c->adopt_q[c->adopt_n++] = pid;
+    }
     pthread_mutex_unlock(&c->adopt_mu);
     if (queued) pthread_kill(c->wait_thread, ADOPT_SIGNAL);
     return PyBool_FromLong(queued);
@@ -1664,7 +1861,7 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     (void)noargs;
     pthread_mutex_lock(&c->mu);
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K}", "stops",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
         (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
@@ -1672,7 +1869,8 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
         "sync_wakeup", c->sync_wakeup, "exit_status", c->exit_status, "pending_bytes",
         (Py_ssize_t)(c->out.len - c->out_start), "tracer_migrations", (unsigned long long)c->migrations,
         "notify_threads", c->notify_started, "adopted", (unsigned long long)c->adopted,
-        "adopt_failed", (unsigned long long)c->adopt_failed);
+        "adopt_failed", (unsigned long long)c->adopt_failed, "outside_events",
+        (unsigned long long)c->outside_events);
     pthread_mutex_unlock(&c->mu);
     return d;
 }

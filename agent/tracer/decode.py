@@ -149,6 +149,10 @@ def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
         "fd.name": at_path(r, arg, dirfd),
         "evt.arg.flags": canonical_open_flags(flags, r.arch),
     }
+    # The path as passed (Falco's fd.nameraw: `../` kept), when it is not fd.name.
+    raw = string(r, arg)
+    if raw is not None and raw != fields["fd.name"]:
+        fields["fd.nameraw"] = raw
     if r.has_result:
         truth.opened(r, fields)
     return fields

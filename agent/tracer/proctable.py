@@ -180,7 +180,7 @@ class ProcessTable:
                 if kind == R.KIND_NEW_TASK:
                     self._new_task(r.tid, r.args[0], bool(r.args[1]), r if r.args[2] else None)
                     if r.args[2] == 2:  # seized outside the tree: report what it runs
-                        self._found_outside(r.tid, out)
+                        self._found_outside(r.tid, r.ts, out)
                 elif kind == R.KIND_EXEC:
                     self._exec(r, out)
                 elif kind == R.KIND_EXIT:
@@ -201,7 +201,7 @@ class ProcessTable:
                 return
             self.teaching += hit[5]
             rel = None  # hand it over
-        event = Event(ts, hit[0], tid, proc, dict(hit[1]))
+        event = Event(ts, hit[0], tid, proc, dict(hit[1]), self._tags(tgid))
         if flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(flags))
         if rel is not None and not self._judge(event, hit):
@@ -263,12 +263,16 @@ class ProcessTable:
                 self._decoded.clear()
             # a copy: the stages add to `fields`
             hit = self._decoded[content] = [etype, dict(fields), None, 0, False, False]
-        event = Event(r.ts, etype, tid, self.procs[tgid], fields)
+        event = Event(r.ts, etype, tid, self.procs[tgid], fields, self._tags(tgid))
         if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(r.flags))
         if self.relevance is not None and not self._judge(event, hit):
             return
         out.append(event)
+
+    def _tags(self, tgid: int) -> set[str]:
+        """An adopted process's syscalls are tagged as its execs are."""
+        return {OUTSIDE_TAG} if tgid in self.outside else set()
 
     def _set_ids(self, tgid: int, ids: bytes, status: bytes | None) -> None:
         _ruid, euid, _rgid, egid = (int(x) for x in ids.split())
@@ -389,20 +393,21 @@ class ProcessTable:
         self.procs[pid] = proc
         if pending is not None:
             fields["evt.res"] = 0
-            out.append(Event(pending.ts, pending.etype, pid, proc, fields))
-        elif pid in self.outside:  # no seccomp filter there: the exec stop is all we get
-            self._outside_exec(pid, proc, out)
+            out.append(Event(pending.ts, pending.etype, pid, proc, fields, self._tags(pid)))
+        elif pid in self.outside:  # its execve entry came before the adoption
+            self._outside_exec(pid, proc, out, r.ts)
 
-    def _found_outside(self, pid: int, out: list[Event]) -> None:
+    def _found_outside(self, pid: int, ts: int, out: list[Event]) -> None:
+        """Seized at `ts`: what it runs now is reported as its execve."""
         self.outside.add(pid)
         proc = self.procs.get(pid)
         if proc is not None:
-            self._outside_exec(pid, proc, out)
+            self._outside_exec(pid, proc, out, ts)
 
     @staticmethod
-    def _outside_exec(pid: int, proc: ProcInfo, out: list[Event]) -> None:
+    def _outside_exec(pid: int, proc: ProcInfo, out: list[Event], ts: int = 0) -> None:
         fields: dict[str, Any] = {"fd.name": proc.exepath, "evt.res": 0}
-        out.append(Event(time.time_ns(), "execve", pid, proc, fields, {OUTSIDE_TAG}))
+        out.append(Event(ts or time.time_ns(), "execve", pid, proc, fields, {OUTSIDE_TAG}))
 
     def _exit(self, tid: int, out: list[Event]) -> None:
         self.outside.discard(tid)
@@ -453,7 +458,7 @@ class ProcessTable:
         p.fields.pop("comm", None)
         p.fields["evt.arg.argv"] = list(p.fields.pop("argv", ()))
         p.fields["evt.failed"] = True
-        out.append(Event(p.ts, p.etype, p.tid, self.procs[tgid], p.fields))
+        out.append(Event(p.ts, p.etype, p.tid, self.procs[tgid], p.fields, self._tags(tgid)))
 
     def _exec_from_proc(self, pid: int, p: Pending, out: list[Event]) -> None:
         before = self.procs.get(pid)

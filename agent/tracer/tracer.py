@@ -171,6 +171,7 @@ class Tracer:
             "notifications_invalid": s["notifications_invalid"],
             "outside_adopted": s.get("adopted", 0),
             "outside_adopt_failed": s.get("adopt_failed", 0),
+            "outside_events": s.get("outside_events", 0),
             "processes": self.table.processes if self.table else 0,
             # Repeats of events that could not matter (no sink takes events, no rule can
             # fire, no stage learns from them): counted here, never made into objects.

@@ -13,6 +13,7 @@ the scan interval (0.1 s) is.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,16 @@ APP = (
     "while not os.path.exists(sys.argv[1]):\n    time.sleep(0.02)\n"
 )
 # What the intruder runs: sleeps make the no-ptrace scan (0.1 s) see the shell and `sleep`.
-INTRUDER = "sleep 0.5; id > /dev/null; uname -a > /dev/null; sleep 0.6"
+# It reads /etc/shadow and connects to a mining-pool port (UDP: no listener needed), as
+# the application's own processes would be caught doing.
+CONNECT = (
+    "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+    "s.connect(('127.0.0.1', 3333))"
+)
+INTRUDER = (
+    "sleep 0.5; id > /dev/null; uname -a > /dev/null; cat /etc/shadow > /dev/null; "
+    f'{sys.executable} -c "{CONNECT}"; sleep 0.6'
+)
 
 
 def _ns(stamp: str) -> int:
@@ -52,21 +62,32 @@ def _agent_pid(unshare: subprocess.Popen[str]) -> int:
 
 
 def _wait_for(path: Path) -> None:
-    for _ in range(1500):
+    for _ in range(6000):  # 120 s: the emulated 5.10 VM starts Python slowly
         if path.exists():
             return
         time.sleep(0.02)
     raise AssertionError(f"{path} never appeared: the agent did not start the application")
 
 
-def run_with_intruder(tmp: Path, backend: str) -> tuple[list[dict[str, Any]], int, str]:
+def run_with_intruder(
+    tmp: Path,
+    backend: str,
+    *,
+    rules: list[str] | None = None,
+    enter: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    tracer: str = "",
+) -> tuple[list[dict[str, Any]], int, str]:
+    """enter: the command that enters the namespaces, "{pid}" standing for the agent's
+    (default: nsenter running INTRUDER); rules: the rule files (default: the default's)."""
     if shutil.which("unshare") is None or shutil.which("nsenter") is None:
         pytest.fail("unshare and nsenter are required (util-linux)")
     records = tmp / "records.jsonl"
     stop = tmp / "stop"
-    config, prefix = with_backend("", backend)
+    config, prefix = with_backend(f"[tracer]\n{tracer}\n" if tracer else "", backend)
     cfg = tmp / "th.toml"
-    cfg.write_text(f'{config}\n[sinks.out]\ntype = "file"\npath = "{records}"\n'
+    files = f"[filters.rules]\nfiles = {json.dumps(rules)}\n" if rules else ""
+    cfg.write_text(f'{config}\n{files}[sinks.out]\ntype = "file"\npath = "{records}"\n'
                    'inputs = ["events", "alerts"]\n')  # fmt: skip
     cmd = ["unshare", "-p", "-f", "--mount-proc", *prefix, *AGENT, "run", "--config", str(cfg)]
     agent_proc = subprocess.Popen(
@@ -74,16 +95,19 @@ def run_with_intruder(tmp: Path, backend: str) -> tuple[list[dict[str, Any]], in
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         agent = _agent_pid(agent_proc)
         _wait_for(Path(f"{stop}.ready"))
         time.sleep(0.3)  # the scanner has run at least once
         entered = time.time_ns()
+        into = ["nsenter", "-t", "{pid}", "-p", "-m", "/bin/sh", "-c", INTRUDER]
         subprocess.run(
-            ["nsenter", "-t", str(agent), "-p", "-m", "/bin/sh", "-c", INTRUDER],
+            [a.replace("{pid}", str(agent)) for a in enter or into],
             check=True,
             timeout=30,
+            stdout=subprocess.DEVNULL,
         )
         time.sleep(0.3)
         stop.touch()
@@ -110,10 +134,64 @@ def test_shell_entered_from_outside_is_recorded(tmp_path: Path, tracer_backend: 
     found_after = (_ns(shell["time"]) - entered) / 1e9
     print(f"\n{tracer_backend}: shell found {found_after:.3f} s after nsenter started")
     assert found_after < 5.0  # one scan (0.1 s) here; the emulated 5.10 VM is much slower
+    alerts = {r["rule"]: r["output_fields"] for r in records if "rule" in r}
     if tracer_backend != "notify_no_ptrace":  # followed: even a millisecond's command
-        assert {"sleep 0.5", "id", "uname -a", "sleep 0.6"} <= set(cmds), cmds
+        assert {"sleep 0.5", "id", "uname -a", "cat /etc/shadow", "sleep 0.6"} <= set(cmds), cmds
         assert "outside" in err and "followed with ptrace" in err
+        # Its syscalls are recorded as the application's are (PTRACE_SYSCALL and the
+        # application's own seccomp program), with the kernel's answer at the exit.
+        fields = [r["output_fields"] for r in outside]
+        shadow = [f for f in fields if f["evt.type"] in ("open", "openat")
+                  and f.get("fd.name") == "/etc/shadow" and f["proc.name"] == "cat"]  # fmt: skip
+        assert shadow and shadow[0]["evt.res"] >= 0, fields  # the fd
+        conn = [f for f in fields if f["evt.type"] == "connect" and f.get("fd.rport") == 3333]
+        assert conn and conn[0]["evt.res"] == 0 and conn[0]["fd.rip"] == "127.0.0.1", conn
+        # Only the profile's syscalls: sh's and python's reads, writes, mmaps are not.
+        assert not {f["evt.type"] for f in fields} & {"read", "write", "mmap", "close"}
+        assert alerts["Read sensitive file by unexpected program"]["proc.name"] == "cat"
+        assert alerts["Connection to a mining pool port"]["fd.rport"] == 3333
     # Nothing of the application itself is tagged as outside.
     assert not [c for c in cmds if "os.path.exists" in c]
-    alerts = {r["rule"] for r in records if "rule" in r}
     assert "Shell run in the container from outside the application" in alerts
+
+
+def test_outside_syscalls_off_follows_execs_only(tmp_path: Path) -> None:
+    """tracer.outside_syscalls = false: what they run, not what they open (no cost to a
+    busy sidecar process)."""
+    records, _, err = run_with_intruder(tmp_path, "ptrace", tracer="outside_syscalls = false")
+    outside = [r["output_fields"] for r in records
+               if "rule" not in r and "outside_tree" in r.get("tags", [])]  # fmt: skip
+    assert "cat /etc/shadow" in {f["proc.cmdline"] for f in outside}, err[-2000:]
+    assert {f["evt.type"] for f in outside} == {"execve"}
+    assert "execs only" in err
+
+
+FALCO = Path(__file__).parents[1] / "filters" / "falco"
+
+
+def test_terminal_shell_from_outside_fires_falcos_rule(tmp_path: Path, tracer_backend: str) -> None:
+    """Falco's stable "Terminal shell in container" acted out as it happens: a shell with
+    a terminal whose parent is not in the container (kubectl exec, docker exec -it, ECS
+    Exec). Needs Falco's file (TRACEHOUND_FALCO_RULES_DIR, as tests/filters/test_falco_e2e.py)
+    and container metadata (the rule's `container` macro): the test's ECS endpoint."""
+    falco = os.environ.get("TRACEHOUND_FALCO_RULES_DIR")
+    if not falco or shutil.which("script") is None:
+        pytest.skip("TRACEHOUND_FALCO_RULES_DIR is not set, or script(1) is missing")
+    sys.path.insert(0, str(FALCO))
+    from ecs_metadata import EcsMetadata
+
+    shell = "nsenter -t {pid} -p -m /bin/sh -c 'sleep 0.5; cat /etc/shadow > /dev/null; sleep 0.3'"
+    with EcsMetadata() as ecs:
+        records, _, err = run_with_intruder(
+            tmp_path,
+            tracer_backend,
+            rules=[str(Path(falco) / "falco_rules.yaml")],
+            enter=["script", "-qec", shell, "/dev/null"],
+            env={**os.environ, "ECS_CONTAINER_METADATA_URI_V4": ecs.url},
+        )
+    alerts = {r["rule"]: r["output_fields"] for r in records if "rule" in r}
+    term = alerts.get("Terminal shell in container")
+    assert term is not None, (sorted(alerts), err[-2000:])
+    assert term["proc.name"] == "sh" and term["proc.tty"] != 0 and term["proc.pname"] is None
+    if tracer_backend != "notify_no_ptrace":  # its open is seen too, and Falco's rule fires
+        assert alerts["Read sensitive file untrusted"]["proc.name"] == "cat"

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from tracehound.filters.falco.engine import RuleSource, load_rules
+from tracehound.filters.falco.fields import detect_privileged
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE / "falco"))
@@ -113,6 +114,7 @@ OUR_RULES = {
     "TH fresh binary executed",
     "TH package manager in task",
     "TH sensitive read without tty",
+    "TH path traversal read",
 }
 
 
@@ -146,6 +148,12 @@ def test_attack_fires_rules_built_on_falco_fields(
     read = f["TH sensitive read without tty"]
     assert read["proc.tty"] == 0 and read["proc.name"] == "python3"
     assert memfd["tags"] == ["memfd", "th"] and memfd["priority"] == "Critical"
+    trav = f["TH path traversal read"]
+    assert trav == {
+        "evt.time": trav["evt.time"],
+        "fd.name": "/etc/hostname",
+        "fd.nameraw": "/usr/share/../../etc/hostname",
+    }
 
 
 # ---- Falco's own files (not shipped: point TRACEHOUND_FALCO_RULES_DIR at them) ----
@@ -220,9 +228,16 @@ STABLE_EXPECTED = {
 
 
 # Acted out by attack.sh's extra steps (symlink, hardlink, packet socket, module load,
-# release_agent, TRACEME, /dev/shm, key search, shred). Symlink and socket are not in
-# the balanced profile: the derived selection traces them because these rules ask.
+# release_agent, TRACEME, /dev/shm, key search, shred, a server's late read, a path
+# traversal, a system user's login program, ssh to port 4444). Symlink and socket are
+# not in the balanced profile: the derived selection traces them because these rules ask.
+# "Terminal shell in container" is acted out by tests/agent/test_outside.py (a shell
+# entered from outside with a terminal); docs/rules.md lists the two left.
 MORE_STABLE = {
+    "Directory traversal monitored file read",
+    "Read sensitive file trusted after startup",
+    "System user interactive",
+    "Disallowed SSH Connection Non Standard Port",
     "Create Symlink Over Sensitive Files",
     "Create Hardlink Over Sensitive Files",
     "Packet socket created in container",
@@ -262,9 +277,20 @@ def test_falco_stable_rules_fire_with_the_default_tracer_config(
     cfg.write_text(f'[filters.rules]\nfiles = ["{d / "falco_rules.yaml"}"]\n')
     said = subprocess.run(["tracehound", "validate", str(cfg)], capture_output=True, text=True)
     assert said.returncode == 0, said.stdout + said.stderr
-    assert "can never fire" not in said.stdout and "capture_results" not in said.stdout
+    assert "can never fire" not in said.stdout and "note:" not in said.stdout
     assert "derived from the rules and sinks" in said.stdout
     alerts = run_attack(tmp_path, helper, [str(d / "falco_rules.yaml")], pinned=False, more=True)
     fired = {a["rule"] for a in alerts}
-    print("\nstable rules fired with the default tracer config:", sorted(fired))
+    print("\nstable rules fired with the default tracer config:", len(fired), sorted(fired))
     assert fired >= STABLE_EXPECTED | MORE_STABLE, sorted((STABLE_EXPECTED | MORE_STABLE) - fired)
+    by_rule = {a["rule"]: a["output_fields"] for a in alerts}
+    # fd.nameraw is the path as passed, fd.name the file the kernel opened.
+    trav = by_rule["Directory traversal monitored file read"]
+    assert (trav["fd.name"], trav["fd.nameraw"]) == ("/etc/shadow", "/usr/share/../../etc/shadow")
+    # The uid change of setpriv is followed (the rule reads user.name: setuid is traced).
+    assert by_rule["System user interactive"]["user.name"] == "nobody"
+    late = by_rule["Read sensitive file trusted after startup"]
+    assert late["proc.name"] == "nginx" and late["fd.name"] == "/etc/shadow"
+    # debugfs ran; the rule asks for a privileged container, which this one may not be
+    # (Fargate never is): it fires exactly when the agent holds every capability.
+    assert ("Debugfs Launched in Privileged Container" in fired) == detect_privileged()

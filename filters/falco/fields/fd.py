@@ -134,7 +134,9 @@ def _h_in_nets(v: Any, nets: tuple[Any, ...]) -> bool:
 
 
 define("fd.name", "str", arg("fd.name"))
-define("fd.nameraw", "str", arg("fd.name"))
+# The path as the application passed it (unresolved, `../` kept); the decoder keeps it
+# only when it differs from fd.name.
+define("fd.nameraw", "str", "e.fields.get('fd.nameraw', e.fields.get('fd.name'))")
 # written during this run
 define("fd.is_upper_layer", "bool", "_h_fd_written(_ctx, e)", cost=CALL, written=True)
 define("fd.directory", "str", "_h_fd_dir(e)", cost=CALL)

@@ -22,6 +22,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* userfaultfd(2): what kernel exploits create to stall a page fault. */
@@ -168,6 +169,33 @@ static int server(const char *cmd) {
     return 0;
 }
 
+/* A process that is not a shell starts another (a web app running a helper): argv[2..]. */
+static int spawn(char **argv) {
+    pid_t p = fork();
+    if (p == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(p, &status, 0);
+    return 0;
+}
+
+/* Read a file after `secs` seconds (a server long past its start-up, or a path-traversal
+ * bug reading what the request named), then stay a moment so /proc can be read. */
+static int late_read(const char *path, const char *secs) {
+    struct timespec t = {atoi(secs), 0}, linger = {0, 300 * 1000 * 1000};
+    nanosleep(&t, NULL);
+    char buf[256];
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        if (read(fd, buf, sizeof buf) < 0) buf[0] = 0;
+        close(fd);
+    }
+    nanosleep(&linger, NULL);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 1;
     const char *m = argv[1], *a = argc > 2 ? argv[2] : "";
@@ -184,5 +212,7 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "elevate")) return elevate();
     if (!strcmp(m, "server")) return server(a);
     if (!strcmp(m, "inject")) return inject();
+    if (!strcmp(m, "spawn") && argc > 2) return spawn(argv + 2);
+    if (!strcmp(m, "read")) return late_read(a, argc > 3 ? argv[3] : "0");
     return 1;
 }
