@@ -73,6 +73,7 @@ class SensitivePaths:
         self.any = _Matcher(cfg.prefixes, cfg.globs)
         self.write = _Matcher(cfg.write_prefixes, cfg.write_globs)
         self._cache: dict[tuple[str, bool], bool] = {}
+        self._tags: dict[tuple[object, ...], bool] = {}  # would_tag's answers
         self.tagged = 0
         # A hardlink is another name of the same file: with tracer.verify the opened
         # file's device and inode come along, and match the files found below the
@@ -95,6 +96,21 @@ class SensitivePaths:
             self.tagged += 1
 
     def would_tag(self, e: Event) -> bool:
+        """Whether `e` names a sensitive path: a function of its type, name, open flags and
+        file identity, so remembered per such key (bounded) for repeated events."""
+        f = e.fields
+        key = (e.type, f.get("fd.name"), f.get("evt.arg.flags"), f.get("fd.dev"), f.get("fd.ino"))
+        try:
+            hit = self._tags.get(key)
+        except TypeError:  # a value that cannot be a key
+            return self._would_tag(e)
+        if hit is None:
+            if len(self._tags) >= _CACHE_MAX:
+                self._tags.clear()
+            hit = self._tags[key] = self._would_tag(e)
+        return hit
+
+    def _would_tag(self, e: Event) -> bool:
         if e.type not in PATH_TYPES:
             return False
         path = e.fields.get("fd.name")

@@ -231,6 +231,7 @@ typedef struct Task {
     Buf pending; /* entry half of a record waiting for the exit stop */
     int tgid;    /* without ptrace: the thread group, read once from /proc */
     int exec_pending; /* without ptrace: this process called execve */
+    int exec_tid;     /* without ptrace: the thread of the process that called it */
     int ids_pending;  /* without ptrace: this thread called a setuid-family syscall */
     int outside;      /* adopted from outside the tree (or its child): PTRACE_SYSCALL stops */
 } Task;
@@ -821,6 +822,27 @@ static void emit_exit(Core *c, int tid, int status) {
 /* ---- the seccomp notify loop -------------------------------------------------- */
 static void wake_handler(int sig) { (void)sig; }
 
+/* Without ptrace, after `proc` called execve from thread exec_tid, thread `tid` stops.
+ * Only the leader's tid survives an exec, so only a leader's stop can show the new
+ * program: look at the process then (emit_exec). But when another thread called it,
+ * the leader may stop before the exec is done (the kernel has not yet killed it):
+ * while the exec'ing thread still exists, /proc shows the old program and settles
+ * nothing. A stop of the exec'ing thread itself (not the leader) means its execve
+ * failed and it went on (the pipeline reports that from the syscall record). */
+static void notify_exec_outcome(Core *c, Enc *e, Task *proc, int tid) {
+    if (tid == proc->tid) {
+        if (proc->exec_tid != proc->tid) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/task/%d", proc->tid, proc->exec_tid);
+            if (access(path, F_OK) == 0) return; /* still in its execve, or it failed */
+        }
+        proc->exec_pending = 0;
+        emit_exec(c, e, proc->tid, proc->tid, 1);
+    } else if (tid == proc->exec_tid) {
+        proc->exec_pending = 0;
+    }
+}
+
 /* Without ptrace: learn a thread the first time it stops (while it is stopped, so
  * /proc is stable), and look at a process again after it called execve. */
 static void notify_lifecycle(Core *c, Enc *e, int tid, int is_exec) {
@@ -837,15 +859,13 @@ static void notify_lifecycle(Core *c, Enc *e, int tid, int is_exec) {
         emit_new_task(c, e, tgid == tid ? ppid : tgid, tid, tgid != tid, 1);
     }
     Task *proc = t->tgid == tid ? t : task_get(&c->seen, t->tgid, 0);
-    /* Only the leader's tid survives an exec: another thread's stop may come before
-     * the exec is done (and /proc shows the old program), so it settles nothing. */
-    if (proc && proc->exec_pending && tid == t->tgid) {
-        proc->exec_pending = 0;
-        emit_exec(c, e, proc->tid, proc->tid, 1);
-    }
+    if (proc && proc->exec_pending) notify_exec_outcome(c, e, proc, tid);
     if (is_exec) {
         if (!proc && (proc = task_get(&c->seen, t->tgid, 1))) proc->tgid = t->tgid;
-        if (proc) proc->exec_pending = 1;
+        if (proc) {
+            proc->exec_pending = 1;
+            proc->exec_tid = tid;
+        }
     }
 out:
     pthread_mutex_unlock(&c->seen_mu);

@@ -8,8 +8,10 @@ to each syscall event.
 An execve is reported once its outcome is known: confirmed by the exec record
 (PTRACE_EVENT_EXEC), failed when the same thread makes another syscall or exits
 first. Without ptrace there are no lifecycle records: a process is read from
-/proc when first seen, and an execve is settled by looking at /proc when the
-process is next seen or after EXEC_SETTLE_NS (see settle_execs).
+/proc when first seen, and an execve is settled by the core's look at /proc at
+the process's first stop after the exec (an observed exec record), as failed by
+the exec'ing thread's next syscall, or from /proc after EXEC_SETTLE_NS (see
+settle_execs).
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ from tracehound.agent.tracer._ptrace import (
 )
 from tracehound.agent.tracer._ptrace import X32_SYSCALL_BIT as X32_BIT
 from tracehound.agent.tracer.decode import DECODERS, generic
+from tracehound.agent.tracer.pending import (
+    EXEC_SETTLE_MAX_NS,
+    EXEC_SETTLE_NS,
+    Pending,
+    in_exec,
+    ran,
+    took_effect,
+)
 from tracehound.agent.tracer.specs import (
     SETID,
     T_CMDLINE,
@@ -48,7 +58,6 @@ from tracehound.families import EXEC as _EXEC
 
 # Tag of the events of processes outside the application's tree (agent/outside.py).
 OUTSIDE_TAG = "outside_tree"
-EXEC_SETTLE_NS = 100_000_000  # without ptrace: settle an execve this long after it
 DECODED_MAX = 4096  # decoded records remembered (feed); forgotten all at once when full
 _IMMUTABLE = (str, int, float, bool, bytes, tuple, type(None))
 
@@ -73,19 +82,6 @@ class Relevance(Protocol):
 def _reusable(fields: dict[str, Any]) -> bool:
     """Fields that can be shared as a template: values nobody can change in place."""
     return all(v.__class__ in _IMMUTABLE for v in fields.values())
-
-
-@dataclasses.dataclass(slots=True)
-class _Pending:
-    """An execve whose outcome is not known yet."""
-
-    ts: int
-    etype: str
-    tid: int
-    fields: dict[str, Any]
-    # When the pipeline got it: a backlog must not make it look old before the
-    # process's next stop could even be handed over.
-    seen: int = dataclasses.field(default_factory=time.time_ns)
 
 
 def _read(path: str) -> str:
@@ -143,7 +139,7 @@ class ProcessTable:
         """`root`: the application's first process; `lifecycle`: ptrace records come."""
         self.procs: dict[int, ProcInfo] = {root.pid: root}
         self.tgid_of: dict[int, int] = {root.pid: root.pid}
-        self.pending: dict[int, _Pending] = {}  # by tid (by pid without lifecycle)
+        self.pending: dict[int, Pending] = {}  # by tid (by pid without lifecycle)
         self.lifecycle = lifecycle
         self.processes = 1
         self.outside: set[int] = set()  # processes found outside the tree, and their children
@@ -195,7 +191,7 @@ class ProcessTable:
         """_syscall() for a record whose fields were decoded before (no exec, no id change)."""
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
-        if key in self.pending and (self.lifecycle or tid in (self.pending[key].tid, tgid)):
+        if key in self.pending and (self.lifecycle or tid == self.pending[key].tid):
             self._settle(key, out)  # the same rule as in _syscall
         proc = self.procs[tgid]
         rel = self.relevance
@@ -237,10 +233,10 @@ class ProcessTable:
         tid = r.tid
         tgid = self.tgid_of.get(tid) or self._adopt(tid)
         key = tid if self.lifecycle else tgid
-        # Without ptrace, another thread's syscall may come from before the exec was
-        # done: only the exec'ing thread, or the leader (the one left after an exec),
-        # says the process went on.
-        if key in self.pending and (self.lifecycle or tid in (self.pending[key].tid, tgid)):
+        # Without ptrace, another thread's syscall (the leader's too) may come from
+        # before the exec was done: only the exec'ing thread going on says it failed.
+        # Success is the core's observed exec record, before the new program's stop.
+        if key in self.pending and (self.lifecycle or tid == self.pending[key].tid):
             self._settle(key, out)
         table = self.names.get(r.arch)
         name = table.get(r.nr) if table is not None else None
@@ -259,7 +255,7 @@ class ProcessTable:
         elif ids:  # without ptrace: the ids read at the first stop after a setuid
             self._set_ids(tgid, ids, r.blob(T_STATUS))
         if name in _EXEC:
-            self.pending[key] = _Pending(r.ts, etype, tid, fields)
+            self.pending[key] = Pending(r.ts, etype, tid, fields, r.nr)
             return
         hit = None
         if content is not None and ids is None and name not in SETID and _reusable(fields):
@@ -429,31 +425,34 @@ class ProcessTable:
         took effect (it now runs the argv asked for) or failed."""
         pid = r.tid
         p = self.pending.pop(pid, None)
-        if p is None:
-            return
         before = self.procs.get(pid)
         now = self._from_blobs(r, pid, before.ppid if before else 0, None)
-        if now.argv and now.argv == tuple(p.fields.get("argv", ())):
-            proc = dataclasses.replace(
-                now,
-                uid=before.uid if before else now.uid,
-                gid=before.gid if before else now.gid,
-                parent=before.parent if before else None,
-            )
-            self.procs[pid] = proc
+        if p is not None and not ran(now.argv, p):
+            self.pending[pid] = p
+            self._settle(pid, out, failed_only=True)
+            return
+        proc = dataclasses.replace(
+            now,
+            # argv as the execve passed it, as with ptrace (a script's #! words aside)
+            argv=tuple(p.fields["argv"]) if p is not None and "argv" in p.fields else now.argv,
+            uid=before.uid if before else now.uid,
+            gid=before.gid if before else now.gid,
+            parent=before.parent if before else None,
+        )
+        # Without a pending execve (already settled from /proc), the table still
+        # follows what the process runs now.
+        self.procs[pid] = proc
+        if p is not None:
             p.fields.pop("argv", None)
             truth.executed(p.fields, proc.name, proc.exepath)
             p.fields["evt.res"] = 0
             out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
-        else:
-            self.pending[pid] = p
-            self._settle(pid, out, failed_only=True)
 
     def _settle(self, key: int, out: list[Event], failed_only: bool = False) -> None:
         """The thread (or, without ptrace, the process) went on after an execve."""
         p = self.pending.pop(key)
         tgid = self.tgid_of.get(p.tid, key)
-        if not (self.lifecycle or failed_only) and self._exec_took_effect(tgid, p):
+        if not (self.lifecycle or failed_only) and took_effect(tgid, p):
             self._exec_from_proc(tgid, p, out)
             return
         p.fields.pop("comm", None)
@@ -461,19 +460,15 @@ class ProcessTable:
         p.fields["evt.failed"] = True
         out.append(Event(p.ts, p.etype, p.tid, self.procs[tgid], p.fields, self._tags(tgid)))
 
-    @staticmethod
-    def _exec_took_effect(pid: int, p: _Pending) -> bool:
-        """Without ptrace: the process now runs what the execve asked for."""
-        argv = tuple(_read(f"/proc/{pid}/cmdline").split("\0")[:-1])
-        return bool(argv) and argv == tuple(p.fields.get("argv", ()))
-
-    def _exec_from_proc(self, pid: int, p: _Pending, out: list[Event]) -> None:
+    def _exec_from_proc(self, pid: int, p: Pending, out: list[Event]) -> None:
         before = self.procs.get(pid)
         proc = self._from_proc(pid, before.ppid if before else 0)
-        if before is not None:
-            proc = dataclasses.replace(proc, parent=before.parent)
+        proc = dataclasses.replace(
+            proc,
+            argv=tuple(p.fields.pop("argv", proc.argv)),
+            parent=before.parent if before is not None else proc.parent,
+        )
         self.procs[pid] = proc
-        p.fields.pop("argv", None)
         truth.executed(p.fields, proc.name, proc.exepath)
         p.fields["evt.res"] = 0
         out.append(Event(p.ts, p.etype, p.tid, proc, p.fields))
@@ -485,8 +480,10 @@ class ProcessTable:
         ]:
             p = self.pending[key]
             tgid = self.tgid_of.get(p.tid, key)
-            if self._exec_took_effect(tgid, p):
+            if took_effect(tgid, p):
                 del self.pending[key]
                 self._exec_from_proc(tgid, p, out)
-            elif everything or not self.lifecycle:
+            elif everything or not (
+                self.lifecycle or (now_ns - p.seen < EXEC_SETTLE_MAX_NS and in_exec(tgid, p))
+            ):
                 self._settle(key, out)

@@ -21,6 +21,7 @@ PROGRAMS = {
     "int80": ["-O1", "-m32", "-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"],
     "sigtest": ["-O1"],
     "threadexec": ["-O1", "-pthread"],
+    "busyexec": ["-O1", "-pthread"],
     # the attacker's programs of test_truth.py
     "swapopen": ["-O1", "-pthread"],
     "swapconnect": ["-O1", "-pthread"],

@@ -238,6 +238,45 @@ def test_exec_from_thread_and_vfork(run_traced, programs: dict[str, Path]) -> No
     assert echo["proc.exepath"] == os.path.realpath("/bin/echo")
 
 
+def test_exec_from_a_thread_while_the_leader_keeps_stopping(
+    run_traced, programs: dict[str, Path]
+) -> None:
+    """The leader opens files in a loop while another thread execs: its stops that
+    come before the kernel replaced the program (without ptrace /proc still shows
+    the old one then) must not settle the exec as failed or name it after the old
+    program."""
+    res = run_traced([str(programs["busyexec"])])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "from-busy-thread\n"
+    execs = {e["fd.name"]: e for e in res.events("execve")}
+    echo = execs["/bin/echo"]
+    assert echo["proc.name"] == "echo" and echo["evt.res"] == 0, echo
+    assert "evt.failed" not in echo
+    assert echo["proc.pid"] == execs[str(programs["busyexec"])]["proc.pid"]
+    # the leader's opens are the old program's; the loop ran while the thread waited
+    opens = [e for e in res.events("openat") if e["fd.name"] == "/dev/null"]
+    assert opens and {e["proc.name"] for e in opens} == {"busyexec"}
+
+
+def test_a_script_exec_succeeds_on_every_backend(run_traced, tmp_path: Path) -> None:
+    """A #! script: the kernel runs its interpreter with the script's path, so
+    without ptrace /proc shows more argv words than the execve passed."""
+    script = tmp_path / "hello.sh"
+    script.write_text("#!/bin/sh\nexec cat /etc/hostname\n")
+    script.chmod(0o755)
+    res = run_traced(["sh", "-c", "./hello.sh one two; true"])
+    assert res.returncode == 0, res.stderr
+    run = next(e for e in res.events("execve") if e["fd.name"] == str(script))
+    assert run["evt.res"] == 0 and "evt.failed" not in run, run
+    assert run["proc.name"] == "hello.sh"
+    assert run["proc.cmdline"] == "hello.sh one two"
+    # sh looks cat up along PATH: the misses are failed execs, then cat runs
+    cats = [e for e in res.events("execve") if e["fd.name"].endswith("/cat")]
+    assert [e.get("evt.failed", False) for e in cats][-1] is False, cats
+    assert all(e["proc.name"] == "hello.sh" for e in cats[:-1])
+    assert cats[-1]["proc.pid"] == run["proc.pid"] and cats[-1]["proc.name"] == "cat"
+
+
 def test_x32_and_unknown_syscalls_are_traced(run_traced, programs: dict[str, Path]) -> None:
     res = run_traced([str(programs["x32open"])])
     assert res.returncode == 0, res.stderr

@@ -4,13 +4,20 @@ their process snapshots out. With lifecycle records (ptrace), nothing reads /pro
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import struct
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tracehound.agent.tracer import wire
 from tracehound.agent.tracer._ptrace import AUDIT_ARCH_X86_64
+from tracehound.agent.tracer.handoff import HandOff
+from tracehound.agent.tracer.pending import EXEC_SETTLE_MAX_NS, EXEC_SETTLE_NS
 from tracehound.agent.tracer.proctable import ProcessTable
 from tracehound.agent.tracer.specs import T_ARGV, T_CMDLINE, T_COMM, T_CWD, T_EXE, T_STR
 from tracehound.agent.tracer.syscalls import TABLES
@@ -111,6 +118,96 @@ def test_an_event_keeps_the_snapshot_of_its_time() -> None:
     assert exec_event.proc.exepath == "/bin/ls" and exec_event.proc.argv == ("ls",)
 
 
+# --- without ptrace: no lifecycle records but the core's look at /proc -------------
+
+
+def observed(pid: int, exe: bytes, cmdline: bytes, ran: bytes = b"") -> bytes:
+    """The core's look at a process at its first stop after an execve (no ptrace).
+    The kernel's comm is the basename of the file executed (`ran`: a script)."""
+    comm = (ran or exe).rsplit(b"/", 1)[-1][:15]
+    blobs = {(T_EXE, 0): exe, (T_CMDLINE, 0): cmdline, (T_COMM, 0): comm, (T_CWD, 0): b"/app"}
+    return rec(wire.KIND_EXEC, pid, args=(pid, 1), blobs=blobs)
+
+
+NO_PTRACE_CASES: list[tuple[str, list[bytes], list[dict[str, Any]]]] = [
+    ("a thread's exec: the leader's stop before the exec is done settles nothing", [
+        fork(102, 100, thread=True), execve(102, b"/bin/cat", b"cat\0/f\0"),
+        openat(100, b"/still-sh"),
+        observed(100, b"/usr/bin/cat", b"cat\0/f\0"), openat(100, b"/f")],
+     [ev("openat", 100, 100, 1, "sh", "/still-sh"),
+      ev("execve", 102, 100, 1, "cat", "/bin/cat", res=0),
+      ev("openat", 100, 100, 1, "cat", "/f")]),
+    ("a thread's exec failed: that thread went on", [
+        fork(102, 100, thread=True), execve(102, b"/nope", b"nope\0"),
+        openat(100, b"/a"), openat(102, b"/b")],
+     [ev("openat", 100, 100, 1, "sh", "/a"),
+      ev("execve", 102, 100, 1, "sh", "/nope", failed=True),
+      ev("openat", 102, 100, 1, "sh", "/b")]),
+    ("a script runs under its interpreter, with its path in argv", [
+        execve(100, b"/app/run.sh", b"./run.sh\0x\0"),
+        observed(100, b"/usr/bin/dash", b"/bin/sh\0./run.sh\0x\0", b"run.sh"), openat(100, b"/c")],
+     [ev("execve", 100, 100, 1, "run.sh", "/app/run.sh", res=0),
+      ev("openat", 100, 100, 1, "run.sh", "/c")]),
+    ("the leader's own exec failed: /proc shows the old argv", [
+        execve(100, b"/bin/ls", b"ls\0"), observed(100, b"/bin/sh", b"sh\0-c\0x\0")],
+     [ev("execve", 100, 100, 1, "sh", "/bin/ls", failed=True)]),
+    ("an exec settled before the core's look: the table still follows the program", [
+        execve(100, b"/nope", b"nope\0"), openat(100, b"/d"),
+        observed(100, b"/usr/bin/ls", b"ls\0"), openat(100, b"/e")],
+     [ev("execve", 100, 100, 1, "sh", "/nope", failed=True),
+      ev("openat", 100, 100, 1, "sh", "/d"),
+      ev("openat", 100, 100, 1, "ls", "/e")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "records", "expected"), NO_PTRACE_CASES, ids=[c[0] for c in NO_PTRACE_CASES]
+)
+def test_records_to_events_without_ptrace(
+    name: str, records: list[bytes], expected: list[dict[str, Any]]
+) -> None:
+    table = ProcessTable(ROOT, lifecycle=False)
+    out: list[Event] = []
+    table.feed(b"".join(records), out)
+    assert [summary(e) for e in out] == expected
+
+
+def test_a_slow_exec_is_not_settled_while_its_thread_is_inside_it() -> None:
+    """Without ptrace, an execve not settled after EXEC_SETTLE_NS is looked at in
+    /proc: while its thread is still in that syscall (here a real process blocked
+    in the syscall the record names), it is not called failed, until
+    EXEC_SETTLE_MAX_NS."""
+    machine = {"x86_64": "x86_64", "aarch64": "aarch64"}[os.uname().machine]
+    nr = {n: k for k, n in TABLES[machine].items()}
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        deadline = time.monotonic() + 10
+        want = str(nr["clock_nanosleep"]).encode()
+        while Path(f"/proc/{sleeper.pid}/syscall").read_bytes().split(b" ")[0] != want:
+            assert time.monotonic() < deadline, "sleep never blocked in clock_nanosleep"
+            time.sleep(0.01)
+        root = dataclasses.replace(ROOT, pid=sleeper.pid, argv=("sleep", "60"))
+        # The sleeper stands for a thread blocked in its execve: the number /proc shows
+        # is compared with the record's. Not in it (openat): failed at the first look.
+        for in_it, settled_at_first_look in ((nr["clock_nanosleep"], False), (nr["openat"], True)):
+            table = ProcessTable(root, lifecycle=False)
+            out: list[Event] = []
+            table.feed(execve(sleeper.pid, b"/bin/true", b"true\0"), out)
+            table.pending[sleeper.pid].nr = in_it
+            seen = table.pending[sleeper.pid].seen
+            table.settle_execs(seen + EXEC_SETTLE_NS // 2, out)
+            assert out == []  # too early to look
+            table.settle_execs(seen + EXEC_SETTLE_NS + 1, out)
+            assert len(out) == int(settled_at_first_look)
+            table.settle_execs(seen + EXEC_SETTLE_MAX_NS + 1, out)
+            assert [(e.type, e.fields.get("evt.failed"), e.proc.name) for e in out] == [
+                ("execve", True, "sh")
+            ]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
 # ---- equal records: decoded once, each its own event ----
 
 
@@ -167,3 +264,29 @@ def test_events_that_cannot_matter_are_counted_not_handed_over() -> None:
     out.clear()
     table.feed(openat(100, b"/boring") * 2, out)
     assert out == [] and table.filtered == 5 and chain.asked[-1] == "/boring"
+
+
+class _Core:
+    """The core's drain(): the records in shares, with what is left after each."""
+
+    def __init__(self, shares: list[bytes]) -> None:
+        self.shares = shares
+
+    def drain(self, _max: int) -> tuple[bytes, int]:
+        if not self.shares:
+            return b"", 0
+        data = self.shares.pop(0)
+        return data, sum(len(s) for s in self.shares)
+
+
+def test_a_share_of_filtered_events_does_not_end_the_drain() -> None:
+    # "No batches" is how the pipeline learns that nothing is left: a share whose
+    # events were all filtered must not look like that while more shares wait.
+    handoff = HandOff(1000, block=False)
+    table = ProcessTable(ROOT, lifecycle=True)
+    handoff.relevance = _Chain()
+    handoff.attach(_Core([openat(100, b"/boring") * 3, openat(100, b"/boring"),
+                          openat(100, b"/etc/shadow")]), table)  # fmt: skip
+    batches = handoff.drain()
+    assert [e.fields["fd.name"] for b in batches for e in b] == ["/etc/shadow"]
+    assert table.filtered == 4 and handoff.drain() == []
