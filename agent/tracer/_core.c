@@ -2111,9 +2111,11 @@ static PyObject *probe_ptrace(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
     int err = 0;
+    pid_t agent = getpid();
     Py_BEGIN_ALLOW_THREADS
     pid_t pid = fork();
     if (pid == 0) {
+        die_with(agent); /* else an agent killed now leaves it stopped for ever */
         raise(SIGSTOP);
         _exit(0);
     }

@@ -46,8 +46,13 @@ class HandOff:
             return []
         closed = self.closed
         events: list[Event] = []
-        data, left = self.core.drain(DRAIN_MAX_BYTES)
-        self.table.feed(data, events)
+        while True:
+            data, left = self.core.drain(DRAIN_MAX_BYTES)
+            self.table.feed(data, events)
+            # A share whose events were all filtered (proctable: relevance) hands over
+            # nothing: take the next one, so that "no batches" still means "nothing left".
+            if events or not data or not left:
+                break
         self.table.settle_execs(time.time_ns(), events, everything=closed and not left)
         if self.injected:  # the same list: the scanner holds its append
             events += self.injected

@@ -112,8 +112,20 @@ def _children_of(pid: int) -> list[int]:
     return [int(x) for x in out.stdout.split()]
 
 
-def test_the_application_dies_with_the_agent(tmp_path: Path, tracer_backend: str) -> None:
-    """Never run on unobserved: SIGKILL the agent, the application goes too."""
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+@pytest.mark.parametrize("moment", ["first_child", "application_running"])
+def test_the_application_dies_with_the_agent(
+    tmp_path: Path, tracer_backend: str, moment: str
+) -> None:
+    """Never run on unobserved: SIGKILL the agent, the application goes too. Killed the
+    moment a child exists (a probe's or the application's: fork to prctl is the window
+    die_with() closes), or once the application runs; every child must go."""
     config, prefix = with_backend("", tracer_backend)
     cfg = write_config(tmp_path / "c.toml", tmp_path / "r.jsonl", config)
     agent = subprocess.Popen(
@@ -121,24 +133,31 @@ def test_the_application_dies_with_the_agent(tmp_path: Path, tracer_backend: str
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def ready(children: list[int]) -> bool:
+        if moment == "first_child":
+            return bool(children)
+        return any(_comm(c) == "sleep" for c in children)
+
     # Generous: under scripts/kernel-tests (an emulated guest) Python starts slowly.
     deadline = time.monotonic() + 180
-    while not (apps := _children_of(agent.pid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert apps, "the application never started"
-    app = apps[0]
+    while not ready(apps := _children_of(agent.pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ready(apps), "the application never started"
     agent.send_signal(signal.SIGKILL)
     agent.wait(10)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(app, 0)
-        except ProcessLookupError:
-            return
-        # a zombie re-parented to init counts as gone once reaped; give it a moment
+    while (alive := [p for p in apps if _running(p)]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    state = Path(f"/proc/{app}/stat").read_text().split()[2]
-    assert state == "Z", f"application {app} still running (state {state})"
+    assert not alive, f"children of the agent still running: {[(p, _comm(p)) for p in alive]}"
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (one re-parented to init counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 @pytest.fixture(scope="module")

@@ -77,7 +77,7 @@ def test_alerts_only_filters_repeats_and_keeps_every_alert(
     # Nothing is filtered when a sink takes events; most is, when none does.
     assert estats["filtered"] == 0
     assert fstats["filtered"] >= 200, fstats
-    assert fstats["events_in"] + fstats["filtered"] <= fstats["events"] + 1
+    assert fstats["events_in"] + fstats["filtered"] == fstats["events"], fstats  # none lost
     assert _summary(filtered) == _summary(everything)
     shadow = [a for a in filtered if a["rule"] == READ_SENSITIVE]
     assert [a["output_fields"]["fd.name"] for a in shadow] == ["/etc/shadow"] * 2

@@ -16,6 +16,7 @@ import pytest
 
 from tracehound.agent.tracer import wire
 from tracehound.agent.tracer._ptrace import AUDIT_ARCH_X86_64
+from tracehound.agent.tracer.handoff import HandOff
 from tracehound.agent.tracer.pending import EXEC_SETTLE_MAX_NS, EXEC_SETTLE_NS
 from tracehound.agent.tracer.proctable import ProcessTable
 from tracehound.agent.tracer.specs import T_ARGV, T_CMDLINE, T_COMM, T_CWD, T_EXE, T_STR
@@ -263,3 +264,29 @@ def test_events_that_cannot_matter_are_counted_not_handed_over() -> None:
     out.clear()
     table.feed(openat(100, b"/boring") * 2, out)
     assert out == [] and table.filtered == 5 and chain.asked[-1] == "/boring"
+
+
+class _Core:
+    """The core's drain(): the records in shares, with what is left after each."""
+
+    def __init__(self, shares: list[bytes]) -> None:
+        self.shares = shares
+
+    def drain(self, _max: int) -> tuple[bytes, int]:
+        if not self.shares:
+            return b"", 0
+        data = self.shares.pop(0)
+        return data, sum(len(s) for s in self.shares)
+
+
+def test_a_share_of_filtered_events_does_not_end_the_drain() -> None:
+    # "No batches" is how the pipeline learns that nothing is left: a share whose
+    # events were all filtered must not look like that while more shares wait.
+    handoff = HandOff(1000, block=False)
+    table = ProcessTable(ROOT, lifecycle=True)
+    handoff.relevance = _Chain()
+    handoff.attach(_Core([openat(100, b"/boring") * 3, openat(100, b"/boring"),
+                          openat(100, b"/etc/shadow")]), table)  # fmt: skip
+    batches = handoff.drain()
+    assert [e.fields["fd.name"] for b in batches for e in b] == ["/etc/shadow"]
+    assert table.filtered == 4 and handoff.drain() == []
