@@ -6,10 +6,13 @@ no SYNC_WAKE_UP (6.6+), no WAIT_KILLABLE_RECV (5.19+), no PIDFD_THREAD (6.9+).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from pathlib import Path
 
-from th_support import AGENT
+import pytest
+from th_support import AGENT, write_config
 
 from tracehound.agent.tracer import backend as be
 
@@ -53,3 +56,24 @@ def test_without_ptrace_auto_still_runs_on_notification() -> None:
     chosen = be.choose("auto", no_ptrace)
     assert chosen.name == "seccomp_notify" and not chosen.ptrace
     assert "ptrace is not permitted (EPERM)" in chosen.reason
+
+
+def test_seccomp_notify_with_ptrace_runs_to_the_end_here(tmp_path: Path) -> None:
+    """`auto` does not pick it before 6.6, but a user can: seccomp_notify with ptrace
+    for the lifecycle must run a program to its end on this kernel too (it was once
+    seen hanging after the first stop on 5.10)."""
+    if be.probe().ptrace_errno:
+        pytest.skip("ptrace is not permitted here")
+    records = tmp_path / "records.jsonl"
+    cfg = write_config(tmp_path / "notify.toml", records, '[tracer]\nbackend = "seccomp_notify"\n')
+    done = subprocess.run(
+        [*AGENT, "run", "--config", str(cfg), "--", "sh", "-c", "cat /etc/hostname | wc -c"],
+        capture_output=True,
+        text=True,
+        timeout=600,  # an emulated guest starts Python slowly; a hang fails here
+    )
+    assert done.returncode == 0, done.stderr
+    assert "tracer backend seccomp_notify" in done.stderr
+    assert "ptrace follows forks, execs and exits" in done.stderr
+    execs = [json.loads(x)["output_fields"] for x in records.read_text().splitlines()]
+    assert any(e.get("proc.name") == "cat" and e["evt.type"] == "execve" for e in execs)
