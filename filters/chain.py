@@ -196,7 +196,7 @@ class StageChain:
             return True
         if not plan.rules or self.rules is None:
             return False
-        probe = Event(e.ts, e.type, e.tid, e.proc, dict(e.fields), set(e.tags))
+        probe = Event(e.ts, e.type, e.tid, e.proc, e.fields.copy(), set(e.tags))
         if self.enricher.enabled:  # what process() adds before the rules read the event
             name = self.enricher.users.get(e.proc.uid)
             if name is not None:

@@ -118,6 +118,9 @@ enum {
     T_FDTRUTH = 18, /* readlink /proc/TID/fd/<result> */
     T_FDSTAT = 19,  /* FdStat: the opened file's dev/inode, and the claimed path's */
     T_PEER = 20,    /* i32 errno of getpeername, then the peer's sockaddr */
+    /* An exit stop that may be skipped (see "exit stops nobody needs"). */
+    T_CLAIMSTAT = 21, /* ClaimStat: what the claimed path leads to at entry */
+    T_ENTRYKEY = 22,  /* u64 key of the entry record, u64 generation of the verdicts */
 };
 /* Spec opcodes; OP_EXIT marks an op done at the exit stop. */
 enum {
@@ -141,8 +144,13 @@ enum {
 #define SPEC_DENY 4     /* always refused with EPERM (tracer.io_uring = "deny") */
 #define SPEC_UNTRACED 8 /* clone: clear CLONE_UNTRACED at the ptrace stop */
 #define SPEC_SETID 16   /* setuid family: without ptrace, re-read the ids at the next stop */
+#define SPEC_TEACHES 32 /* its event can change what rules answer: forget the skip verdicts */
+#define SPEC_OPEN_FLAGS1 64  /* an open whose flags are args[1]: its exit may be skipped */
+#define SPEC_OPEN_FLAGS2 128 /* the same, flags in args[2] (openat) */
+#define SPEC_DISTRUST 256    /* writes another process's memory: no claim is trusted again */
 typedef struct {
-    uint8_t n, flags;
+    uint8_t n;
+    uint16_t flags;
     uint8_t op[SPEC_OPS][3];
 } Spec;
 #define NARCH 4
@@ -234,6 +242,8 @@ typedef struct Task {
     int exec_tid;     /* without ptrace: the thread of the process that called it */
     int ids_pending;  /* without ptrace: this thread called a setuid-family syscall */
     int outside;      /* adopted from outside the tree (or its child): PTRACE_SYSCALL stops */
+    int shared_mm;    /* another task may write its memory (a thread, CLONE_VM): claims can be swapped */
+    int pagemap_fd;   /* fd + 1 of /proc/TID/pagemap (0: not open); reopened after an exec */
 } Task;
 
 /* tid -> Task, open addressing. One per thread of the core: never shared. */
@@ -296,6 +306,11 @@ typedef struct Core {
     int adopt_sys[ADOPT_MAX]; /* per queued pid: follow its syscalls (outside_stop) */
     uint64_t adopted, adopt_failed;
     uint64_t outside_events; /* syscalls of adopted processes recorded (outside_syscall) */
+    /* Exit stops nobody needs (skip_*, below): verdicts pushed by the pipeline. */
+    int skip_on, skip_distrust;
+    pthread_mutex_t skip_mu;
+    uint64_t skip_gen, skip_n, exit_skips;
+    struct SkipSlot { uint64_t key, gen; } *skip_tab;
 } Core;
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -594,6 +609,7 @@ static void task_del(TaskTable *tt, int tid) {
     Task *t = task_get(tt, tid, 0);
     if (!t) return;
     free(t->pending.p);
+    if (t->pagemap_fd) close(t->pagemap_fd - 1);
     /* Re-insert the rest of the cluster so lookups stay correct (linear probing). */
     size_t cap = tt->cap, j = (size_t)(t - tt->tasks);
     memset(t, 0, sizeof *t);
@@ -608,7 +624,10 @@ static void task_del(TaskTable *tt, int tid) {
 }
 
 static void table_free(TaskTable *tt) {
-    for (size_t i = 0; i < tt->cap; i++) free(tt->tasks[i].pending.p);
+    for (size_t i = 0; i < tt->cap; i++) {
+        free(tt->tasks[i].pending.p);
+        if (tt->tasks[i].used && tt->tasks[i].pagemap_fd) close(tt->tasks[i].pagemap_fd - 1);
+    }
     free(tt->tasks);
     memset(tt, 0, sizeof *tt);
 }
@@ -793,7 +812,11 @@ static void blob_process(Enc *e, int pid, int with_ids) {
 }
 
 /* adopted: seen without a creation event, so what it runs comes along */
+static void skip_forget(Core *c);
+static int skip_teaches(const Spec *s, const uint64_t *args);
+
 static void emit_new_task(Core *c, Enc *e, int parent, int child, int is_thread, int adopted) {
+    skip_forget(c); /* a new parent/child relation: proc.* fields of verdicts may change */
     enc_begin(e, K_NEW_TASK, child);
     RecHead *h = enc_head(e);
     h->args[0] = (uint64_t)parent;
@@ -805,6 +828,7 @@ static void emit_new_task(Core *c, Enc *e, int parent, int child, int is_thread,
 
 /* observed: without ptrace, what the process runs after an execve (not a confirmation) */
 static void emit_exec(Core *c, Enc *e, int pid, int former, int observed) {
+    skip_forget(c);
     enc_begin(e, K_EXEC, pid);
     enc_head(e)->args[0] = (uint64_t)former;
     enc_head(e)->args[1] = (uint64_t)observed;
@@ -813,6 +837,7 @@ static void emit_exec(Core *c, Enc *e, int pid, int former, int observed) {
 }
 
 static void emit_exit(Core *c, int tid, int status) {
+    skip_forget(c);
     Enc *e = &c->enc_ptrace;
     enc_begin(e, K_EXIT, tid);
     enc_head(e)->args[0] = (uint64_t)(uint32_t)status;
@@ -899,6 +924,8 @@ static void *notify_loop(void *arg) {
         /* d->args, not h->args: adding blobs may move the record buffer */
         run_ops(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args, ptr, 0);
         if (!c->use_ptrace) notify_ids(c, e, (int)req.pid, s->flags & SPEC_SETID);
+        if (s->flags & SPEC_DISTRUST) __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
+        if (skip_teaches(s, (const uint64_t *)d->args)) skip_forget(c);
         int deny = guard_verdict(c, s, (pid_t)req.pid, (const uint64_t *)d->args);
         if (deny) mark_denied(c, e, deny);
         /* What was read is trustworthy only if the tracee is still in that syscall. */
@@ -950,6 +977,179 @@ static int add_notify_thread(Core *c) {
     return started;
 }
 
+/* ---- exit stops nobody needs ---------------------------------------------------
+ * An open's exit stop (its result, the kernel's truth) is a second ptrace stop, and on
+ * an idle VM each ptrace stop costs two cross-CPU wake-ups. When no sink takes events
+ * (alerts only), most opens cannot make a difference whatever their result: the
+ * pipeline says so per distinct event and pushes the verdict down here (skip_exit).
+ * An open whose entry record has such a verdict is recorded from its entry only and
+ * resumed without the exit stop. The key covers what the verdict depends on: the entry
+ * record but its time (claim, base directory, flags), the thread, and where the claimed
+ * path leads now (device, inode: a path that became a symlink or another file is a new
+ * key). It is only trusted where the claim cannot be swapped under us: a task whose
+ * memory no other task shares. Anything that can change a rule's answer (a new task, an
+ * exec, an exit, a write-open, the syscalls the pipeline marks SPEC_TEACHES) starts a
+ * new generation: every verdict is forgotten, and late pushes of the old one ignored. */
+#define SKIP_SLOTS 16384 /* a power of two; a generation holds at most 3/4 of it */
+#define OPEN_WRITES (01 | 02 | 0100 | 01000 | 02000 | 020000000) /* WRONLY RDWR CREAT TRUNC APPEND TMPFILE */
+
+typedef struct {
+    uint64_t dev, ino;
+    int32_t err; /* errno of stat on the claim, 0 if it leads somewhere */
+    int32_t pad;
+} ClaimStat;
+
+static int claim_path(char *out, size_t max, pid_t tid, const char *claim, size_t len, int dirfd);
+static const char *find_blob(Enc *e, int tag, int arg, size_t *len);
+
+static void skip_forget(Core *c) {
+    if (!__atomic_load_n(&c->skip_on, __ATOMIC_ACQUIRE)) return;
+    pthread_mutex_lock(&c->skip_mu);
+    c->skip_gen++;
+    c->skip_n = 0;
+    pthread_mutex_unlock(&c->skip_mu);
+}
+
+/* Does this syscall's event change what a verdict was based on? */
+static int skip_teaches(const Spec *s, const uint64_t *args) {
+    if (s->flags & (SPEC_TEACHES | SPEC_DISTRUST)) return 1;
+    if (s->flags & SPEC_OPEN_FLAGS1) return (args[1] & OPEN_WRITES) != 0;
+    if (s->flags & SPEC_OPEN_FLAGS2) return (args[2] & OPEN_WRITES) != 0;
+    return 0;
+}
+
+static size_t skip_slot(uint64_t key) { return (size_t)(key ^ (key >> 29)) & (SKIP_SLOTS - 1); }
+
+/* Called with skip_mu held. */
+static int skip_known(Core *c, uint64_t key) {
+    for (size_t i = skip_slot(key), n = 0; n < SKIP_SLOTS; i = (i + 1) & (SKIP_SLOTS - 1), n++) {
+        if (c->skip_tab[i].gen != c->skip_gen) return 0; /* an empty slot of this generation */
+        if (c->skip_tab[i].key == key) return 1;
+    }
+    return 0;
+}
+
+static void skip_add(Core *c, uint64_t key, uint64_t gen) {
+    pthread_mutex_lock(&c->skip_mu);
+    if (gen == c->skip_gen && !skip_known(c, key)) {
+        if (c->skip_n >= SKIP_SLOTS / 4 * 3) { /* full: start again */
+            c->skip_gen++;
+            c->skip_n = 0;
+        } else {
+            size_t i = skip_slot(key);
+            while (c->skip_tab[i].gen == c->skip_gen) i = (i + 1) & (SKIP_SLOTS - 1);
+            c->skip_tab[i].key = key;
+            c->skip_tab[i].gen = c->skip_gen;
+            c->skip_n++;
+        }
+    }
+    pthread_mutex_unlock(&c->skip_mu);
+}
+
+/* FNV-1a over the record being built, but for its thread id and time, then the thread. */
+static uint64_t entry_key(Enc *e, int tid) {
+    const unsigned char *p = (const unsigned char *)e->b.p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < e->b.len; i++) {
+        if ((i >= offsetof(RecHead, tid) && i < offsetof(RecHead, tid) + 4) ||
+            (i >= offsetof(RecHead, ts) && i < offsetof(RecHead, ts) + 8))
+            continue;
+        h = (h ^ p[i]) * 1099511628211ull;
+    }
+    h ^= (uint64_t)(uint32_t)tid * 0x9E3779B97F4A7C15ull;
+    return h ? h : 1;
+}
+
+/* Whether the `len` bytes at `addr` of task `tid` are in pages only it can change:
+ * present, mapped once (pagemap bit 56), anonymous and private (bit 61 clear: not a
+ * file page, which write(2) to the file changes, nor shared memory). A page a forked
+ * child still shares copy-on-write is mapped twice: not trusted either. */
+static int private_bytes(Task *t, pid_t tid, uint64_t addr, size_t len) {
+    if (!t->pagemap_fd) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/pagemap", tid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return 0;
+        t->pagemap_fd = fd + 1;
+    }
+    uint64_t first = addr / 4096, last = (addr + len - 1) / 4096, v[2];
+    if (last - first > 1) return 0; /* a claim is at most arg_max (< one page) long */
+    size_t n = (size_t)(last - first + 1) * 8;
+    if (pread(t->pagemap_fd - 1, v, n, (off_t)(first * 8)) != (ssize_t)n) return 0;
+    for (size_t i = 0; i < n / 8; i++)
+        if (!(v[i] >> 63 & 1) || !(v[i] >> 56 & 1) || (v[i] >> 61 & 1)) return 0;
+    return 1;
+}
+
+static void pagemap_close(Task *t) {
+    if (t && t->pagemap_fd) close(t->pagemap_fd - 1);
+    if (t) t->pagemap_fd = 0;
+}
+
+/* At the entry of a captured open: 1 if a verdict says its exit stop is not needed
+ * (the record then holds the entry only); otherwise the record gets what the pipeline
+ * needs to push a verdict (T_CLAIMSTAT, T_ENTRYKEY) and 0 is returned. */
+static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
+    if (!__atomic_load_n(&c->skip_on, __ATOMIC_ACQUIRE) || !t || t->outside || t->shared_mm ||
+        __atomic_load_n(&c->skip_distrust, __ATOMIC_ACQUIRE))
+        return 0;
+    int flags_arg = (s->flags & SPEC_OPEN_FLAGS1) ? 1 : (s->flags & SPEC_OPEN_FLAGS2) ? 2 : -1;
+    if (flags_arg < 0 || (args[flags_arg] & OPEN_WRITES)) return 0;
+    int path_arg = flags_arg - 1, dirfd = flags_arg == 2 ? s32(args[0]) : AT_FDCWD_;
+    size_t len = 0;
+    const char *claim = find_blob(e, T_STR, path_arg, &len);
+    char path[4200];
+    /* a claim cut at arg_max bytes, or unreadable, is not the whole path */
+    if (!claim || len + 1 >= c->arg_max || (enc_head(e)->flags & RF_UNREADABLE) ||
+        !private_bytes(t, tid, args[path_arg], len + 1) ||
+        !claim_path(path, sizeof path, tid, claim, len, dirfd))
+        return 0;
+    ClaimStat cs;
+    memset(&cs, 0, sizeof cs);
+    struct stat st;
+    /* O_NOFOLLOW opens (or fails on) the link itself */
+    if (fstatat(AT_FDCWD, path, &st, (args[flags_arg] & 0400000) ? AT_SYMLINK_NOFOLLOW : 0) == 0) {
+        cs.dev = st.st_dev;
+        cs.ino = st.st_ino;
+    } else {
+        cs.err = errno;
+    }
+    enc_blob(e, T_CLAIMSTAT, 0, &cs, sizeof cs);
+    uint64_t key = entry_key(e, tid);
+    pthread_mutex_lock(&c->skip_mu);
+    int known = skip_known(c, key);
+    uint64_t gen = c->skip_gen;
+    pthread_mutex_unlock(&c->skip_mu);
+    if (known) {
+        __atomic_add_fetch(&c->exit_skips, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+    uint64_t kg[2] = {key, gen};
+    enc_blob(e, T_ENTRYKEY, 0, kg, sizeof kg);
+    return 0;
+}
+
+/* Whether `child` (new after a fork, vfork or clone of `parent`) shares its memory
+ * with another task: a thread, or CLONE_VM. kcmp says; where it cannot, assume so. */
+static void mark_shared_mm(Core *c, int parent, int child, int is_thread, int vfork) {
+    Task *k = task_get(&c->ptasks, child, 0);
+    int shared = is_thread;
+    if (!shared) {
+        long r = syscall(SYS_kcmp, parent, child, 1 /* KCMP_VM */, 0, 0);
+        shared = r != 1 && r != 2; /* 0: the same mm; -1: cannot tell */
+    }
+    if (!shared) return;
+    if (k) k->shared_mm = 1;
+    /* A vfork parent is suspended until the child execs or exits: it writes nothing. */
+    Task *p = vfork ? NULL : task_get(&c->ptasks, parent, 0);
+    if (p) p->shared_mm = 1;
+    if (is_thread) {
+        int tg = tgid_of(child, NULL);
+        Task *leader = tg > 0 ? task_get(&c->ptasks, tg, 0) : NULL;
+        if (leader) leader->shared_mm = 1;
+    }
+}
+
 /* ---- the ptrace loop ---------------------------------------------------------- */
 static void verify_at_exit(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res);
 
@@ -976,6 +1176,14 @@ static void record_entry(Core *c, Task *t, int tid, const struct th_syscall_info
         if (deny_at_stop(tid, deny) < 0) kill(tid, SIGKILL); /* never let it through */
         publish(c, e, 0);
         ptrace(resume, tid, 0, 0);
+        return;
+    }
+    if (s->flags & SPEC_DISTRUST) __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
+    if (skip_teaches(s, info->seccomp.args)) skip_forget(c);
+    if (s->flags & SPEC_CAPTURE && resume == PTRACE_CONT &&
+        skip_exit_stop(c, t, e, s, tid, info->seccomp.args)) {
+        publish(c, e, 1);
+        ptrace(PTRACE_CONT, tid, 0, 0);
         return;
     }
     if (s->flags & SPEC_CAPTURE && t) {
@@ -1405,7 +1613,12 @@ static void on_stop(Core *c, int tid, int status) {
         int tgid = tgid_of(tid, &ppid);
         t = task_get(&c->ptasks, tid, 1);
         if (t && tgid > 0) outside_inherit(c, t, tgid == tid ? ppid : tgid);
-        if (tgid > 0) emit_new_task(c, &c->enc_ptrace, tgid == tid ? ppid : tgid, tid, tgid != tid, 0);
+        if (tgid > 0) {
+            emit_new_task(c, &c->enc_ptrace, tgid == tid ? ppid : tgid, tid, tgid != tid, 0);
+            /* the parent is marked at its own fork event, which knows a vfork */
+            mark_shared_mm(c, tgid == tid ? ppid : tgid, tid, tgid != tid, 1);
+            t = task_get(&c->ptasks, tid, 0);
+        }
     }
     if (t && t->outside) {
         outside_stop(c, t, tid, status);
@@ -1431,23 +1644,28 @@ static void on_stop(Core *c, int tid, int status) {
                event == PTRACE_EVENT_CLONE) {
         unsigned long msg = 0;
         ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg);
-        int child = (int)msg;
+        int child = (int)msg, thread = 0;
+        if (event == PTRACE_EVENT_CLONE) {
+            int tg = tgid_of(child, NULL), mytg = tgid_of(tid, NULL);
+            thread = tg > 0 && tg == mytg;
+        }
         if (!task_get(&c->ptasks, child, 0)) {
-            int thread = 0;
-            if (event == PTRACE_EVENT_CLONE) {
-                int tg = tgid_of(child, NULL), mytg = tgid_of(tid, NULL);
-                thread = tg > 0 && tg == mytg;
-            }
             task_get(&c->ptasks, child, 1);
             emit_new_task(c, &c->enc_ptrace, tid, child, thread, 0);
         }
+        mark_shared_mm(c, tid, child, thread, event == PTRACE_EVENT_VFORK);
         ptrace(PTRACE_CONT, tid, 0, 0);
     } else if (event == PTRACE_EVENT_EXEC) {
         unsigned long former = 0;
         ptrace(PTRACE_GETEVENTMSG, tid, 0, &former);
         if ((int)former != tid) task_del(&c->ptasks, (int)former);
         emit_exec(c, &c->enc_ptrace, tid, (int)former, 0);
-        if (t) t->fresh = 0;
+        t = task_get(&c->ptasks, tid, 0); /* the table may have moved */
+        if (t) {
+            t->fresh = 0;
+            t->shared_mm = 0; /* a new mm; the exec ended every other thread */
+            pagemap_close(t); /* it reads the old mm */
+        }
         ptrace(PTRACE_CONT, tid, 0, 0);
     } else {
         ptrace(PTRACE_CONT, tid, 0, 0);
@@ -1857,11 +2075,39 @@ static PyObject *Core_drain(Core *c, PyObject *args) {
     return Py_BuildValue("(Nn)", data, (Py_ssize_t)left);
 }
 
+/* skip_exits(): from now on, exit stops may be skipped where skip_exit() said so (only
+ * when no sink takes events: the skipped record has no result). Before run(). */
+static PyObject *Core_skip_exits(Core *c, PyObject *noargs) {
+    (void)noargs;
+    if (!c->skip_tab) {
+        c->skip_tab = calloc(SKIP_SLOTS, sizeof *c->skip_tab);
+        if (!c->skip_tab) return PyErr_NoMemory();
+    }
+    c->skip_gen = 1; /* calloc'd slots hold generation 0: empty */
+    __atomic_store_n(&c->skip_on, 1, __ATOMIC_RELEASE); /* the ptrace thread may be running */
+    Py_RETURN_NONE;
+}
+
+/* skip_exit(key, gen): the entry record with T_ENTRYKEY (key, gen) needs no exit stop. */
+static PyObject *Core_skip_exit(Core *c, PyObject *args) {
+    unsigned long long key, gen;
+    if (!PyArg_ParseTuple(args, "KK", &key, &gen)) return NULL;
+    if (c->skip_on) skip_add(c, key, gen);
+    Py_RETURN_NONE;
+}
+
+/* skip_forget(): the pipeline's answers changed (a stage learned): forget every verdict. */
+static PyObject *Core_skip_forget(Core *c, PyObject *noargs) {
+    (void)noargs;
+    skip_forget(c);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Core_stats(Core *c, PyObject *noargs) {
     (void)noargs;
     pthread_mutex_lock(&c->mu);
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K}", "stops",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
         (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
@@ -1870,7 +2116,8 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
         (Py_ssize_t)(c->out.len - c->out_start), "tracer_migrations", (unsigned long long)c->migrations,
         "notify_threads", c->notify_started, "adopted", (unsigned long long)c->adopted,
         "adopt_failed", (unsigned long long)c->adopt_failed, "outside_events",
-        (unsigned long long)c->outside_events);
+        (unsigned long long)c->outside_events, "exit_skips",
+        (unsigned long long)__atomic_load_n(&c->exit_skips, __ATOMIC_RELAXED));
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -1938,6 +2185,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     pthread_mutex_init(&c->seen_mu, NULL);
     pthread_mutex_init(&c->threads_mu, NULL);
     pthread_mutex_init(&c->adopt_mu, NULL);
+    pthread_mutex_init(&c->skip_mu, NULL);
     c->enc_ptrace.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);
     c->enc_ptrace.scratch = malloc(c->enc_ptrace.scratch_len);
     for (int i = 0; i < MAX_NOTIFY; i++) {
@@ -1958,7 +2206,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
         if (a >= 0 && a < NARCH && nr >= 0 && nr < NR_MAX && ops.len % 3 == 0 &&
             ops.len / 3 <= SPEC_OPS) {
             Spec *s = &c->specs[a][nr];
-            s->flags = (uint8_t)flags;
+            s->flags = (uint16_t)flags;
             s->n = (uint8_t)(ops.len / 3);
             memcpy(s->op, ops.buf, (size_t)ops.len);
         }
@@ -1982,6 +2230,7 @@ static void Core_dealloc(Core *c) {
         free(c->enc_notify[i].scratch);
     }
     free(c->enc_ptrace.scratch);
+    free(c->skip_tab);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
 
@@ -2015,6 +2264,9 @@ static PyMethodDef Core_methods[] = {
     {"drain", (PyCFunction)Core_drain, METH_VARARGS, "(records, bytes left): at most max_bytes"},
     {"stats", (PyCFunction)Core_stats, METH_NOARGS, "counters"},
     {"adopt", (PyCFunction)Core_adopt, METH_VARARGS, "adopt(pid): trace a process outside the tree"},
+    {"skip_exits", (PyCFunction)Core_skip_exits, METH_NOARGS, "let verdicts skip exit stops"},
+    {"skip_exit", (PyCFunction)Core_skip_exit, METH_VARARGS, "skip_exit(key, gen): no exit stop needed"},
+    {"skip_forget", (PyCFunction)Core_skip_forget, METH_NOARGS, "forget every skip verdict"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from tracehound.agent.tracer.proctable import ProcessTable, Relevance
+from tracehound.agent.tracer.skips import ExitSkips
 from tracehound.event import Event
 
 # What one drain takes at most (about 1,700 events): when the pipeline is behind,
@@ -39,6 +40,10 @@ class HandOff:
     def attach(self, core: Any, table: ProcessTable) -> None:
         self.core, self.table = core, table
         table.relevance = self.relevance
+        if self.relevance is not None and hasattr(core, "skip_exits"):
+            # Alerts only: opens whose result cannot matter may skip their exit stop.
+            core.skip_exits()
+            table.skips = ExitSkips(core)
 
     def drain(self) -> list[list[Event]]:
         """Loop side: everything handed over so far, in batches."""

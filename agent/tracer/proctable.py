@@ -39,6 +39,7 @@ from tracehound.agent.tracer.pending import (
     ran,
     took_effect,
 )
+from tracehound.agent.tracer.skips import ExitSkips
 from tracehound.agent.tracer.specs import (
     SETID,
     T_CMDLINE,
@@ -150,6 +151,7 @@ class ProcessTable:
         self.relevance: Relevance | None = None
         self.filtered = 0  # events that cannot matter: counted, never handed over
         self.teaching = 0  # events handed over that relevance.teaches (see _judge)
+        self.skips: ExitSkips | None = None  # with relevance: verdicts for the core
         x86 = dict(TABLES["x86_64"])
         x86.update({nr | X32_BIT: n for nr, n in TABLES["x32"].items()})
         self.names = {
@@ -266,7 +268,10 @@ class ProcessTable:
         event = Event(r.ts, etype, tid, self.procs[tgid], fields, self._tags(tgid))
         if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
             event.tags.update(_guard_tags(r.flags))
-        if self.relevance is not None and not self._judge(event, hit):
+        rel = self.relevance
+        if rel is not None and self.skips is not None:
+            self.skips.offer(r, event, rel.epoch, self.teaching == rel.taught, rel.matters)
+        if rel is not None and not self._judge(event, hit):
             return
         out.append(event)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tracehound.agent.tracer.syscalls import TABLES
+from tracehound.families import CREATE, SETID
 from tracehound.families import EXEC as EXEC_FAMILY
-from tracehound.families import SETID
 
 # Opcodes, shared with _core.c (enum OP_*). AT_EXIT marks an op done at the exit stop.
 STR, PATH, FDPATH, SOCKADDR, SOCKINFO, ARGV, RAW, SOCKADDR_PLEN, IDS = range(1, 10)
@@ -23,12 +23,20 @@ AT_EXIT = 0x80
 CWD = 0xFF  # PATH's dirfd argument when the path is relative to the cwd
 CAPTURE = 1  # spec flag: take the exit stop (ptrace only)
 EXEC = 2  # spec flag: execve/execveat (without ptrace the core looks again afterwards)
+# Spec flags for skipping exit stops nobody needs (_core.c "exit stops nobody needs"):
+TEACHES = 32  # its event can change what the stages answer: the core forgets its verdicts
+OPEN_FLAGS1, OPEN_FLAGS2 = 64, 128  # an open with its flags in args[1] / args[2]
+DISTRUST = 256  # it writes another process's memory: the core trusts no claim again
+_OPEN_FLAGS = {"open": OPEN_FLAGS1, "openat": OPEN_FLAGS2}
+_TEACHES = CREATE | SETID | EXEC_FAMILY | {"creat", "openat2", "mount", "umount2", "umount"}
+_DISTRUST = frozenset({"process_vm_writev", "ptrace"})
 
 # Blob tags, shared with _core.c (enum T_*).
 T_STR, T_BASE, T_FDPATH, T_SOCKADDR, T_SOCKINFO, T_ARGV, T_RAW = range(1, 8)
 T_EXE, T_COMM, T_CMDLINE, T_CWD, T_IDS = range(8, 13)
 T_STATUS, T_STAT, T_LOGINUID, T_ENVIRON, T_EXESTAT = range(13, 18)
 T_FDTRUTH, T_FDSTAT, T_PEER = range(18, 21)
+T_CLAIMSTAT, T_ENTRYKEY = 21, 22  # an open whose exit stop may be skipped (proctable.py)
 
 Op = tuple[int, int, int]
 
@@ -120,5 +128,7 @@ def compile_specs(
             if name not in capture:
                 ops = tuple(op for op in ops if not op[0] & AT_EXIT)
             flags = (CAPTURE if name in capture else 0) | (EXEC if name in EXEC_FAMILY else 0)
+            flags |= _OPEN_FLAGS.get(name, 0) | (TEACHES if name in _TEACHES else 0)
+            flags |= DISTRUST if name in _DISTRUST else 0
             out.append((index, nr, flags, bytes(b for op in ops for b in op)))
     return out

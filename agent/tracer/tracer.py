@@ -176,4 +176,7 @@ class Tracer:
             # Repeats of events that could not matter (no sink takes events, no rule can
             # fire, no stage learns from them): counted here, never made into objects.
             "filtered": self.table.filtered if self.table else 0,
+            # Opens recorded from their entry alone: their result could not matter
+            # (skips.py); each saved an exit stop.
+            "exits_skipped": s.get("exit_skips", 0),
         }

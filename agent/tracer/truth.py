@@ -52,6 +52,41 @@ def opened(r: Raw, fields: dict[str, Any]) -> None:
         fields[CLAIM] = claim
 
 
+# What only the exit tells of an open: its result. (fd.name, fd.dev and fd.ino, the
+# file the result refers to, are known at the entry once the claim is trusted.)
+RESULT_FIELDS = frozenset({"evt.res", "evt.rawres", "evt.failed", "fd.num"})
+
+
+class ResultUnknown(dict[str, Any]):
+    """An open's fields as its entry alone shows them: reading a result field raises,
+    so a rule whose answer could depend on the result counts as "could fire"
+    (RuleEngine.could_fire), and one whose answer does not, as not."""
+
+    def _check(self, key: object) -> None:
+        if key in RESULT_FIELDS:
+            raise LookupError(f"{key}: the result is not known at the entry")
+
+    def __getitem__(self, key: str) -> Any:
+        self._check(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._check(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._check(key)
+        return super().__contains__(key)
+
+    def copy(self) -> ResultUnknown:
+        return ResultUnknown(self)
+
+
+def entry_only(fields: dict[str, Any]) -> ResultUnknown:
+    """`fields` of an open without its result (see ResultUnknown)."""
+    return ResultUnknown((k, v) for k, v in fields.items() if k not in RESULT_FIELDS)
+
+
 def peer_bytes(r: Raw) -> bytes | None:
     """The socket's peer (sockaddr) read at the exit of a connect, if it has one."""
     raw = r.blob(T_PEER)

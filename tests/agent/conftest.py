@@ -33,6 +33,7 @@ PROGRAMS = {
     "uring": ["-O1"],
     "untraced": ["-O1"],
     "unreadable": ["-O1"],
+    "sharedswap": ["-O1"],  # test_exit_skips.py
 }
 
 

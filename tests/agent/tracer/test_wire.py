@@ -34,7 +34,7 @@ _OPS = ["STR", "PATH", "FDPATH", "SOCKADDR", "SOCKINFO", "ARGV", "RAW", "SOCKADD
 _TAGS = [
     *("STR", "BASE", "FDPATH", "SOCKADDR", "SOCKINFO", "ARGV", "RAW", "EXE", "COMM"),
     *("CMDLINE", "CWD", "IDS", "STATUS", "STAT", "LOGINUID", "ENVIRON", "EXESTAT"),
-    *("FDTRUTH", "FDSTAT", "PEER"),
+    *("FDTRUTH", "FDSTAT", "PEER", "CLAIMSTAT", "ENTRYKEY"),
 ]
 # Python name -> C name.
 PAIRS = {
@@ -44,6 +44,10 @@ PAIRS = {
     "specs.AT_EXIT": "OP_EXIT",
     "specs.CAPTURE": "SPEC_CAPTURE",
     "specs.EXEC": "SPEC_EXEC",
+    "specs.TEACHES": "SPEC_TEACHES",
+    "specs.OPEN_FLAGS1": "SPEC_OPEN_FLAGS1",
+    "specs.OPEN_FLAGS2": "SPEC_OPEN_FLAGS2",
+    "specs.DISTRUST": "SPEC_DISTRUST",
     **{f"specs.T_{n}": f"T_{n}" for n in _TAGS},
     "guard.OP_GUARD": "OP_GUARD",
     "guard.GUARD_KILL": "GUARD_KILL",

@@ -1,0 +1,69 @@
+"""Exit stops nobody needs: the pipeline's verdicts, pushed down to the capture core.
+
+When no sink takes events (alerts only), an open's exit stop (its result, the kernel's
+truth) is worth its cost only if the result could make a difference. The core gives
+each captured open of a task whose memory no other task shares an entry key
+(T_ENTRYKEY: a hash of the entry record, the thread, and the device and inode its
+claimed path leads to, T_CLAIMSTAT). Once such an open came back with its result and
+nothing in it was a surprise (no swap, the opened file is the one the claim led to),
+the stage chain is asked about the event with its result hidden (truth.entry_only):
+if no rule, stage or count could use it whatever the result, the key is pushed down,
+and the core records the next equal opens from their entry and skips their exit stop
+(_core.c, "exit stops nobody needs", also says when the core forgets).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from tracehound.agent.tracer import truth
+from tracehound.agent.tracer.specs import T_CLAIMSTAT, T_ENTRYKEY
+from tracehound.agent.tracer.wire import Raw
+from tracehound.event import Event
+
+_KEY = struct.Struct("<QQ")  # key, generation
+_CLAIMSTAT = struct.Struct("<QQii")  # ClaimStat in _core.c: dev, ino, errno, pad
+
+
+class ExitSkips:
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self.epoch: int | None = None  # the relevance epoch the core's verdicts are from
+        self.pushed = 0
+
+    def offer(
+        self, r: Raw, event: Event, epoch: int, quiet: bool, matters: Callable[[Event], bool]
+    ) -> None:
+        """After decoding `r` into `event`: push its key if its exit was not needed.
+        `quiet`: no write handed over is still on its way to the chain."""
+        raw_key = r.blob(T_ENTRYKEY)
+        if raw_key is None or not r.has_result:
+            return
+        if epoch != self.epoch:  # the chain learned something: earlier verdicts may be stale
+            self.epoch = epoch
+            self.core.skip_forget()
+            return
+        if not quiet or not self._unsurprising(r, event.fields):
+            return
+        fields = truth.entry_only(event.fields)
+        probe = Event(event.ts, event.type, event.tid, event.proc, fields, set(event.tags))
+        if matters(probe):
+            return
+        self.core.skip_exit(*_KEY.unpack(raw_key))
+        self.pushed += 1
+
+    @staticmethod
+    def _unsurprising(r: Raw, fields: dict[str, Any]) -> bool:
+        """The exit told nothing the entry did not: no swap, no other name, and (with
+        tracer.verify) the opened file is the one the claimed path led to at entry."""
+        if truth.MISMATCH in fields or "evt.arg.name" in fields:
+            return False
+        if r.res < 0 or "fd.ino" not in fields:
+            return True  # failed (no file), or verify off: only the result was read
+        cs = r.blob(T_CLAIMSTAT)
+        if cs is None or len(cs) < _CLAIMSTAT.size:
+            return False
+        dev, ino, err, _ = _CLAIMSTAT.unpack_from(cs)
+        return not err and (dev, ino) == (fields.get("fd.dev"), fields["fd.ino"])
