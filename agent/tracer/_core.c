@@ -91,6 +91,8 @@ struct th_syscall_info {
 #define AUDIT_ARCH_AARCH64_ 0xC00000B7u
 #define X32_BIT 0x40000000u
 #define AT_FDCWD_ (-100)
+/* Wakes the wait thread from waitpid: processes to adopt, exits asked for. */
+#define ADOPT_SIGNAL (SIGRTMIN + 4)
 
 /* ---- record format (see records.py) ---------------------------------------- */
 enum { K_SYSCALL = 1, K_NEW_TASK = 3, K_EXEC = 4, K_EXIT = 5 };
@@ -244,6 +246,7 @@ typedef struct Task {
     int outside;      /* adopted from outside the tree (or its child): PTRACE_SYSCALL stops */
     int shared_mm;    /* another task may write its memory (a thread, CLONE_VM): claims can be swapped */
     int pagemap_fd;   /* fd + 1 of /proc/TID/pagemap (0: not open); reopened after an exec */
+    int await_exit;   /* PTRACE_INTERRUPT sent in a notified open: its next event stop is its exit */
 } Task;
 
 /* tid -> Task, open addressing. One per thread of the core: never shared. */
@@ -291,7 +294,7 @@ typedef struct Core {
     size_t out_events;
     /* counters (written under mu or by one thread only) */
     uint64_t stops, events, dropped, errors, notif_invalid, lifecycle;
-    int sync_wakeup, killable_recv;
+    int sync_wakeup, killable_recv; /* what the listener got (killable: the filter waits killably) */
     /* The guard (see "the agent's guard" below): who the agent is, set by guard(). */
     pid_t guard_pid, guard_pgid;
     int decoy_fd; /* backend ptrace: our own seccomp listener in the app's chain */
@@ -311,6 +314,12 @@ typedef struct Core {
     pthread_mutex_t skip_mu;
     uint64_t skip_gen, skip_n, exit_skips;
     struct SkipSlot { uint64_t key, gen; } *skip_tab;
+    /* Opens taken by notification, their exit by PTRACE_INTERRUPT (exits_by_interrupt). */
+    int notify_exits;  /* wanted: opens are notified, not RET_TRACE */
+    pthread_mutex_t exitq_mu;
+    pthread_cond_t exitq_taken;
+    Buf exitq; /* ExitAsk + record, one after another: asked of the wait thread */
+    uint64_t exitq_asked, exitq_done, interrupt_exits;
 } Core;
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -897,6 +906,8 @@ out:
 }
 
 static int add_notify_thread(Core *c);
+static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args);
+static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id);
 
 static void *notify_loop(void *arg) {
     Core *c = ((NotifyArg *)arg)->core;
@@ -928,8 +939,14 @@ static void *notify_loop(void *arg) {
         if (skip_teaches(s, (const uint64_t *)d->args)) skip_forget(c);
         int deny = guard_verdict(c, s, (pid_t)req.pid, (const uint64_t *)d->args);
         if (deny) mark_denied(c, e, deny);
+        int exit_wanted =
+            !deny && notified_open_needs_exit(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args);
         /* What was read is trustworthy only if the tracee is still in that syscall. */
         int valid = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
+        if (valid && exit_wanted) {
+            ask_exit(c, e, (pid_t)req.pid, req.id); /* the wait thread answers it */
+            continue;
+        }
         if (valid)
             publish(c, e, !deny);
         else
@@ -1131,6 +1148,9 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
 
 /* Whether `child` (new after a fork, vfork or clone of `parent`) shares its memory
  * with another task: a thread, or CLONE_VM. kcmp says; where it cannot, assume so. */
+static void view_shared(Core *c, int tid);
+static void view_reset(Core *c, int tid, int gone);
+
 static void mark_shared_mm(Core *c, int parent, int child, int is_thread, int vfork) {
     Task *k = task_get(&c->ptasks, child, 0);
     int shared = is_thread;
@@ -1140,13 +1160,16 @@ static void mark_shared_mm(Core *c, int parent, int child, int is_thread, int vf
     }
     if (!shared) return;
     if (k) k->shared_mm = 1;
+    view_shared(c, child);
     /* A vfork parent is suspended until the child execs or exits: it writes nothing. */
     Task *p = vfork ? NULL : task_get(&c->ptasks, parent, 0);
     if (p) p->shared_mm = 1;
+    if (!vfork) view_shared(c, parent);
     if (is_thread) {
         int tg = tgid_of(child, NULL);
         Task *leader = tg > 0 ? task_get(&c->ptasks, tg, 0) : NULL;
         if (leader) leader->shared_mm = 1;
+        if (tg > 0) view_shared(c, tg);
     }
 }
 
@@ -1250,6 +1273,165 @@ static void on_syscall_exit(Core *c, Task *t, int tid) {
         return;
     }
     record_exit(c, t, tid, info.exit.rval, PTRACE_CONT);
+}
+
+/* ---- opens by notification, exits by interrupt ------------------------------------
+ * An open that may need its exit used to be RET_TRACE: a ptrace stop at entry (two
+ * cross-CPU wake-ups on an idle VM) where a notification with SYNC_WAKE_UP costs one
+ * same-CPU hand-off. When the pipeline skips exits (alerts only) and the filter waits
+ * killably (WAIT_KILLABLE_RECV, 5.19+), opens are notified instead (notify_exits). A
+ * notify thread answers those it may skip at once; for the others it asks the wait
+ * thread, the tracees' tracer, to PTRACE_INTERRUPT the thread and then to answer
+ * CONTINUE. The interrupt cannot end the killable wait, so the thread completes the
+ * open, and on its way out stops (PTRACE_EVENT_STOP) with the result in its registers:
+ * the exit stop, taken only where it is needed. Without a killable wait the interrupt
+ * would restart the open (and the next one, forever): then opens keep RET_TRACE.
+ *
+ * The notify threads cannot read the wait thread's task table, so what skipping
+ * trusts (shared memory, the pagemap fd) is kept for them in `seen` (unused with
+ * ptrace otherwise), under seen_mu, by view_* below. */
+typedef struct {
+    uint64_t id;  /* the notification */
+    int32_t tid;
+    uint32_t len; /* of the record that follows */
+} ExitAsk;
+
+/* The notify threads' view: `tid` shares its memory with another task. */
+static void view_shared(Core *c, int tid) {
+    if (!c->notify_exits) return;
+    pthread_mutex_lock(&c->seen_mu);
+    Task *t = task_get(&c->seen, tid, 1);
+    if (t) t->shared_mm = 1;
+    pthread_mutex_unlock(&c->seen_mu);
+}
+
+/* The notify threads' view: `tid` is gone, or (exec) has a fresh, unshared mm. */
+static void view_reset(Core *c, int tid, int gone) {
+    if (!c->notify_exits) return;
+    pthread_mutex_lock(&c->seen_mu);
+    if (gone) {
+        task_del(&c->seen, tid);
+    } else {
+        Task *t = task_get(&c->seen, tid, 0);
+        if (t) t->shared_mm = 0;
+        pagemap_close(t);
+    }
+    pthread_mutex_unlock(&c->seen_mu);
+}
+
+/* Notify thread, at a notified open: 1 if its exit stop is wanted (and can be had). */
+static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
+    if (!c->notify_exits || !(s->flags & SPEC_CAPTURE)) return 0;
+    pthread_mutex_lock(&c->seen_mu);
+    Task *t = task_get(&c->seen, tid, 1);
+    int skip = skip_exit_stop(c, t, e, s, tid, args);
+    pthread_mutex_unlock(&c->seen_mu);
+    return !skip && c->killable_recv && c->wait_running;
+}
+
+/* Notify thread: hand notification `id` of `tid` (record in `e`) to the wait thread,
+ * and wait until it has taken it (it answers the notification). A wake-up can be lost
+ * (the signal lands just before the wait thread blocks in waitpid): ask again. */
+static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id) {
+    ExitAsk a = {id, tid, (uint32_t)e->b.len};
+    pthread_mutex_lock(&c->exitq_mu);
+    if (buf_reserve(&c->exitq, sizeof a + e->b.len) < 0) {
+        pthread_mutex_unlock(&c->exitq_mu);
+        publish(c, e, 1); /* no memory: the entry alone, as without the exit */
+        struct seccomp_notif_resp resp = {.id = id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+        ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        return;
+    }
+    memcpy(c->exitq.p + c->exitq.len, &a, sizeof a);
+    memcpy(c->exitq.p + c->exitq.len + sizeof a, e->b.p, e->b.len);
+    c->exitq.len += sizeof a + e->b.len;
+    uint64_t mine = ++c->exitq_asked;
+    while (c->exitq_done < mine && !c->done && c->wait_running) {
+        pthread_kill(c->wait_thread, ADOPT_SIGNAL);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 2000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&c->exitq_taken, &c->exitq_mu, &until);
+    }
+    pthread_mutex_unlock(&c->exitq_mu);
+}
+
+/* Wait thread: interrupt each asked-for thread, then let its open go on. */
+static void take_exit_asks(Core *c) {
+    pthread_mutex_lock(&c->exitq_mu);
+    for (size_t off = 0; off + sizeof(ExitAsk) <= c->exitq.len;) {
+        ExitAsk a;
+        memcpy(&a, c->exitq.p + off, sizeof a);
+        const char *rec = c->exitq.p + off + sizeof a;
+        off += sizeof a + a.len;
+        Task *t = task_get(&c->ptasks, a.tid, 0);
+        if (t && !t->pending.len && buf_reserve(&t->pending, a.len) == 0 &&
+            ptrace(PTRACE_INTERRUPT, a.tid, 0, 0) == 0) {
+            memcpy(t->pending.p, rec, a.len);
+            t->pending.len = a.len;
+            t->await_exit = 1;
+            c->interrupt_exits++;
+        } else {
+            Enc *e = &c->enc_ptrace; /* cannot interrupt it: the entry alone */
+            e->b.len = 0;
+            if (buf_reserve(&e->b, a.len) == 0) {
+                memcpy(e->b.p, rec, a.len);
+                e->b.len = a.len;
+                publish(c, e, 1);
+            }
+        }
+        struct seccomp_notif_resp resp = {.id = a.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+        if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && t && t->await_exit) {
+            /* Gone meanwhile (killed): no exit comes; its exit status follows. */
+            t->await_exit = 0;
+            t->pending.len = 0;
+        }
+    }
+    c->exitq.len = 0;
+    c->exitq_done = c->exitq_asked;
+    pthread_cond_broadcast(&c->exitq_taken);
+    pthread_mutex_unlock(&c->exitq_mu);
+}
+
+/* The result register at an event stop right after a syscall. */
+static int result_in_regs(pid_t tid, uint32_t arch, int64_t *res) {
+#if defined(__x86_64__)
+    struct user_regs_struct r;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0) return -1;
+    *res = arch == AUDIT_ARCH_I386_ ? (int64_t)s32(r.rax) : (int64_t)r.rax;
+#elif defined(__aarch64__)
+    struct user_regs_struct r; /* glibc's name for the kernel's user_pt_regs */
+    struct iovec io = {&r, sizeof r};
+    if (ptrace(PTRACE_GETREGSET, tid, 1 /* NT_PRSTATUS */, &io) < 0) return -1;
+    (void)arch;
+    *res = (int64_t)r.regs[0];
+#else
+    (void)tid, (void)arch, (void)res;
+    return -1;
+#endif
+    return 0;
+}
+
+/* Wait thread: the stop an interrupt asked for: finish the record with the result. */
+static void on_interrupt_exit(Core *c, Task *t, int tid, int sig) {
+    t->await_exit = 0;
+    /* a group stop that came with it: stay stopped (as in on_stop) */
+    int resume = (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+                     ? PTRACE_LISTEN
+                     : PTRACE_CONT;
+    int64_t res = 0;
+    RecHead h;
+    memcpy(&h, t->pending.p, sizeof h);
+    if (result_in_regs(tid, h.arch, &res) < 0) {
+        t->pending.len = 0;
+        ptrace(resume, tid, 0, 0);
+        return;
+    }
+    record_exit(c, t, tid, res, resume);
 }
 
 /* ---- the kernel's truth at the exit stop ---------------------------------------
@@ -1429,6 +1611,7 @@ static void kill_descendants(void) {
 
 static void on_exit_status(Core *c, int tid, int status) {
     if (c->use_ptrace) task_del(&c->ptasks, tid);
+    view_reset(c, tid, 1);
     emit_exit(c, tid, status);
     if (tid == c->main_pid && c->exit_status < 0) {
         c->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -1604,6 +1787,8 @@ static void outside_inherit(Core *c, Task *t, int from) {
     if (p && p->outside) t->outside = 1;
 }
 
+static void on_interrupt_exit(Core *c, Task *t, int tid, int sig);
+
 static void on_stop(Core *c, int tid, int status) {
     int sig = WSTOPSIG(status), event = status >> 16;
     Task *t = task_get(&c->ptasks, tid, 0);
@@ -1630,6 +1815,8 @@ static void on_stop(Core *c, int tid, int status) {
         on_syscall_exit(c, t, tid);
     } else if (event == 0) {
         ptrace(PTRACE_CONT, tid, 0, sig); /* signal-delivery stop: pass it on */
+    } else if (event == PTRACE_EVENT_STOP && t && t->await_exit) {
+        on_interrupt_exit(c, t, tid, sig);
     } else if (event == PTRACE_EVENT_STOP) {
         if (t && t->fresh) {
             t->fresh = 0;
@@ -1659,6 +1846,8 @@ static void on_stop(Core *c, int tid, int status) {
         unsigned long former = 0;
         ptrace(PTRACE_GETEVENTMSG, tid, 0, &former);
         if ((int)former != tid) task_del(&c->ptasks, (int)former);
+        if ((int)former != tid) view_reset(c, (int)former, 1);
+        view_reset(c, tid, 0);
         emit_exec(c, &c->enc_ptrace, tid, (int)former, 0);
         t = task_get(&c->ptasks, tid, 0); /* the table may have moved */
         if (t) {
@@ -1714,7 +1903,6 @@ static void follow(Core *c, pid_t tid) {
  * ADOPT_SIGNAL (or at its next event). They have no seccomp filter: they and their
  * children run under PTRACE_SYSCALL (see outside_stop) and take the application's events.
  * No EXITKILL: a shell someone opened does not die with the agent. */
-#define ADOPT_SIGNAL (SIGRTMIN + 4)
 #define ADOPT_OPTIONS                                                                      \
     (PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |    \
      PTRACE_O_TRACESYSGOOD)
@@ -1768,11 +1956,14 @@ static PyObject *Core_adopt(Core *c, PyObject *args) {
     return PyBool_FromLong(queued);
 }
 
+static void take_exit_asks(Core *c);
+
 static void wait_loop(Core *c) {
     int flags = c->use_ptrace ? __WALL : 0;
     for (;;) {
         int status;
         if (c->adopt_n) adopt_queued(c);
+        if (__atomic_load_n(&c->exitq_asked, __ATOMIC_ACQUIRE) != c->exitq_done) take_exit_asks(c);
         pid_t tid = waitpid(-1, &status, flags);
         if (tid < 0) {
             if (errno == EINTR) continue; /* also ADOPT_SIGNAL: adopt at the loop's top */
@@ -1792,7 +1983,7 @@ static void wait_loop(Core *c) {
 }
 
 /* ---- spawning ------------------------------------------------------------------ */
-static int install_filter(Core *c, int *listener) {
+static int install_filter(Core *c, int *listener, int *killable) {
     struct sock_fprog prog = {c->filter_len, c->filter};
     if (!c->use_notify)
         return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
@@ -1800,6 +1991,7 @@ static int install_filter(Core *c, int *listener) {
     int fd = -1;
     errno = EINVAL;
     if (c->killable_wanted) fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    *killable = fd >= 0;
     if (fd < 0 && errno == EINVAL) /* before 5.19: no killable wait */
         fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
                           &prog);
@@ -1838,8 +2030,10 @@ static void child(Core *c, Handshake *hs, pid_t agent, const char *path, char *c
     if (c->use_ptrace) raise(SIGSTOP); /* the tracer seizes us here */
     int listener = -1;
     if (!c->use_notify && c->guard_pid) listener = install_decoy();
-    if (install_filter(c, &listener) < 0) goto fail;
+    int killable = 0;
+    if (install_filter(c, &listener, &killable) < 0) goto fail;
     hs->listener = listener;
+    hs->killable = killable;
     hs->stage = 1;
     /* With notify, execve itself is notified: we wait here until the agent holds
      * the listener. The listener is close-on-exec and exec unshares the fd table. */
@@ -1966,6 +2160,7 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
         } else if (!c->use_notify) {
             c->decoy_fd = take_fd(pid, hs->listener);
         } else {
+            c->killable_recv = hs->killable;
             int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
             c->notify_fd = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, hs->listener, 0);
             if (c->notify_fd < 0) snprintf(err, sizeof err, "pidfd_getfd: %s", strerror(errno));
@@ -2001,20 +2196,20 @@ static PyObject *Core_run(Core *c, PyObject *noargs) {
     if (!c->main_pid) return PyErr_Format(PyExc_RuntimeError, "spawn() first");
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
-    if (c->use_notify) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = wake_handler; /* no SA_RESTART: interrupts NOTIF_RECV */
-        sigaction(SIGRTMIN + 3, &sa, NULL);
-        rc = add_notify_thread(c) ? 0 : EAGAIN;
-    }
-    if (rc == 0 && c->use_ptrace) {
+    if (c->use_ptrace) { /* before the notify threads: they may ask it for exits */
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = adopt_wake; /* no SA_RESTART: interrupts waitpid */
         sigaction(ADOPT_SIGNAL, &sa, NULL);
         c->wait_thread = pthread_self();
         c->wait_running = 1;
+    }
+    if (c->use_notify) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = wake_handler; /* no SA_RESTART: interrupts NOTIF_RECV */
+        sigaction(SIGRTMIN + 3, &sa, NULL);
+        rc = add_notify_thread(c) ? 0 : EAGAIN;
     }
     if (rc == 0) wait_loop(c);
     c->wait_running = 0;
@@ -2107,7 +2302,7 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     (void)noargs;
     pthread_mutex_lock(&c->mu);
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K}", "stops",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
         (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
@@ -2117,7 +2312,8 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
         "notify_threads", c->notify_started, "adopted", (unsigned long long)c->adopted,
         "adopt_failed", (unsigned long long)c->adopt_failed, "outside_events",
         (unsigned long long)c->outside_events, "exit_skips",
-        (unsigned long long)__atomic_load_n(&c->exit_skips, __ATOMIC_RELAXED));
+        (unsigned long long)__atomic_load_n(&c->exit_skips, __ATOMIC_RELAXED), "interrupt_exits",
+        (unsigned long long)__atomic_load_n(&c->interrupt_exits, __ATOMIC_RELAXED));
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -2141,18 +2337,20 @@ static int check_allocations(Core *c) {
 }
 
 /* Core(filter, specs, notify, ptrace, sync_wakeup, argv_max, arg_max, max_events, max_bytes,
- *      block) with specs = [(arch_index, nr, flags, ops bytes)] */
+ *      block[, follow_cpu, killable_recv, notify_exits]) with specs = [(arch_index, nr, flags, ops bytes)] */
 static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     (void)kw;
     Py_buffer filt;
     PyObject *specs;
     int notify, ptr, sync;
     Py_ssize_t argv_max, arg_max, max_events, max_bytes;
-    int block, follow_cpu = 0, killable = 1;
-    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|pp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
-                          &arg_max, &max_events, &max_bytes, &block, &follow_cpu, &killable))
+    int block, follow_cpu = 0, killable = 1, notify_exits = 0;
+    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|ppp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
+                          &arg_max, &max_events, &max_bytes, &block, &follow_cpu, &killable,
+                          &notify_exits))
         return -1;
     c->killable_wanted = killable;
+    c->notify_exits = notify_exits && notify && ptr && killable;
     if (filt.len % sizeof(struct sock_filter) || filt.len == 0) {
         PyBuffer_Release(&filt);
         PyErr_SetString(PyExc_ValueError, "filter is not a sock_filter array");
@@ -2186,6 +2384,8 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     pthread_mutex_init(&c->threads_mu, NULL);
     pthread_mutex_init(&c->adopt_mu, NULL);
     pthread_mutex_init(&c->skip_mu, NULL);
+    pthread_mutex_init(&c->exitq_mu, NULL);
+    pthread_cond_init(&c->exitq_taken, NULL);
     c->enc_ptrace.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);
     c->enc_ptrace.scratch = malloc(c->enc_ptrace.scratch_len);
     for (int i = 0; i < MAX_NOTIFY; i++) {
@@ -2231,6 +2431,7 @@ static void Core_dealloc(Core *c) {
     }
     free(c->enc_ptrace.scratch);
     free(c->skip_tab);
+    free(c->exitq.p);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }
 

@@ -19,6 +19,7 @@ class Core:
         block: bool,
         follow_cpu: bool = ...,
         killable_recv: bool = ...,
+        notify_exits: bool = ...,
         /,
     ) -> None: ...
     def guard(self, agent_pid: int, agent_pgid: int, /) -> None: ...

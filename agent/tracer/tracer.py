@@ -45,6 +45,8 @@ QUEUE_MAX_BYTES = 8 << 20
 # With user notification the application's execve must stop: the agent takes the
 # listener from the child while it waits there (see _core.c, child()).
 _ALWAYS_NOTIFIED = EXEC
+# Opens whose exit the core can skip (specs.py: OPEN_FLAGS1/2).
+NOTIFIED_OPENS = frozenset({"open", "openat"})
 UNVERIFIED = (
     "tracer.verify: without ptrace there is no exit stop: opens and connects are recorded "
     "as the application passed them, without their result or the kernel's answer "
@@ -101,7 +103,14 @@ class Tracer:
         guard = Guard(os.getpid(), b.ptrace, self.io_uring)
         checks = guard.checks(traced) | self.checks
         traced |= guard.traced()
-        prog = build_program(traced, checks, action, via_ptrace=capture)
+        # Alerts only, and a killable notification wait: opens are notified (a same-CPU
+        # hand-off) and only those whose exit is wanted get it, by PTRACE_INTERRUPT
+        # (_core.c, "opens by notification, exits by interrupt").
+        notify_exits = (
+            b.notify and b.ptrace and b.killable_recv and self.handoff.relevance is not None
+        )
+        via_ptrace = capture - NOTIFIED_OPENS if notify_exits else capture
+        prog = build_program(traced, checks, action, via_ptrace=via_ptrace)
         c = core().Core(
             to_bytes(prog),
             guard.specs(compile_specs(traced, capture, self.verify)),
@@ -115,6 +124,7 @@ class Tracer:
             self.handoff.block,
             self.ptrace_placement == "follow",
             b.killable_recv,
+            notify_exits,
         )
         c.guard(os.getpid(), os.getpgrp())
         return c
@@ -179,4 +189,6 @@ class Tracer:
             # Opens recorded from their entry alone: their result could not matter
             # (skips.py); each saved an exit stop.
             "exits_skipped": s.get("exit_skips", 0),
+            # Notified opens whose exit was wanted: taken by PTRACE_INTERRUPT.
+            "exits_by_interrupt": s.get("interrupt_exits", 0),
         }

@@ -12,13 +12,14 @@ from th_support import BACKENDS
 
 SRC = Path(__file__).parent / "programs"
 
+M32_STATIC = ["-O1", "-m32", "-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"]
 # name -> gcc flags
 PROGRAMS = {
     "threads": ["-O1", "-pthread"],
     "forks": ["-O1"],
     "rawstatic": ["-O1", "-static", "-nostdlib", "-fno-stack-protector"],
     "x32open": ["-O1", "-static", "-nostdlib", "-fno-stack-protector"],
-    "int80": ["-O1", "-m32", "-static", "-nostdlib", "-fno-stack-protector", "-fno-pie", "-no-pie"],
+    "int80": M32_STATIC,
     "sigtest": ["-O1"],
     "threadexec": ["-O1", "-pthread"],
     "busyexec": ["-O1", "-pthread"],
@@ -34,11 +35,14 @@ PROGRAMS = {
     "untraced": ["-O1"],
     "unreadable": ["-O1"],
     "sharedswap": ["-O1"],  # test_exit_skips.py
+    # test_interrupt_exits.py
+    "sigopens": ["-O1"],
+    "int80shadow": M32_STATIC,
 }
 
 
 # x86 assembly (int 0x80, x32, raw x86_64 syscalls): not built elsewhere (scripts/arm64-vm).
-X86_ONLY = {"rawstatic", "x32open", "int80"}
+X86_ONLY = {"rawstatic", "x32open", "int80", "int80shadow"}
 
 
 class Programs(dict[str, Path]):

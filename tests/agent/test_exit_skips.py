@@ -49,11 +49,11 @@ def _finish(
 ) -> tuple[str, Any, Any]:
     out, err = proc.communicate(stdin, timeout=120)
     assert proc.returncode == 0, err
-    stats = next(
+    stats = [  # the last: the final stats (a long run also reports them periodically)
         json.loads(line.split(" stats ", 1)[1])
         for line in err.splitlines()
         if line.startswith("tracehound: tracer stats ")
-    )
+    ][-1]
     alerts = [json.loads(x) for x in records.read_text().splitlines()]
     return out, alerts, stats
 
@@ -68,9 +68,14 @@ def _shadow_reads(alerts: list[dict[str, Any]], name: str) -> int:
     )
 
 
-# The shell reads `f` (its own process, no new task between: `read` is a builtin) many
+# The shell reads `f` (its own process, no new task between: `read` is a builtin) a few
+# times, waits for a line on stdin (the verdicts reach the core meanwhile), reads `f` 300
 # times, says so, waits for a line on stdin, then reads `f` five times more.
 SWAPPED_BEHIND = """
+i=0
+while [ $i -lt 20 ]; do read a < f; i=$((i+1)); done
+echo seen
+read line
 i=0
 while [ $i -lt 300 ]; do read a < f; i=$((i+1)); done
 echo warm
@@ -86,9 +91,12 @@ def test_a_file_swapped_for_a_symlink_behind_the_agent_is_a_read_of_shadow(
     (tmp_path / "f").write_text("harmless\n")
     proc, records = _start(tmp_path, tracer_backend, ["sh", "-c", SWAPPED_BEHIND],
                            stdin=subprocess.PIPE)  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "warm\n"
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline() == "seen\n"
     time.sleep(0.5)  # the verdicts on `f` have reached the core
+    proc.stdin.write("on\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline() == "warm\n"
     # Untraced (this test process): as a sidecar sharing the volume would.
     os.symlink("/etc/shadow", tmp_path / "f.new")
     os.replace(tmp_path / "f.new", tmp_path / "f")

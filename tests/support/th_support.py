@@ -68,7 +68,8 @@ class TracedRun:
         return [r for r in self.records if "rule" in r]
 
     def tracer_stats(self) -> dict[str, Any]:
-        for line in self.stderr.splitlines():
+        """The final stats (a long run also reports them periodically, before)."""
+        for line in reversed(self.stderr.splitlines()):
             if line.startswith("tracehound: tracer stats "):
                 stats: dict[str, Any] = json.loads(line.split(" stats ", 1)[1])
                 return stats
