@@ -117,4 +117,11 @@ SETUPS: tuple[Setup, ...] = (
     Setup("th_balanced_noverify", "tracehound balanced, verify off", "balanced", verify=False),
     # The shipped tracer config (profile and exit stops as a user gets them), alerts only.
     Setup("th_default", "tracehound default config, alerts only", "default"),
+    # The same on Fargate's kernel: auto picks ptrace, opens stay ptrace stops.
+    Setup(
+        "th_default_fargate",
+        "tracehound default config, Fargate kernel",
+        "default",
+        features_off="sync_wakeup,wait_killable_recv",
+    ),
 )
