@@ -30,6 +30,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -317,7 +318,6 @@ typedef struct Core {
     /* Opens taken by notification, their exit by PTRACE_INTERRUPT (exits_by_interrupt). */
     int notify_exits;  /* wanted: opens are notified, not RET_TRACE */
     pthread_mutex_t exitq_mu;
-    pthread_cond_t exitq_taken;
     Buf exitq; /* ExitAsk + record, one after another: asked of the wait thread */
     uint64_t exitq_asked, exitq_done, interrupt_exits;
 } Core;
@@ -1330,8 +1330,7 @@ static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, c
 }
 
 /* Notify thread: hand notification `id` of `tid` (record in `e`) to the wait thread,
- * and wait until it has taken it (it answers the notification). A wake-up can be lost
- * (the signal lands just before the wait thread blocks in waitpid): ask again. */
+ * which answers it, and wake it (see adopt_wake: the wake-up cannot be lost). */
 static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id) {
     ExitAsk a = {id, tid, (uint32_t)e->b.len};
     pthread_mutex_lock(&c->exitq_mu);
@@ -1345,19 +1344,9 @@ static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id) {
     memcpy(c->exitq.p + c->exitq.len, &a, sizeof a);
     memcpy(c->exitq.p + c->exitq.len + sizeof a, e->b.p, e->b.len);
     c->exitq.len += sizeof a + e->b.len;
-    uint64_t mine = ++c->exitq_asked;
-    while (c->exitq_done < mine && !c->done && c->wait_running) {
-        pthread_kill(c->wait_thread, ADOPT_SIGNAL);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 2000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&c->exitq_taken, &c->exitq_mu, &until);
-    }
+    __atomic_add_fetch(&c->exitq_asked, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&c->exitq_mu);
+    pthread_kill(c->wait_thread, ADOPT_SIGNAL);
 }
 
 /* Wait thread: interrupt each asked-for thread, then let its open go on. */
@@ -1393,7 +1382,6 @@ static void take_exit_asks(Core *c) {
     }
     c->exitq.len = 0;
     c->exitq_done = c->exitq_asked;
-    pthread_cond_broadcast(&c->exitq_taken);
     pthread_mutex_unlock(&c->exitq_mu);
 }
 
@@ -1907,7 +1895,22 @@ static void follow(Core *c, pid_t tid) {
     (PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |    \
      PTRACE_O_TRACESYSGOOD)
 
-static void adopt_wake(int sig) { (void)sig; }
+/* With exits asked for (notify_exits), a notify thread waits for the wait thread to
+ * take its ask: a wake-up lost just before waitpid blocks would hold the application
+ * until some other tracee stops. So the wait thread arms a jump, looks at its queues
+ * once more, and only then waits, with WNOWAIT: a jump out of the wait (or out of the
+ * instructions after it) loses no child status, the next wait reports it again.
+ * Thread-local: ADOPT_SIGNAL is sent to the wait thread only. */
+static __thread sigjmp_buf wake_jump;
+static __thread volatile sig_atomic_t wake_armed;
+
+static void adopt_wake(int sig) {
+    (void)sig;
+    if (wake_armed) {
+        wake_armed = 0;
+        siglongjmp(wake_jump, 1);
+    }
+}
 
 static void adopt_queued(Core *c) {
     int q[ADOPT_MAX], sys[ADOPT_MAX], n;
@@ -1958,13 +1961,42 @@ static PyObject *Core_adopt(Core *c, PyObject *args) {
 
 static void take_exit_asks(Core *c);
 
+static int asks_waiting(Core *c) {
+    return __atomic_load_n(&c->exitq_asked, __ATOMIC_ACQUIRE) != c->exitq_done;
+}
+
+/* waitpid(-1), or -1 with EINTR when ADOPT_SIGNAL came (see adopt_wake). */
+static pid_t wait_for_child(Core *c, int *status, int flags) {
+    if (!c->notify_exits) return waitpid(-1, status, flags);
+    if (sigsetjmp(wake_jump, 1)) {
+        errno = EINTR;
+        return -1;
+    }
+    wake_armed = 1;
+    if (c->adopt_n || asks_waiting(c)) {
+        wake_armed = 0;
+        errno = EINTR;
+        return -1;
+    }
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int r = waitid(P_ALL, 0, &si, WEXITED | WNOWAIT | flags);
+    wake_armed = 0;
+    if (r < 0) return -1;
+    pid_t tid = si.si_pid > 0 ? waitpid(si.si_pid, status, flags | WNOHANG) : 0;
+    if (tid > 0) return tid;
+    errno = EINTR; /* nothing to take after all: wait again (ECHILD shows there) */
+    return -1;
+}
+
 static void wait_loop(Core *c) {
     int flags = c->use_ptrace ? __WALL : 0;
     for (;;) {
         int status;
         if (c->adopt_n) adopt_queued(c);
-        if (__atomic_load_n(&c->exitq_asked, __ATOMIC_ACQUIRE) != c->exitq_done) take_exit_asks(c);
-        pid_t tid = waitpid(-1, &status, flags);
+        if (asks_waiting(c)) take_exit_asks(c);
+        wake_armed = 0; /* touch the thread-local before the handler may */
+        pid_t tid = wait_for_child(c, &status, flags);
         if (tid < 0) {
             if (errno == EINTR) continue; /* also ADOPT_SIGNAL: adopt at the loop's top */
             break; /* ECHILD: every tracee is gone */
@@ -2385,7 +2417,6 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     pthread_mutex_init(&c->adopt_mu, NULL);
     pthread_mutex_init(&c->skip_mu, NULL);
     pthread_mutex_init(&c->exitq_mu, NULL);
-    pthread_cond_init(&c->exitq_taken, NULL);
     c->enc_ptrace.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);
     c->enc_ptrace.scratch = malloc(c->enc_ptrace.scratch_len);
     for (int i = 0; i < MAX_NOTIFY; i++) {
