@@ -320,6 +320,7 @@ typedef struct Core {
     pthread_mutex_t exitq_mu;
     Buf exitq; /* ExitAsk + record, one after another: asked of the wait thread */
     uint64_t exitq_asked, exitq_done, interrupt_exits;
+    int wait_blocked; /* the wait thread is (about to be) blocked in waitid: signal it */
 } Core;
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -1344,9 +1345,12 @@ static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id) {
     memcpy(c->exitq.p + c->exitq.len, &a, sizeof a);
     memcpy(c->exitq.p + c->exitq.len + sizeof a, e->b.p, e->b.len);
     c->exitq.len += sizeof a + e->b.len;
-    __atomic_add_fetch(&c->exitq_asked, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&c->exitq_asked, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&c->exitq_mu);
-    pthread_kill(c->wait_thread, ADOPT_SIGNAL);
+    /* A busy wait thread sees the ask at its loop's top: no signal needed. The
+     * sequentially consistent pair (asked, then blocked here; blocked, then asked
+     * in wait_for_child) lets at least one side see the other. */
+    if (__atomic_load_n(&c->wait_blocked, __ATOMIC_SEQ_CST)) pthread_kill(c->wait_thread, ADOPT_SIGNAL);
 }
 
 /* Wait thread: interrupt each asked-for thread, then let its open go on. */
@@ -1962,19 +1966,22 @@ static PyObject *Core_adopt(Core *c, PyObject *args) {
 static void take_exit_asks(Core *c);
 
 static int asks_waiting(Core *c) {
-    return __atomic_load_n(&c->exitq_asked, __ATOMIC_ACQUIRE) != c->exitq_done;
+    return __atomic_load_n(&c->exitq_asked, __ATOMIC_SEQ_CST) != c->exitq_done;
 }
 
 /* waitpid(-1), or -1 with EINTR when ADOPT_SIGNAL came (see adopt_wake). */
 static pid_t wait_for_child(Core *c, int *status, int flags) {
     if (!c->notify_exits) return waitpid(-1, status, flags);
     if (sigsetjmp(wake_jump, 1)) {
+        __atomic_store_n(&c->wait_blocked, 0, __ATOMIC_SEQ_CST);
         errno = EINTR;
         return -1;
     }
     wake_armed = 1;
+    __atomic_store_n(&c->wait_blocked, 1, __ATOMIC_SEQ_CST);
     if (c->adopt_n || asks_waiting(c)) {
         wake_armed = 0;
+        __atomic_store_n(&c->wait_blocked, 0, __ATOMIC_SEQ_CST);
         errno = EINTR;
         return -1;
     }
@@ -1982,6 +1989,7 @@ static pid_t wait_for_child(Core *c, int *status, int flags) {
     memset(&si, 0, sizeof si);
     int r = waitid(P_ALL, 0, &si, WEXITED | WNOWAIT | flags);
     wake_armed = 0;
+    __atomic_store_n(&c->wait_blocked, 0, __ATOMIC_SEQ_CST);
     if (r < 0) return -1;
     pid_t tid = si.si_pid > 0 ? waitpid(si.si_pid, status, flags | WNOHANG) : 0;
     if (tid > 0) return tid;
