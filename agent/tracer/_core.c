@@ -92,7 +92,7 @@ struct th_syscall_info {
 #define AUDIT_ARCH_AARCH64_ 0xC00000B7u
 #define X32_BIT 0x40000000u
 #define AT_FDCWD_ (-100)
-/* Wakes the wait thread from waitpid: processes to adopt, exits asked for. */
+/* Wakes the wait thread from its wait: processes to adopt, exits asked for. */
 #define ADOPT_SIGNAL (SIGRTMIN + 4)
 
 /* ---- record format (see records.py) ---------------------------------------- */
@@ -1147,11 +1147,11 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
     return 0;
 }
 
-/* Whether `child` (new after a fork, vfork or clone of `parent`) shares its memory
- * with another task: a thread, or CLONE_VM. kcmp says; where it cannot, assume so. */
 static void view_shared(Core *c, int tid);
 static void view_reset(Core *c, int tid, int gone);
 
+/* Whether `child` (new after a fork, vfork or clone of `parent`) shares its memory
+ * with another task: a thread, or CLONE_VM. kcmp says; where it cannot, assume so. */
 static void mark_shared_mm(Core *c, int parent, int child, int is_thread, int vfork) {
     Task *k = task_get(&c->ptasks, child, 0);
     int shared = is_thread;
@@ -1899,8 +1899,8 @@ static void follow(Core *c, pid_t tid) {
     (PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |    \
      PTRACE_O_TRACESYSGOOD)
 
-/* With exits asked for (notify_exits), a notify thread waits for the wait thread to
- * take its ask: a wake-up lost just before waitpid blocks would hold the application
+/* With exits asked for (notify_exits), the application waits in its open until the
+ * wait thread takes the ask: a wake-up lost just before waitpid blocks would hold it
  * until some other tracee stops. So the wait thread arms a jump, looks at its queues
  * once more, and only then waits, with WNOWAIT: a jump out of the wait (or out of the
  * instructions after it) loses no child status, the next wait reports it again.
