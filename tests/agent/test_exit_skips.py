@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from th_support import AGENT, with_backend
+from th_support import AGENT, final_tracer_stats, with_backend
 
 READ_SENSITIVE = "Read sensitive file by unexpected program"
 CONFIG = '[filters.rules.rate_limit]\nrate = 0\n[sinks.out]\ntype = "file"\npath = "{path}"\n'
@@ -49,11 +49,7 @@ def _finish(
 ) -> tuple[str, Any, Any]:
     out, err = proc.communicate(stdin, timeout=120)
     assert proc.returncode == 0, err
-    stats = [  # the last: the final stats (a long run also reports them periodically)
-        json.loads(line.split(" stats ", 1)[1])
-        for line in err.splitlines()
-        if line.startswith("tracehound: tracer stats ")
-    ][-1]
+    stats = final_tracer_stats(err)
     alerts = [json.loads(x) for x in records.read_text().splitlines()]
     return out, alerts, stats
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from th_support import AGENT, with_backend
+from th_support import AGENT, final_tracer_stats, with_backend
 
 from tracehound.agent.tracer.backend import probe
 
@@ -55,11 +55,7 @@ def _run(
                 time.sleep(0.01)
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
-    stats = [  # the last: the final stats (a long run also reports them periodically)
-        json.loads(line.split(" stats ", 1)[1])
-        for line in err.splitlines()
-        if line.startswith("tracehound: tracer stats ")
-    ][-1]
+    stats = final_tracer_stats(err)
     alerts = [json.loads(x) for x in records.read_text().splitlines()]
     return out, alerts, stats
 

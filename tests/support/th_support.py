@@ -68,12 +68,16 @@ class TracedRun:
         return [r for r in self.records if "rule" in r]
 
     def tracer_stats(self) -> dict[str, Any]:
-        """The final stats (a long run also reports them periodically, before)."""
-        for line in reversed(self.stderr.splitlines()):
-            if line.startswith("tracehound: tracer stats "):
-                stats: dict[str, Any] = json.loads(line.split(" stats ", 1)[1])
-                return stats
-        raise AssertionError(f"no tracer stats in stderr:\n{self.stderr}")
+        return final_tracer_stats(self.stderr)
+
+
+def final_tracer_stats(stderr: str) -> dict[str, Any]:
+    """The agent's final tracer stats (a long run also reports them periodically, before)."""
+    for line in reversed(stderr.splitlines()):
+        if line.startswith("tracehound: tracer stats "):
+            stats: dict[str, Any] = json.loads(line.split(" stats ", 1)[1])
+            return stats
+    raise AssertionError(f"no tracer stats in stderr:\n{stderr}")
 
 
 def write_config(path: Path, records: Path, extra: str = "") -> Path:

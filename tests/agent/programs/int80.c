@@ -1,13 +1,5 @@
 /* 32-bit program that opens a file through int 0x80 (i386 syscall numbers). */
-#define SYS_open 5
-#define SYS_close 6
-#define SYS_exit 1
-
-static long sys32(long nr, long a, long b, long c) {
-    long ret;
-    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
-    return ret;
-}
+#include "sys32.h"
 
 void _start(void) {
     long fd = sys32(SYS_open, (long)"/etc/hostname", 0, 0);

@@ -1,14 +1,6 @@
 /* 32-bit program (int 0x80): opens /etc/shadow (succeeds as root) and /etc/shadow/x
  * (fails: ENOTDIR). Exits 0 when both did as expected: exactly one read of shadow. */
-#define SYS_exit 1
-#define SYS_open 5
-#define SYS_close 6
-
-static long sys32(long nr, long a, long b, long c) {
-    long ret;
-    __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory");
-    return ret;
-}
+#include "sys32.h"
 
 void _start(void) {
     long fd = sys32(SYS_open, (long)"/etc/shadow", 0, 0);
