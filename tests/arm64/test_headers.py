@@ -26,6 +26,7 @@ from tracehound.agent.tracer.wire import Raw
 from tracehound.openflags import format_open_flags
 
 CC = "aarch64-linux-gnu-gcc"
+LIBC_HEADERS = "/usr/aarch64-linux-gnu/include/fcntl.h"
 CORE = Path(__file__).resolve().parents[2] / "agent" / "tracer" / "_core.c"
 OPEN_FLAGS = (
     "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_DSYNC",
@@ -38,6 +39,10 @@ OPEN_FLAGS = (
 def cc() -> str:
     if shutil.which(CC) is None:
         pytest.skip(f"{CC} not installed (apt-get install gcc-aarch64-linux-gnu)")
+    # Without its own libc headers the cross compiler falls back to the host's
+    # /usr/include (x86 values: O_DIRECT would read as O_DIRECTORY).
+    if not Path(LIBC_HEADERS).exists():
+        pytest.skip(f"{LIBC_HEADERS} missing (apt-get install libc6-dev-arm64-cross)")
     return CC
 
 
