@@ -81,6 +81,8 @@ class Setup:
         cfg = run_dir / f"{self.key}.toml"
         if self.profile == "default":  # the shipped tracer defaults; alerts to a file
             text = '[agent]\nstats_interval_secs = 0\nlog_level = "warning"\n'
+            if self.backend != "auto":
+                text += f'[tracer]\nbackend = "{self.backend}"\n'
             text += f'[sinks.out]\ntype = "file"\npath = "{self.sink_path(run_dir)}"\n'
             cfg.write_text(text + 'inputs = ["alerts"]\n')
         else:
@@ -122,6 +124,13 @@ SETUPS: tuple[Setup, ...] = (
         "th_default_fargate",
         "tracehound default config, Fargate kernel",
         "default",
+        features_off="sync_wakeup,wait_killable_recv",
+    ),
+    Setup(
+        "th_default_fargate_notify",
+        "tracehound default config, Fargate kernel, seccomp_notify",
+        "default",
+        "seccomp_notify",
         features_off="sync_wakeup,wait_killable_recv",
     ),
 )

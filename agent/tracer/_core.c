@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -157,7 +158,7 @@ typedef struct {
     uint8_t op[SPEC_OPS][3];
 } Spec;
 #define NARCH 4
-#define MAX_NOTIFY 4
+#define MAX_NOTIFY 16 /* Fargate's largest task has 16 vCPUs */
 #define NR_MAX 1024
 
 #pragma pack(push, 1)
@@ -233,6 +234,7 @@ struct Core;
 typedef struct {
     struct Core *core;
     int index;
+    int cpu; /* pinned to this CPU (per-CPU poll threads), or -1 */
 } NotifyArg;
 
 #define ADOPT_MAX 64
@@ -248,6 +250,10 @@ typedef struct Task {
     int shared_mm;    /* another task may write its memory (a thread, CLONE_VM): claims can be swapped */
     int pagemap_fd;   /* fd + 1 of /proc/TID/pagemap (0: not open); reopened after an exec */
     int await_exit;   /* PTRACE_INTERRUPT sent in a notified open: its next event stop is its exit */
+    int await_restart; /* no killable wait: the interrupt restarts the open; its entry stop is next */
+    uint64_t exit_ip;  /* await_exit: the instruction after the open; elsewhere it is not done */
+    int pass_nr;       /* notify view: the next notification of this thread is the restarted
+                          open (this nr + 1), already recorded: answer it at once */
 } Task;
 
 /* tid -> Task, open addressing. One per thread of the core: never shared. */
@@ -296,6 +302,9 @@ typedef struct Core {
     /* counters (written under mu or by one thread only) */
     uint64_t stops, events, dropped, errors, notif_invalid, lifecycle;
     int sync_wakeup, killable_recv; /* what the listener got (killable: the filter waits killably) */
+    int percpu;              /* no SYNC_WAKE_UP: one pinned notify thread per CPU, in poll() */
+    pthread_mutex_t recv_mu; /* per-CPU threads: one at a time calls NOTIF_RECV */
+    uint64_t recv_races;     /* per-CPU threads: woken for a notification another took */
     /* The guard (see "the agent's guard" below): who the agent is, set by guard(). */
     pid_t guard_pid, guard_pgid;
     int decoy_fd; /* backend ptrace: our own seccomp listener in the app's chain */
@@ -319,7 +328,7 @@ typedef struct Core {
     int notify_exits;  /* wanted: opens are notified, not RET_TRACE */
     pthread_mutex_t exitq_mu;
     Buf exitq; /* ExitAsk + record, one after another: asked of the wait thread */
-    uint64_t exitq_asked, exitq_done, interrupt_exits;
+    uint64_t exitq_asked, exitq_done, interrupt_exits, restarted_exits;
     int wait_blocked; /* the wait thread is (about to be) blocked in waitid: signal it */
 } Core;
 
@@ -906,24 +915,70 @@ out:
     pthread_mutex_unlock(&c->seen_mu);
 }
 
-static int add_notify_thread(Core *c);
+static int add_notify_thread(Core *c, int cpu);
 static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args);
-static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id);
+static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id, uint64_t ip);
+static int passes_restarted(Core *c, int tid, int nr);
+
+/* Kernels without SYNC_WAKE_UP (Fargate's 5.10) hand a notification to whichever
+ * thread waits in NOTIF_RECV, on another CPU if one is idle: two idle wake-ups per
+ * stop (~110 us on an idle host). Instead one notify thread per CPU, each pinned, all
+ * wait in poll(): a notification wakes them all, the one on the stopping CPU runs
+ * first and takes it, and the other, woken at the same moment, keeps its CPU from
+ * looking idle when the answer wakes the tracee, so the tracee stays where it was
+ * (docs/performance.md, "The hand-off without SYNC_WAKE_UP": 1-3 % of hand-offs cross
+ * CPUs on 5.10, against 90-100 %). recv_mu and a second poll make sure NOTIF_RECV is
+ * only called with a notification pending, so it never blocks a thread that lost.
+ * Returns 0 with `req` filled, 1 to try again, -1 when the filter has no users left. */
+static int recv_percpu(Core *c, struct seccomp_notif *req) {
+    struct pollfd p = {c->notify_fd, POLLIN, 0};
+    if (poll(&p, 1, -1) < 0) return 1; /* EINTR: the end-of-run wake-up */
+    if (!(p.revents & POLLIN)) return (p.revents & (POLLHUP | POLLERR | POLLNVAL)) ? -1 : 1;
+    if (pthread_mutex_trylock(&c->recv_mu)) {
+        __atomic_add_fetch(&c->recv_races, 1, __ATOMIC_RELAXED);
+        sched_yield(); /* the winner takes it at once; then poll blocks again */
+        return 1;
+    }
+    int got = poll(&p, 1, 0) > 0 && (p.revents & POLLIN) &&
+              ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, req) == 0;
+    pthread_mutex_unlock(&c->recv_mu);
+    if (!got) __atomic_add_fetch(&c->recv_races, 1, __ATOMIC_RELAXED);
+    return got ? 0 : 1;
+}
+
+static void pin_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
 
 static void *notify_loop(void *arg) {
     Core *c = ((NotifyArg *)arg)->core;
     Enc *e = &c->enc_notify[((NotifyArg *)arg)->index];
+    if (((NotifyArg *)arg)->cpu >= 0) pin_thread(((NotifyArg *)arg)->cpu);
     struct seccomp_notif req;
     struct seccomp_notif_resp resp;
     unsigned tick = 0, switches = 0;
     int last_tid = 0;
     while (!c->done) {
         memset(&req, 0, sizeof req);
-        if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+        if (c->percpu) {
+            int r = recv_percpu(c, &req);
+            if (r < 0) break;
+            if (r > 0) continue;
+        } else if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
             if (errno == EINTR || errno == ENOENT) continue;
             break; /* the filter has no users left */
         }
         __atomic_add_fetch(&c->stops, 1, __ATOMIC_RELAXED);
+        if (passes_restarted(c, (int)req.pid, req.data.nr)) {
+            memset(&resp, 0, sizeof resp);
+            resp.id = req.id;
+            resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+            ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+            continue;
+        }
         const struct seccomp_data *d = &req.data;
         const Spec *s = spec_for(c, d->arch, d->nr);
         if (!c->use_ptrace) notify_lifecycle(c, e, (int)req.pid, s->flags & SPEC_EXEC);
@@ -945,7 +1000,7 @@ static void *notify_loop(void *arg) {
         /* What was read is trustworthy only if the tracee is still in that syscall. */
         int valid = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
         if (valid && exit_wanted) {
-            ask_exit(c, e, (pid_t)req.pid, req.id); /* the wait thread answers it */
+            ask_exit(c, e, (pid_t)req.pid, req.id, d->instruction_pointer); /* the wait thread answers */
             continue;
         }
         if (valid)
@@ -964,8 +1019,8 @@ static void *notify_loop(void *arg) {
             last_tid = (int)req.pid;
             switches++;
         }
-        if ((++tick & 63) == 0) {
-            if (switches >= 16 && c->notify_started < MAX_NOTIFY) add_notify_thread(c);
+        if (!c->percpu && (++tick & 63) == 0) {
+            if (switches >= 16 && c->notify_started < MAX_NOTIFY) add_notify_thread(c, -1);
             switches = 0;
         }
     }
@@ -977,7 +1032,7 @@ static void *notify_loop(void *arg) {
  * waiting thread on the same CPU; measured on bench W2); more are started when
  * the stops come from alternating threads, so tracees on different CPUs are
  * served at once (W7). Returns whether a thread was started. */
-static int add_notify_thread(Core *c) {
+static int add_notify_thread(Core *c, int cpu) {
     static long cpus;
     if (!cpus) cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int started = 0;
@@ -986,6 +1041,7 @@ static int add_notify_thread(Core *c) {
     if (!c->done && i < MAX_NOTIFY && i < (cpus < 1 ? 1 : cpus)) {
         c->notify_args[i].core = c;
         c->notify_args[i].index = i;
+        c->notify_args[i].cpu = cpu;
         if (pthread_create(&c->notify_threads[i], NULL, notify_loop, &c->notify_args[i]) == 0) {
             c->notify_started++;
             started = 1;
@@ -1176,6 +1232,8 @@ static void mark_shared_mm(Core *c, int parent, int child, int is_thread, int vf
 
 /* ---- the ptrace loop ---------------------------------------------------------- */
 static void verify_at_exit(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res);
+static void view_pass(Core *c, int tid, int nr);
+static void on_restart_entry(Core *c, Task *t, int tid, const struct th_syscall_info *info);
 
 /* Record a syscall at its entry (a seccomp stop, or an adopted process's syscall-entry
  * stop: both give nr and args at the same place in info) and resume it with `resume`;
@@ -1239,6 +1297,7 @@ static void on_seccomp_stop(Core *c, Task *t, int tid) {
 static void record_exit(Core *c, Task *t, int tid, int64_t rval, int resume) {
     if (rval == -512 || rval == -513 || rval == -514 || rval == -516) {
         t->pending.len = 0; /* restarted: it stops again at entry */
+        if (c->notify_exits && !c->killable_recv) view_pass(c, tid, -1); /* notified anew */
         ptrace(resume, tid, 0, 0);
         return;
     }
@@ -1265,6 +1324,10 @@ static void on_syscall_exit(Core *c, Task *t, int tid) {
     struct th_syscall_info info;
     memset(&info, 0, sizeof info);
     long n = ptrace(TH_PTRACE_GET_SYSCALL_INFO, tid, sizeof info, &info);
+    if (n > 0 && info.op == SI_ENTRY && t && t->await_restart && t->pending.len) {
+        on_restart_entry(c, t, tid, &info);
+        return;
+    }
     if (n > 0 && info.op == SI_ENTRY) {
         ptrace(PTRACE_SYSCALL, tid, 0, 0); /* older kernels: an entry stop comes first */
         return;
@@ -1278,21 +1341,31 @@ static void on_syscall_exit(Core *c, Task *t, int tid) {
 
 /* ---- opens by notification, exits by interrupt ------------------------------------
  * An open that may need its exit used to be RET_TRACE: a ptrace stop at entry (two
- * cross-CPU wake-ups on an idle VM) where a notification with SYNC_WAKE_UP costs one
- * same-CPU hand-off. When the pipeline skips exits (alerts only) and the filter waits
- * killably (WAIT_KILLABLE_RECV, 5.19+), opens are notified instead (notify_exits). A
- * notify thread answers those it may skip at once; for the others it asks the wait
- * thread, the tracees' tracer, to PTRACE_INTERRUPT the thread and then to answer
- * CONTINUE. The interrupt cannot end the killable wait, so the thread completes the
+ * cross-CPU wake-ups on an idle VM) where a notification costs one same-CPU hand-off
+ * (SYNC_WAKE_UP, or the per-CPU threads). When the pipeline skips exits (alerts only),
+ * opens are notified instead (notify_exits). A notify thread answers those it may skip
+ * at once; for the others it asks the wait thread, the tracees' tracer, to
+ * PTRACE_INTERRUPT the thread and then to answer CONTINUE. With a killable wait
+ * (WAIT_KILLABLE_RECV, 5.19+) the interrupt cannot end it, so the thread completes the
  * open, and on its way out stops (PTRACE_EVENT_STOP) with the result in its registers:
- * the exit stop, taken only where it is needed. Without a killable wait the interrupt
- * would restart the open (and the next one, forever): then opens keep RET_TRACE.
+ * the exit stop, taken only where it is needed.
+ *
+ * Without a killable wait (Fargate's 5.10) the interrupt ends the wait, and the open is
+ * restarted (the wait thread does not answer: that would only race the interrupt). Left
+ * alone it would be notified and interrupted again, forever. Instead the interrupt stop
+ * shows -ERESTARTSYS; the wait thread resumes the thread with PTRACE_SYSCALL, and at the
+ * restarted open's entry stop (same syscall, same arguments) lets the notify threads
+ * answer its next notification at once (pass_nr): the open completes and its exit stop
+ * finishes the record. Anything else first (a signal handler's syscall) drops the held
+ * record: the restarted open comes again as a new notification. Three ptrace stops
+ * where RET_TRACE takes two: worth it only where most opens skip their exit.
  *
  * The notify threads cannot read the wait thread's task table, so what skipping
  * trusts (shared memory, the pagemap fd) is kept for them in `seen` (unused with
  * ptrace otherwise), under seen_mu, by view_* below. */
 typedef struct {
     uint64_t id;  /* the notification */
+    uint64_t ip;  /* where the thread goes on after the open (seccomp_data) */
     int32_t tid;
     uint32_t len; /* of the record that follows */
 } ExitAsk;
@@ -1314,10 +1387,30 @@ static void view_reset(Core *c, int tid, int gone) {
         task_del(&c->seen, tid);
     } else {
         Task *t = task_get(&c->seen, tid, 0);
-        if (t) t->shared_mm = 0;
+        if (t) t->shared_mm = 0, t->pass_nr = 0;
         pagemap_close(t);
     }
     pthread_mutex_unlock(&c->seen_mu);
+}
+
+/* The notify threads' view: the next notification of `tid` is syscall `nr`, restarted
+ * after its record was taken (nr -1: no longer). */
+static void view_pass(Core *c, int tid, int nr) {
+    pthread_mutex_lock(&c->seen_mu);
+    Task *t = task_get(&c->seen, tid, nr >= 0);
+    if (t) t->pass_nr = nr + 1;
+    pthread_mutex_unlock(&c->seen_mu);
+}
+
+/* Notify thread: is this notification the restarted open the wait thread let through? */
+static int passes_restarted(Core *c, int tid, int nr) {
+    if (!c->notify_exits || c->killable_recv) return 0;
+    pthread_mutex_lock(&c->seen_mu);
+    Task *t = task_get(&c->seen, tid, 0);
+    int pass = t && t->pass_nr == nr + 1;
+    if (t) t->pass_nr = 0;
+    pthread_mutex_unlock(&c->seen_mu);
+    return pass;
 }
 
 /* Notify thread, at a notified open: 1 if its exit stop is wanted (and can be had). */
@@ -1327,13 +1420,13 @@ static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, c
     Task *t = task_get(&c->seen, tid, 1);
     int skip = skip_exit_stop(c, t, e, s, tid, args);
     pthread_mutex_unlock(&c->seen_mu);
-    return !skip && c->killable_recv && c->wait_running;
+    return !skip && c->wait_running;
 }
 
 /* Notify thread: hand notification `id` of `tid` (record in `e`) to the wait thread,
  * which answers it, and wake it (see adopt_wake: the wake-up cannot be lost). */
-static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id) {
-    ExitAsk a = {id, tid, (uint32_t)e->b.len};
+static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id, uint64_t ip) {
+    ExitAsk a = {id, ip, tid, (uint32_t)e->b.len};
     pthread_mutex_lock(&c->exitq_mu);
     if (buf_reserve(&c->exitq, sizeof a + e->b.len) < 0) {
         pthread_mutex_unlock(&c->exitq_mu);
@@ -1367,6 +1460,7 @@ static void take_exit_asks(Core *c) {
             memcpy(t->pending.p, rec, a.len);
             t->pending.len = a.len;
             t->await_exit = 1;
+            t->exit_ip = a.ip;
             c->interrupt_exits++;
         } else {
             Enc *e = &c->enc_ptrace; /* cannot interrupt it: the entry alone */
@@ -1377,6 +1471,9 @@ static void take_exit_asks(Core *c) {
                 publish(c, e, 1);
             }
         }
+        /* Without a killable wait the interrupt ends the wait, always (the open restarts:
+         * on_interrupt_exit): no answer, which would only race it. */
+        if (!c->killable_recv && t && t->await_exit) continue;
         struct seccomp_notif_resp resp = {.id = a.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
         if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && t && t->await_exit) {
             /* Gone meanwhile (killed): no exit comes; its exit status follows. */
@@ -1389,20 +1486,23 @@ static void take_exit_asks(Core *c) {
     pthread_mutex_unlock(&c->exitq_mu);
 }
 
-/* The result register at an event stop right after a syscall. */
-static int result_in_regs(pid_t tid, uint32_t arch, int64_t *res) {
+/* The result register at an event stop right after a syscall, and where the thread
+ * goes on from (an open about to be restarted has it moved back onto the syscall). */
+static int result_in_regs(pid_t tid, uint32_t arch, int64_t *res, uint64_t *ip) {
 #if defined(__x86_64__)
     struct user_regs_struct r;
     if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0) return -1;
     *res = arch == AUDIT_ARCH_I386_ ? (int64_t)s32(r.rax) : (int64_t)r.rax;
+    *ip = arch == AUDIT_ARCH_I386_ ? (uint32_t)r.rip : r.rip;
 #elif defined(__aarch64__)
     struct user_regs_struct r; /* glibc's name for the kernel's user_pt_regs */
     struct iovec io = {&r, sizeof r};
     if (ptrace(PTRACE_GETREGSET, tid, 1 /* NT_PRSTATUS */, &io) < 0) return -1;
     (void)arch;
     *res = (int64_t)r.regs[0];
+    *ip = r.pc;
 #else
-    (void)tid, (void)arch, (void)res;
+    (void)tid, (void)arch, (void)res, (void)ip;
     return -1;
 #endif
     return 0;
@@ -1416,14 +1516,40 @@ static void on_interrupt_exit(Core *c, Task *t, int tid, int sig) {
                      ? PTRACE_LISTEN
                      : PTRACE_CONT;
     int64_t res = 0;
+    uint64_t ip = 0;
     RecHead h;
     memcpy(&h, t->pending.p, sizeof h);
-    if (result_in_regs(tid, h.arch, &res) < 0) {
+    if (result_in_regs(tid, h.arch, &res, &ip) < 0) {
         t->pending.len = 0;
         ptrace(resume, tid, 0, 0);
         return;
     }
+    /* Not right after the open: it was cut short and is set to start again (the
+     * registers no longer hold a result, whatever they say). */
+    if (ip != t->exit_ip) res = -512;
+    if (res == -512 /* ERESTARTSYS */ && !c->killable_recv && resume == PTRACE_CONT) {
+        t->await_restart = 1; /* the interrupt ended the wait: the open starts again */
+        ptrace(PTRACE_SYSCALL, tid, 0, 0);
+        return;
+    }
     record_exit(c, t, tid, res, resume);
+}
+
+/* Wait thread, at a syscall-entry stop after on_interrupt_exit saw the open restarted:
+ * if it is that open again, let its notification through and take its exit stop. */
+static void on_restart_entry(Core *c, Task *t, int tid, const struct th_syscall_info *info) {
+    t->await_restart = 0;
+    RecHead h;
+    memcpy(&h, t->pending.p, sizeof h);
+    if (info->arch == h.arch && (int)info->entry.nr == h.nr &&
+        memcmp(info->entry.args, h.args, sizeof h.args) == 0) {
+        view_pass(c, tid, h.nr);
+        c->restarted_exits++;
+        ptrace(PTRACE_SYSCALL, tid, 0, 0);
+        return;
+    }
+    t->pending.len = 0; /* something else first: the open will be notified anew */
+    ptrace(PTRACE_CONT, tid, 0, 0);
 }
 
 /* ---- the kernel's truth at the exit stop ---------------------------------------
@@ -1806,6 +1932,10 @@ static void on_stop(Core *c, int tid, int status) {
     } else if (sig == (SIGTRAP | 0x80)) {
         on_syscall_exit(c, t, tid);
     } else if (event == 0) {
+        if (t && t->await_restart) { /* its handler runs first: the open comes anew */
+            t->await_restart = 0;
+            t->pending.len = 0;
+        }
         ptrace(PTRACE_CONT, tid, 0, sig); /* signal-delivery stop: pass it on */
     } else if (event == PTRACE_EVENT_STOP && t && t->await_exit) {
         on_interrupt_exit(c, t, tid, sig);
@@ -2231,6 +2361,21 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
 }
 
 /* run(): until every tracee is gone. Releases the GIL. */
+/* With SYNC_WAKE_UP: one notify thread, more when stops alternate between threads
+ * (add_notify_thread). Without: one pinned per CPU the agent may run on, from the
+ * start (recv_percpu). Returns 0 or an errno. */
+static int start_notify_threads(Core *c) {
+    c->percpu = !c->sync_wakeup;
+    cpu_set_t set;
+    if (!c->percpu || sched_getaffinity(0, sizeof set, &set) < 0 || CPU_COUNT(&set) < 2) {
+        c->percpu = 0; /* one CPU: nothing to choose between */
+        return add_notify_thread(c, -1) ? 0 : EAGAIN;
+    }
+    for (int cpu = 0; cpu < CPU_SETSIZE && c->notify_started < MAX_NOTIFY; cpu++)
+        if (CPU_ISSET(cpu, &set) && !add_notify_thread(c, cpu)) break;
+    return c->notify_started ? 0 : EAGAIN;
+}
+
 static PyObject *Core_run(Core *c, PyObject *noargs) {
     (void)noargs;
     if (!c->main_pid) return PyErr_Format(PyExc_RuntimeError, "spawn() first");
@@ -2249,7 +2394,7 @@ static PyObject *Core_run(Core *c, PyObject *noargs) {
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = wake_handler; /* no SA_RESTART: interrupts NOTIF_RECV */
         sigaction(SIGRTMIN + 3, &sa, NULL);
-        rc = add_notify_thread(c) ? 0 : EAGAIN;
+        rc = start_notify_threads(c);
     }
     if (rc == 0) wait_loop(c);
     c->wait_running = 0;
@@ -2342,7 +2487,7 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     (void)noargs;
     pthread_mutex_lock(&c->mu);
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K,s:K}", "stops",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K,s:K,s:i,s:K,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
         (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
@@ -2353,7 +2498,10 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
         "adopt_failed", (unsigned long long)c->adopt_failed, "outside_events",
         (unsigned long long)c->outside_events, "exit_skips",
         (unsigned long long)__atomic_load_n(&c->exit_skips, __ATOMIC_RELAXED), "interrupt_exits",
-        (unsigned long long)__atomic_load_n(&c->interrupt_exits, __ATOMIC_RELAXED));
+        (unsigned long long)__atomic_load_n(&c->interrupt_exits, __ATOMIC_RELAXED),
+        "notify_percpu", c->percpu, "recv_races",
+        (unsigned long long)__atomic_load_n(&c->recv_races, __ATOMIC_RELAXED), "restarted_exits",
+        (unsigned long long)c->restarted_exits);
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -2390,7 +2538,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
                           &notify_exits))
         return -1;
     c->killable_wanted = killable;
-    c->notify_exits = notify_exits && notify && ptr && killable;
+    c->notify_exits = notify_exits && notify && ptr; /* without a killable wait: restarts */
     if (filt.len % sizeof(struct sock_filter) || filt.len == 0) {
         PyBuffer_Release(&filt);
         PyErr_SetString(PyExc_ValueError, "filter is not a sock_filter array");
@@ -2425,6 +2573,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     pthread_mutex_init(&c->adopt_mu, NULL);
     pthread_mutex_init(&c->skip_mu, NULL);
     pthread_mutex_init(&c->exitq_mu, NULL);
+    pthread_mutex_init(&c->recv_mu, NULL);
     c->enc_ptrace.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);
     c->enc_ptrace.scratch = malloc(c->enc_ptrace.scratch_len);
     for (int i = 0; i < MAX_NOTIFY; i++) {

@@ -103,12 +103,10 @@ class Tracer:
         guard = Guard(os.getpid(), b.ptrace, self.io_uring)
         checks = guard.checks(traced) | self.checks
         traced |= guard.traced()
-        # Alerts only, and a killable notification wait: opens are notified (a same-CPU
-        # hand-off) and only those whose exit is wanted get it, by PTRACE_INTERRUPT
-        # (_core.c, "opens by notification, exits by interrupt").
-        notify_exits = (
-            b.notify and b.ptrace and b.killable_recv and self.handoff.relevance is not None
-        )
+        # Alerts only: opens are notified (a same-CPU hand-off) and only those whose
+        # exit is wanted get it, by PTRACE_INTERRUPT; without a killable wait the open
+        # restarts first (_core.c, "opens by notification, exits by interrupt").
+        notify_exits = b.notify and b.ptrace and self.handoff.relevance is not None
         via_ptrace = capture - NOTIFIED_OPENS if notify_exits else capture
         prog = build_program(traced, checks, action, via_ptrace=via_ptrace)
         c = core().Core(
@@ -191,4 +189,10 @@ class Tracer:
             "exits_skipped": s.get("exit_skips", 0),
             # Notified opens whose exit was wanted: taken by PTRACE_INTERRUPT.
             "exits_by_interrupt": s.get("interrupt_exits", 0),
+            # ... of which restarted first (no killable wait: kernels before 5.19).
+            "exits_after_restart": s.get("restarted_exits", 0),
+            # No SYNC_WAKE_UP: one notify thread pinned per CPU (1), and how often one
+            # was woken for a notification another took.
+            "notify_percpu": s.get("notify_percpu", 0),
+            "notify_races": s.get("recv_races", 0),
         }
