@@ -1455,20 +1455,35 @@ static void take_exit_asks(Core *c) {
         const char *rec = c->exitq.p + off + sizeof a;
         off += sizeof a + a.len;
         Task *t = task_get(&c->ptasks, a.tid, 0);
-        if (t && !t->pending.len && buf_reserve(&t->pending, a.len) == 0 &&
-            ptrace(PTRACE_INTERRUPT, a.tid, 0, 0) == 0) {
+        if (t && t->await_exit && buf_reserve(&t->pending, a.len) == 0) {
+            /* Interrupted already, for a notification it has since left (a signal cut
+             * that open short: restarted, it was notified again): the interrupt's stop
+             * is this one's. */
             memcpy(t->pending.p, rec, a.len);
             t->pending.len = a.len;
-            t->await_exit = 1;
             t->exit_ip = a.ip;
-            c->interrupt_exits++;
+        } else if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &a.id) < 0) {
+            continue; /* left it (a signal restarts the open: it comes again) or killed */
         } else {
-            Enc *e = &c->enc_ptrace; /* cannot interrupt it: the entry alone */
-            e->b.len = 0;
-            if (buf_reserve(&e->b, a.len) == 0) {
-                memcpy(e->b.p, rec, a.len);
-                e->b.len = a.len;
-                publish(c, e, 1);
+            if (t) { /* anything held from before is stale: it is in a new syscall */
+                t->await_restart = 0;
+                t->pending.len = 0;
+            }
+            if (t && buf_reserve(&t->pending, a.len) == 0 &&
+                ptrace(PTRACE_INTERRUPT, a.tid, 0, 0) == 0) {
+                memcpy(t->pending.p, rec, a.len);
+                t->pending.len = a.len;
+                t->await_exit = 1;
+                t->exit_ip = a.ip;
+                c->interrupt_exits++;
+            } else {
+                Enc *e = &c->enc_ptrace; /* cannot interrupt it: the entry alone */
+                e->b.len = 0;
+                if (buf_reserve(&e->b, a.len) == 0) {
+                    memcpy(e->b.p, rec, a.len);
+                    e->b.len = a.len;
+                    publish(c, e, 1);
+                }
             }
         }
         /* Without a killable wait the interrupt ends the wait, always (the open restarts:
@@ -1927,15 +1942,17 @@ static void on_stop(Core *c, int tid, int status) {
         outside_stop(c, t, tid, status);
         return;
     }
+    if (t && t->await_restart && sig != (SIGTRAP | 0x80)) {
+        /* A signal (its handler runs first) or a group stop before the restarted open's
+         * entry: drop the held record; the open comes again as a new notification. */
+        t->await_restart = 0;
+        t->pending.len = 0;
+    }
     if (event == PTRACE_EVENT_SECCOMP) {
         on_seccomp_stop(c, t, tid);
     } else if (sig == (SIGTRAP | 0x80)) {
         on_syscall_exit(c, t, tid);
     } else if (event == 0) {
-        if (t && t->await_restart) { /* its handler runs first: the open comes anew */
-            t->await_restart = 0;
-            t->pending.len = 0;
-        }
         ptrace(PTRACE_CONT, tid, 0, sig); /* signal-delivery stop: pass it on */
     } else if (event == PTRACE_EVENT_STOP && t && t->await_exit) {
         on_interrupt_exit(c, t, tid, sig);
