@@ -104,6 +104,35 @@ def test_a_file_swapped_for_a_symlink_behind_the_agent_is_a_read_of_shadow(
         assert stats["exits_skipped"] == 0, stats  # no exit stops at all: claims only
 
 
+# The same reads through a symlinked directory (as /lib -> usr/lib on merged-/usr
+# systems): `d/shadow`, d -> real (a harmless file named shadow), then d -> /etc.
+THROUGH_A_LINK = SWAPPED_BEHIND.replace("< f", "< d/shadow")
+
+
+def test_reads_through_a_symlinked_directory_skip_until_it_leads_to_etc(
+    tmp_path: Path, tracer_backend: str
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "shadow").write_text("harmless\n")
+    os.symlink(tmp_path / "real", tmp_path / "d")
+    proc, records = _start(tmp_path, tracer_backend, ["sh", "-c", THROUGH_A_LINK],
+                           stdin=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline() == "seen\n"
+    time.sleep(0.5)  # the verdicts on `d/shadow` have reached the core
+    proc.stdin.write("on\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline() == "warm\n"
+    os.symlink("/etc", tmp_path / "d.new")  # untraced, as a sidecar would
+    os.replace(tmp_path / "d.new", tmp_path / "d")
+    _, alerts, stats = _finish(proc, records, "go\n")
+    if tracer_backend in EXITS:
+        assert stats["exits_skipped"] >= 100, stats  # the other name did not stop it
+        assert _shadow_reads(alerts, "sh") == 5, alerts
+    else:
+        assert stats["exits_skipped"] == 0, stats
+
+
 def test_a_path_flipped_in_shared_memory_by_a_child_is_never_trusted(
     tmp_path: Path, tracer_backend: str, programs: dict[str, Path]
 ) -> None:
