@@ -37,6 +37,7 @@ PROGRAMS = {
     "sharedswap": ["-O1"],  # test_exit_skips.py
     # test_interrupt_exits.py
     "sigopens": ["-O1"],
+    "handleropens": ["-O1"],
     "int80shadow": M32_STATIC,
 }
 

@@ -1,0 +1,54 @@
+/* A signal handler that opens /etc/shadow while the program itself opens other files
+ * through the same libc wrapper (one syscall instruction for both), so a tracer that
+ * holds one open's record across a restart may be handed the handler's open instead:
+ *   handleropens N      N rounds of open("/etc/hostname") and open("/etc/shadow/x")
+ *                       (fails: ENOTDIR) under a 1 ms timer whose handler (SA_RESTART)
+ *                       opens /etc/shadow
+ * Prints "handler H main M failed F alarms A": H successful opens of /etc/shadow. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t handler_opens, alarms;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    alarms++;
+    int fd = open("/etc/shadow", O_RDONLY);
+    if (fd >= 0) {
+        handler_opens++;
+        close(fd);
+    }
+}
+
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 100, ok = 0, failed = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval every = {{0, 1000}, {0, 1000}};
+    setitimer(ITIMER_REAL, &every, NULL);
+    for (int i = 0; i < n; i++) {
+        int fd = open("/etc/hostname", O_RDONLY);
+        if (fd >= 0) {
+            ok++;
+            close(fd);
+        }
+        if (open("/etc/shadow/x", O_RDONLY) < 0) failed++;
+    }
+    struct itimerval off;
+    memset(&off, 0, sizeof off);
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigset_t alrm;
+    sigemptyset(&alrm);
+    sigaddset(&alrm, SIGALRM);
+    sigprocmask(SIG_BLOCK, &alrm, NULL); /* no handler runs while the counts are read */
+    printf("handler %d main %d failed %d alarms %d\n", (int)handler_opens, ok, failed, (int)alarms);
+    return 0;
+}
