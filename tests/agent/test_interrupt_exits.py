@@ -130,7 +130,8 @@ def test_a_signal_handlers_open_is_not_taken_for_the_one_it_interrupted(
     if env and tracer_backend != "seccomp_notify":
         pytest.skip("the mask only changes how seccomp_notify takes exits")
     n = 300
-    out, alerts, stats = _run(tmp_path, tracer_backend, [str(programs["handleropens"]), str(n)], env)
+    argv = [str(programs["handleropens"]), str(n)]
+    out, alerts, stats = _run(tmp_path, tracer_backend, argv, env)
     words = out.split()
     handler = int(words[1])
     assert words[2:6] == ["main", str(n), "failed", str(n)], out
