@@ -152,6 +152,7 @@ enum {
 #define SPEC_OPEN_FLAGS1 64  /* an open whose flags are args[1]: its exit may be skipped */
 #define SPEC_OPEN_FLAGS2 128 /* the same, flags in args[2] (openat) */
 #define SPEC_DISTRUST 256    /* writes another process's memory: no claim is trusted again */
+#define SPEC_CONNECT 512     /* connect (sockaddr args[1], length args[2]): its exit may be skipped */
 typedef struct {
     uint8_t n;
     uint16_t flags;
@@ -1060,7 +1061,8 @@ static int add_notify_thread(Core *c, int cpu) {
  * resumed without the exit stop. The key covers what the verdict depends on: the entry
  * record but its time (claim, base directory, flags), the thread, and where the claimed
  * path leads now (device, inode: a path that became a symlink or another file is a new
- * key). It is only trusted where the claim cannot be swapped under us: a task whose
+ * key). A connect is keyed the same way by its address (IPv4, IPv6) and socket kind.
+ * It is only trusted where the claim cannot be swapped under us: a task whose
  * memory no other task shares. Anything that can change a rule's answer (a new task, an
  * exec, an exit, a write-open, the syscalls the pipeline marks SPEC_TEACHES) starts a
  * new generation: every verdict is forgotten, and late pushes of the old one ignored. */
@@ -1160,13 +1162,9 @@ static void pagemap_close(Task *t) {
     if (t) t->pagemap_fd = 0;
 }
 
-/* At the entry of a captured open: 1 if a verdict says its exit stop is not needed
- * (the record then holds the entry only); otherwise the record gets what the pipeline
- * needs to push a verdict (T_CLAIMSTAT, T_ENTRYKEY) and 0 is returned. */
-static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
-    if (!__atomic_load_n(&c->skip_on, __ATOMIC_ACQUIRE) || !t || t->outside || t->shared_mm ||
-        __atomic_load_n(&c->skip_distrust, __ATOMIC_ACQUIRE))
-        return 0;
+/* An open's claim, if the verdict may rest on it: the whole path, in private memory;
+ * T_CLAIMSTAT (where it leads now) is added to the record, and so to the key. */
+static int open_claim_trusted(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
     int flags_arg = (s->flags & SPEC_OPEN_FLAGS1) ? 1 : (s->flags & SPEC_OPEN_FLAGS2) ? 2 : -1;
     if (flags_arg < 0 || (args[flags_arg] & OPEN_WRITES)) return 0;
     int path_arg = flags_arg - 1, dirfd = flags_arg == 2 ? s32(args[0]) : AT_FDCWD_;
@@ -1189,6 +1187,32 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
         cs.err = errno;
     }
     enc_blob(e, T_CLAIMSTAT, 0, &cs, sizeof cs);
+    return 1;
+}
+
+/* A connect's claim, if the verdict may rest on it: an IPv4 or IPv6 address (no path
+ * to resolve, unlike AF_UNIX), read whole, in private memory. The socket's family,
+ * type and protocol (T_SOCKINFO, read at entry) are in the record, and so in the key. */
+static int connect_claim_trusted(Task *t, Enc *e, pid_t tid, const uint64_t *args) {
+    size_t len = 0;
+    const char *sa = find_blob(e, T_SOCKADDR, 1, &len);
+    if (!sa || len < 2 || len != args[2] || (enc_head(e)->flags & RF_UNREADABLE)) return 0;
+    uint16_t family;
+    memcpy(&family, sa, sizeof family);
+    return (family == AF_INET || family == AF_INET6) && private_bytes(t, tid, args[1], len);
+}
+
+/* At the entry of a captured open or connect: 1 if a verdict says its exit stop is not
+ * needed (the record then holds the entry only); otherwise the record gets what the
+ * pipeline needs to push a verdict (T_ENTRYKEY, and for an open T_CLAIMSTAT) and 0 is
+ * returned. */
+static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
+    if (!__atomic_load_n(&c->skip_on, __ATOMIC_ACQUIRE) || !t || t->outside || t->shared_mm ||
+        __atomic_load_n(&c->skip_distrust, __ATOMIC_ACQUIRE))
+        return 0;
+    int trusted = (s->flags & SPEC_CONNECT) ? connect_claim_trusted(t, e, tid, args)
+                                            : open_claim_trusted(c, t, e, s, tid, args);
+    if (!trusted) return 0;
     uint64_t key = entry_key(e, tid);
     pthread_mutex_lock(&c->skip_mu);
     int known = skip_known(c, key);

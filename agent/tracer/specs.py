@@ -27,7 +27,9 @@ EXEC = 2  # spec flag: execve/execveat (without ptrace the core looks again afte
 TEACHES = 32  # its event can change what the stages answer: the core forgets its verdicts
 OPEN_FLAGS1, OPEN_FLAGS2 = 64, 128  # an open with its flags in args[1] / args[2]
 DISTRUST = 256  # it writes another process's memory: the core trusts no claim again
-_OPEN_FLAGS = {"open": OPEN_FLAGS1, "openat": OPEN_FLAGS2}
+CONNECT = 512  # a connect (IPv4/IPv6 address in args[1], length args[2])
+_SKIPPABLE = {"open": OPEN_FLAGS1, "openat": OPEN_FLAGS2, "connect": CONNECT}
+SKIPPABLE = frozenset(_SKIPPABLE)  # the syscalls whose exit stop the core may skip
 _TEACHES = CREATE | SETID | EXEC_FAMILY | {"creat", "openat2", "mount", "umount2", "umount"}
 _DISTRUST = frozenset({"process_vm_writev", "ptrace"})
 
@@ -128,7 +130,7 @@ def compile_specs(
             if name not in capture:
                 ops = tuple(op for op in ops if not op[0] & AT_EXIT)
             flags = (CAPTURE if name in capture else 0) | (EXEC if name in EXEC_FAMILY else 0)
-            flags |= _OPEN_FLAGS.get(name, 0) | (TEACHES if name in _TEACHES else 0)
+            flags |= _SKIPPABLE.get(name, 0) | (TEACHES if name in _TEACHES else 0)
             flags |= DISTRUST if name in _DISTRUST else 0
             out.append((index, nr, flags, bytes(b for op in ops for b in op)))
     return out

@@ -33,7 +33,7 @@ from tracehound.agent.tracer.seccomp import (
     build_program,
     to_bytes,
 )
-from tracehound.agent.tracer.specs import VERIFIED, compile_specs
+from tracehound.agent.tracer.specs import SKIPPABLE, VERIFIED, compile_specs
 from tracehound.agent.tracer.syscalls import canonical
 from tracehound.event import ProcInfo
 from tracehound.families import EXEC
@@ -45,8 +45,9 @@ QUEUE_MAX_BYTES = 8 << 20
 # With user notification the application's execve must stop: the agent takes the
 # listener from the child while it waits there (see _core.c, child()).
 _ALWAYS_NOTIFIED = EXEC
-# Opens whose exit the core can skip (specs.py: OPEN_FLAGS1/2).
-NOTIFIED_OPENS = frozenset({"open", "openat"})
+# Syscalls whose exit the core can skip (specs.py: SKIPPABLE): notified in alerts-only
+# runs, their exit taken by interrupt where it is wanted.
+NOTIFIED_CAPTURES = SKIPPABLE
 UNVERIFIED = (
     "tracer.verify: without ptrace there is no exit stop: opens and connects are recorded "
     "as the application passed them, without their result or the kernel's answer "
@@ -107,7 +108,7 @@ class Tracer:
         # exit is wanted get it, by PTRACE_INTERRUPT; without a killable wait the open
         # restarts first (_core.c, "opens by notification, exits by interrupt").
         notify_exits = b.notify and b.ptrace and self.handoff.relevance is not None
-        via_ptrace = capture - NOTIFIED_OPENS if notify_exits else capture
+        via_ptrace = capture - NOTIFIED_CAPTURES if notify_exits else capture
         prog = build_program(traced, checks, action, via_ptrace=via_ptrace)
         c = core().Core(
             to_bytes(prog),

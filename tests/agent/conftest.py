@@ -35,6 +35,7 @@ PROGRAMS = {
     "untraced": ["-O1"],
     "unreadable": ["-O1"],
     "sharedswap": ["-O1"],  # test_exit_skips.py
+    "sharedconnect": ["-O1"],
     # test_interrupt_exits.py
     "sigopens": ["-O1"],
     "handleropens": ["-O1"],

@@ -147,6 +147,45 @@ def test_a_path_flipped_in_shared_memory_by_a_child_is_never_trusted(
         assert stats["exits_skipped"] < 10, stats
 
 
+CREDENTIALS = "Contact credentials endpoint"
+
+
+def _alerts(alerts: list[dict[str, Any]], rule: str, name: str) -> int:
+    return sum(
+        1 for a in alerts if a["rule"] == rule and a["output_fields"].get("proc.name") == name
+    )
+
+
+def test_connects_skip_but_not_the_one_to_the_metadata_address(
+    tmp_path: Path, tracer_backend: str, programs: dict[str, Path]
+) -> None:
+    """A loopback connect repeated from private memory skips its exit; every tenth
+    connect goes to 169.254.169.254 instead, and each of those alerts."""
+    argv = [str(programs["sharedconnect"]), "200", "300", "private"]
+    proc, records = _start(tmp_path, tracer_backend, argv)
+    out, alerts, stats = _finish(proc, records)
+    words = out.split()
+    metadata = int(words[words.index("metadata") + 1])
+    assert metadata == 30, out
+    assert _alerts(alerts, CREDENTIALS, "sharedconnect") == metadata, (out, stats)
+    if tracer_backend in EXITS:
+        assert stats["exits_skipped"] >= 100, stats  # the loopback connects took it
+
+
+def test_a_connect_flipped_in_shared_memory_by_a_child_is_never_trusted(
+    tmp_path: Path, tracer_backend: str, programs: dict[str, Path]
+) -> None:
+    proc, records = _start(tmp_path, tracer_backend, [str(programs["sharedconnect"]), "200", "300"])
+    out, alerts, stats = _finish(proc, records)
+    words = out.split()
+    metadata = int(words[words.index("metadata") + 1])
+    assert metadata > 0, out  # the flips landed, or the test proves nothing
+    if tracer_backend in EXITS:
+        assert _alerts(alerts, CREDENTIALS, "sharedconnect") == metadata, (out, stats)
+        # The address is in a shared page: none of its connects skipped the exit stop.
+        assert stats["exits_skipped"] < 10, stats
+
+
 def test_an_open_swapped_by_another_thread_still_alerts_every_time(
     tmp_path: Path, tracer_backend: str, programs: dict[str, Path]
 ) -> None:

@@ -48,6 +48,7 @@ PAIRS = {
     "specs.OPEN_FLAGS1": "SPEC_OPEN_FLAGS1",
     "specs.OPEN_FLAGS2": "SPEC_OPEN_FLAGS2",
     "specs.DISTRUST": "SPEC_DISTRUST",
+    "specs.CONNECT": "SPEC_CONNECT",
     **{f"specs.T_{n}": f"T_{n}" for n in _TAGS},
     "guard.OP_GUARD": "OP_GUARD",
     "guard.GUARD_KILL": "GUARD_KILL",
