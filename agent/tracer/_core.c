@@ -867,6 +867,16 @@ static void emit_exit(Core *c, int tid, int status) {
 /* ---- the seccomp notify loop -------------------------------------------------- */
 static void wake_handler(int sig) { (void)sig; }
 
+/* NOTIF_SEND and NOTIF_ID_VALID take the listener's lock interruptibly: a signal
+ * pending for the calling thread (the wake-ups the core sends itself) fails them with
+ * EINTR. An answer lost that way would leave the tracee waiting for ever. */
+static int notif_ioctl(int fd, unsigned long req, void *arg) {
+    int r;
+    do r = ioctl(fd, req, arg);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
 /* Without ptrace, after `proc` called execve from thread exec_tid, thread `tid` stops.
  * Only the leader's tid survives an exec, so only a leader's stop can show the new
  * program: look at the process then (emit_exec). But when another thread called it,
@@ -977,7 +987,7 @@ static void *notify_loop(void *arg) {
             memset(&resp, 0, sizeof resp);
             resp.id = req.id;
             resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-            ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+            notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
             continue;
         }
         const struct seccomp_data *d = &req.data;
@@ -999,7 +1009,7 @@ static void *notify_loop(void *arg) {
         int exit_wanted =
             !deny && notified_open_needs_exit(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args);
         /* What was read is trustworthy only if the tracee is still in that syscall. */
-        int valid = ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
+        int valid = notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
         if (valid && exit_wanted) {
             ask_exit(c, e, (pid_t)req.pid, req.id, d->instruction_pointer); /* the wait thread answers */
             continue;
@@ -1012,7 +1022,7 @@ static void *notify_loop(void *arg) {
         resp.id = req.id;
         resp.flags = deny ? 0 : SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         resp.error = -deny;
-        ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
         /* Stops alternating between threads (16 of 64 in a row from another
          * thread than the one before) mean tracees on several CPUs: one more
          * notify thread then serves them at once. */
@@ -1456,7 +1466,7 @@ static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id, uint64_t ip) {
         pthread_mutex_unlock(&c->exitq_mu);
         publish(c, e, 1); /* no memory: the entry alone, as without the exit */
         struct seccomp_notif_resp resp = {.id = id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
-        ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
         return;
     }
     memcpy(c->exitq.p + c->exitq.len, &a, sizeof a);
@@ -1486,7 +1496,7 @@ static void take_exit_asks(Core *c) {
             memcpy(t->pending.p, rec, a.len);
             t->pending.len = a.len;
             t->exit_ip = a.ip;
-        } else if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &a.id) < 0) {
+        } else if (notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &a.id) < 0) {
             continue; /* left it (a signal restarts the open: it comes again) or killed */
         } else {
             if (t) { /* anything held from before is stale: it is in a new syscall */
@@ -1514,7 +1524,7 @@ static void take_exit_asks(Core *c) {
          * on_interrupt_exit): no answer, which would only race it. */
         if (!c->killable_recv && t && t->await_exit) continue;
         struct seccomp_notif_resp resp = {.id = a.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
-        if (ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && t && t->await_exit) {
+        if (notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && t && t->await_exit) {
             /* Gone meanwhile (killed): no exit comes; its exit status follows. */
             t->await_exit = 0;
             t->pending.len = 0;
