@@ -1,9 +1,11 @@
 /* A signal handler that opens /etc/shadow while the program itself opens other files
  * through the same libc wrapper (one syscall instruction for both), so a tracer that
  * holds one open's record across a restart may be handed the handler's open instead:
- *   handleropens N      N rounds of open("/etc/hostname") and open("/etc/shadow/x")
- *                       (fails: ENOTDIR) under a 1 ms timer whose handler (SA_RESTART)
- *                       opens /etc/shadow
+ *   handleropens N [MAX]  N rounds of open("/etc/hostname") and open("/etc/shadow/x")
+ *                         (fails: ENOTDIR) under a 1 ms timer whose handler
+ *                         (SA_RESTART) opens /etc/shadow, MAX times at most (default
+ *                         50): then it stops the timer, so a host where a traced open
+ *                         takes longer than the timer's period (an emulated VM) ends too
  * Prints "handler H main M failed F alarms A": H successful opens of /etc/shadow. */
 #include <fcntl.h>
 #include <signal.h>
@@ -13,7 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t handler_opens, alarms;
+static volatile sig_atomic_t handler_opens, alarms, max_opens = 50;
 
 static void on_alarm(int sig) {
     (void)sig;
@@ -23,10 +25,16 @@ static void on_alarm(int sig) {
         handler_opens++;
         close(fd);
     }
+    if (alarms >= max_opens) {
+        struct itimerval off;
+        memset(&off, 0, sizeof off);
+        setitimer(ITIMER_REAL, &off, NULL);
+    }
 }
 
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 100, ok = 0, failed = 0;
+    if (argc > 2) max_opens = atoi(argv[2]);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;
