@@ -45,9 +45,6 @@ QUEUE_MAX_BYTES = 8 << 20
 # With user notification the application's execve must stop: the agent takes the
 # listener from the child while it waits there (see _core.c, child()).
 _ALWAYS_NOTIFIED = EXEC
-# Syscalls whose exit the core can skip (specs.py: SKIPPABLE): notified in alerts-only
-# runs, their exit taken by interrupt where it is wanted.
-NOTIFIED_CAPTURES = SKIPPABLE
 UNVERIFIED = (
     "tracer.verify: without ptrace there is no exit stop: opens and connects are recorded "
     "as the application passed them, without their result or the kernel's answer "
@@ -104,11 +101,12 @@ class Tracer:
         guard = Guard(os.getpid(), b.ptrace, self.io_uring)
         checks = guard.checks(traced) | self.checks
         traced |= guard.traced()
-        # Alerts only: opens are notified (a same-CPU hand-off) and only those whose
-        # exit is wanted get it, by PTRACE_INTERRUPT; without a killable wait the open
+        # Alerts only: the syscalls whose exit the core may skip (specs.SKIPPABLE: opens,
+        # connects) are notified (a same-CPU hand-off), and only those whose exit is
+        # wanted get it, by PTRACE_INTERRUPT; without a killable wait the syscall
         # restarts first (_core.c, "opens by notification, exits by interrupt").
         notify_exits = b.notify and b.ptrace and self.handoff.relevance is not None
-        via_ptrace = capture - NOTIFIED_CAPTURES if notify_exits else capture
+        via_ptrace = capture - SKIPPABLE if notify_exits else capture
         prog = build_program(traced, checks, action, via_ptrace=via_ptrace)
         c = core().Core(
             to_bytes(prog),

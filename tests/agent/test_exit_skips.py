@@ -58,6 +58,12 @@ def _finish(
     return out, alerts, stats
 
 
+def _count(out: str, label: str) -> int:
+    """The number after `label` in a test program's output ("shadow 3 hostname 7")."""
+    words = out.split()
+    return int(words[words.index(label) + 1])
+
+
 def _shadow_reads(alerts: list[dict[str, Any]], name: str) -> int:
     return sum(
         1
@@ -142,8 +148,7 @@ def test_a_path_flipped_in_shared_memory_by_a_child_is_never_trusted(
 ) -> None:
     proc, records = _start(tmp_path, tracer_backend, [str(programs["sharedswap"]), "300", "400"])
     out, alerts, stats = _finish(proc, records)
-    words = out.split()
-    shadow = int(words[words.index("shadow") + 1])
+    shadow = _count(out, "shadow")
     assert shadow > 0, out  # the flips landed, or the test proves nothing
     if tracer_backend in EXITS:
         assert _shadow_reads(alerts, "sharedswap") == shadow, (out, stats)
@@ -180,8 +185,7 @@ def test_connects_skip_but_not_the_one_to_the_metadata_address(
     argv = [str(programs["sharedconnect"]), "200", "300", "private"]
     proc, records = _start(tmp_path, tracer_backend, argv)
     out, alerts, stats = _finish(proc, records)
-    words = out.split()
-    metadata = int(words[words.index("metadata") + 1])
+    metadata = _count(out, "metadata")
     assert metadata == 30, out
     assert _alerts(alerts, CREDENTIALS, "sharedconnect") == metadata, (out, stats)
     if tracer_backend in EXITS:
@@ -194,8 +198,7 @@ def test_a_connect_flipped_in_shared_memory_by_a_child_is_never_trusted(
     _metadata_routable()
     proc, records = _start(tmp_path, tracer_backend, [str(programs["sharedconnect"]), "200", "300"])
     out, alerts, stats = _finish(proc, records)
-    words = out.split()
-    metadata = int(words[words.index("metadata") + 1])
+    metadata = _count(out, "metadata")
     assert metadata > 0, out  # the flips landed, or the test proves nothing
     if tracer_backend in EXITS:
         assert _alerts(alerts, CREDENTIALS, "sharedconnect") == metadata, (out, stats)
@@ -219,7 +222,6 @@ def test_an_open_swapped_by_another_thread_still_alerts_every_time(
     out, alerts, stats = _finish(proc, records)
     if env:  # each open interrupted, restarted (re-reading the path), then let through
         assert stats["exits_after_restart"] >= 400, stats
-    words = out.split()
-    shadow = int(words[words.index("shadow") + 1])
+    shadow = _count(out, "shadow")
     if tracer_backend in EXITS:
         assert _shadow_reads(alerts, "swapopen") == shadow, out

@@ -12,8 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
+
+#include "alarms.h"
 
 static volatile sig_atomic_t handler_opens, alarms, max_opens = 50;
 
@@ -25,23 +26,13 @@ static void on_alarm(int sig) {
         handler_opens++;
         close(fd);
     }
-    if (alarms >= max_opens) {
-        struct itimerval off;
-        memset(&off, 0, sizeof off);
-        setitimer(ITIMER_REAL, &off, NULL);
-    }
+    if (alarms >= max_opens) alarms_stop();
 }
 
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 100, ok = 0, failed = 0;
     if (argc > 2) max_opens = atoi(argv[2]);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGALRM, &sa, NULL);
-    struct itimerval every = {{0, 1000}, {0, 1000}};
-    setitimer(ITIMER_REAL, &every, NULL);
+    alarms_start(on_alarm);
     for (int i = 0; i < n; i++) {
         int fd = open("/etc/hostname", O_RDONLY);
         if (fd >= 0) {
@@ -50,9 +41,7 @@ int main(int argc, char **argv) {
         }
         if (open("/etc/shadow/x", O_RDONLY) < 0) failed++;
     }
-    struct itimerval off;
-    memset(&off, 0, sizeof off);
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarms_stop();
     sigset_t alrm;
     sigemptyset(&alrm);
     sigaddset(&alrm, SIGALRM);

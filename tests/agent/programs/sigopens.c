@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
+
+#include "alarms.h"
 
 static volatile sig_atomic_t alarms;
 
@@ -21,18 +22,12 @@ static void on_alarm(int sig) {
 
 int main(int argc, char **argv) {
     int n = argc > 1 ? atoi(argv[1]) : 100, ok = 0, failed = 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGALRM, &sa, NULL);
     if (argc > 2 && strcmp(argv[2], "block") == 0) {
         sigset_t all;
         sigfillset(&all);
         sigprocmask(SIG_BLOCK, &all, NULL);
     }
-    struct itimerval every = {{0, 1000}, {0, 1000}};
-    setitimer(ITIMER_REAL, &every, NULL);
+    alarms_start(on_alarm);
     for (int i = 0; i < n; i++) {
         int fd = open("/etc/shadow", O_RDONLY);
         if (fd >= 0) {
@@ -41,9 +36,7 @@ int main(int argc, char **argv) {
         }
         if (open("/etc/shadow/x", O_RDONLY) < 0) failed++;
     }
-    struct itimerval off;
-    memset(&off, 0, sizeof off);
-    setitimer(ITIMER_REAL, &off, NULL);
+    alarms_stop();
     printf("shadow %d failed %d alarms %d\n", ok, failed, (int)alarms);
     return 0;
 }
