@@ -6,7 +6,8 @@ setup(
     ext_modules=[
         Extension(
             "tracehound.agent.tracer._core",
-            ["agent/tracer/_core.c"],
+            ["agent/tracer/_core.c", "agent/tracer/pathwatch.c"],
+            depends=["agent/tracer/pathwatch.h"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
         )
     ]

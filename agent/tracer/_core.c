@@ -52,6 +52,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pathwatch.h"
+
 /* ---- kernel constants that older headers may lack ------------------------ */
 /* struct ptrace_syscall_info (linux/ptrace.h), kept here: that header and
  * glibc's sys/ptrace.h cannot both be included. */
@@ -180,7 +182,8 @@ typedef struct {
     uint32_t len;
 } BlobHead;
 #pragma pack(pop)
-enum { RF_RESULT = 1, RF_DENIED = 0x10, RF_UNREADABLE = 0x20, RF_UNTRACED = 0x40 };
+/* RF_RACED: a copy of a skipped open, published when its path changed while it ran */
+enum { RF_RESULT = 1, RF_DENIED = 0x10, RF_UNREADABLE = 0x20, RF_UNTRACED = 0x40, RF_RACED = 0x80 };
 
 /* ---- a growable byte buffer ------------------------------------------------ */
 typedef struct {
@@ -255,6 +258,11 @@ typedef struct Task {
     uint64_t exit_ip;  /* await_exit: the instruction after the open; elsewhere it is not done */
     int pass_nr;       /* notify view: the next notification of this thread is the restarted
                           open (this nr + 1), already recorded: answer it at once */
+    /* An open whose exit stop was skipped, handed to the path checker at the
+     * thread's next stop (check_skipped): what was seen, the record, then its path. */
+    int skipped;
+    PwSkip skipped_at;
+    Buf skipped_rec;
 } Task;
 
 /* tid -> Task, open addressing. One per thread of the core: never shared. */
@@ -324,7 +332,13 @@ typedef struct Core {
     int skip_on, skip_distrust;
     pthread_mutex_t skip_mu;
     uint64_t skip_gen, skip_n, exit_skips;
-    struct SkipSlot { uint64_t key, gen; } *skip_tab;
+    struct SkipSlot {
+        uint64_t key, gen;
+        PathBloom bloom; /* an open's path components (pathwatch.h); connects: none */
+        int watched;
+    } *skip_tab;
+    PathWatch pw; /* directories of skippable paths, for renames racing a skipped open */
+    int skipped_tasks; /* tasks with a skipped open still to check */
     /* Opens taken by notification, their exit by PTRACE_INTERRUPT (exits_by_interrupt). */
     int notify_exits;  /* wanted: opens are notified, not RET_TRACE */
     pthread_mutex_t exitq_mu;
@@ -629,6 +643,7 @@ static void task_del(TaskTable *tt, int tid) {
     Task *t = task_get(tt, tid, 0);
     if (!t) return;
     free(t->pending.p);
+    free(t->skipped_rec.p);
     if (t->pagemap_fd) close(t->pagemap_fd - 1);
     /* Re-insert the rest of the cluster so lookups stay correct (linear probing). */
     size_t cap = tt->cap, j = (size_t)(t - tt->tasks);
@@ -646,6 +661,7 @@ static void task_del(TaskTable *tt, int tid) {
 static void table_free(TaskTable *tt) {
     for (size_t i = 0; i < tt->cap; i++) {
         free(tt->tasks[i].pending.p);
+        free(tt->tasks[i].skipped_rec.p);
         if (tt->tasks[i].used && tt->tasks[i].pagemap_fd) close(tt->tasks[i].pagemap_fd - 1);
     }
     free(tt->tasks);
@@ -930,6 +946,7 @@ static int add_notify_thread(Core *c, int cpu);
 static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args);
 static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id, uint64_t ip);
 static int passes_restarted(Core *c, int tid, int nr);
+static void check_seen_skipped(Core *c, int tid);
 
 /* Kernels without SYNC_WAKE_UP (Fargate's 5.10) hand a notification to whichever
  * thread waits in NOTIF_RECV, on another CPU if one is idle: two idle wake-ups per
@@ -983,6 +1000,7 @@ static void *notify_loop(void *arg) {
             break; /* the filter has no users left */
         }
         __atomic_add_fetch(&c->stops, 1, __ATOMIC_RELAXED);
+        check_seen_skipped(c, (int)req.pid);
         if (passes_restarted(c, (int)req.pid, req.data.nr)) {
             memset(&resp, 0, sizeof resp);
             resp.id = req.id;
@@ -1106,18 +1124,26 @@ static int skip_teaches(const Spec *s, const uint64_t *args) {
 
 static size_t skip_slot(uint64_t key) { return (size_t)(key ^ (key >> 29)) & (SKIP_SLOTS - 1); }
 
-/* Called with skip_mu held. */
-static int skip_known(Core *c, uint64_t key) {
+/* Called with skip_mu held: the slot of `key` in this generation, or NULL. */
+static struct SkipSlot *skip_known(Core *c, uint64_t key) {
     for (size_t i = skip_slot(key), n = 0; n < SKIP_SLOTS; i = (i + 1) & (SKIP_SLOTS - 1), n++) {
-        if (c->skip_tab[i].gen != c->skip_gen) return 0; /* an empty slot of this generation */
-        if (c->skip_tab[i].key == key) return 1;
+        if (c->skip_tab[i].gen != c->skip_gen) return NULL; /* an empty slot of this generation */
+        if (c->skip_tab[i].key == key) return &c->skip_tab[i];
     }
-    return 0;
+    return NULL;
 }
 
-static void skip_add(Core *c, uint64_t key, uint64_t gen) {
+/* What T_ENTRYKEY carries, and skip_exit() gets back. */
+typedef struct {
+    uint64_t key, gen;
+    PathBloom bloom;
+    uint64_t watched;
+} EntryKey;
+
+static void skip_add(Core *c, const EntryKey *k) {
+    uint64_t key = k->key;
     pthread_mutex_lock(&c->skip_mu);
-    if (gen == c->skip_gen && !skip_known(c, key)) {
+    if (k->gen == c->skip_gen && !skip_known(c, key)) {
         if (c->skip_n >= SKIP_SLOTS / 4 * 3) { /* full: start again */
             c->skip_gen++;
             c->skip_n = 0;
@@ -1126,6 +1152,8 @@ static void skip_add(Core *c, uint64_t key, uint64_t gen) {
             while (c->skip_tab[i].gen == c->skip_gen) i = (i + 1) & (SKIP_SLOTS - 1);
             c->skip_tab[i].key = key;
             c->skip_tab[i].gen = c->skip_gen;
+            c->skip_tab[i].bloom = k->bloom;
+            c->skip_tab[i].watched = k->watched != 0;
             c->skip_n++;
         }
     }
@@ -1173,30 +1201,37 @@ static void pagemap_close(Task *t) {
 }
 
 /* An open's claim, if the verdict may rest on it: the whole path, in private memory;
- * T_CLAIMSTAT (where it leads now) is added to the record, and so to the key. */
-static int open_claim_trusted(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
+ * T_CLAIMSTAT (where it leads now) is added to the record, and so to the key. The
+ * path as the agent resolves it goes to `path` (CLAIM_PATH_MAX bytes). */
+#define CLAIM_PATH_MAX 4200
+/* Where `path` leads now: device and inode, or the errno of looking. */
+static void claim_stat(const char *path, int nofollow, ClaimStat *cs) {
+    struct stat st;
+    memset(cs, 0, sizeof *cs);
+    /* O_NOFOLLOW opens (or fails on) the link itself */
+    if (fstatat(AT_FDCWD, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) == 0) {
+        cs->dev = st.st_dev;
+        cs->ino = st.st_ino;
+    } else {
+        cs->err = errno;
+    }
+}
+
+static int open_claim_trusted(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args,
+                              char *path, int *nofollow, ClaimStat *cs) {
     int flags_arg = (s->flags & SPEC_OPEN_FLAGS1) ? 1 : (s->flags & SPEC_OPEN_FLAGS2) ? 2 : -1;
     if (flags_arg < 0 || (args[flags_arg] & OPEN_WRITES)) return 0;
     int path_arg = flags_arg - 1, dirfd = flags_arg == 2 ? s32(args[0]) : AT_FDCWD_;
     size_t len = 0;
     const char *claim = find_blob(e, T_STR, path_arg, &len);
-    char path[4200];
     /* a claim cut at arg_max bytes, or unreadable, is not the whole path */
     if (!claim || len + 1 >= c->arg_max || (enc_head(e)->flags & RF_UNREADABLE) ||
         !private_bytes(t, tid, args[path_arg], len + 1) ||
-        !claim_path(path, sizeof path, tid, claim, len, dirfd))
+        !claim_path(path, CLAIM_PATH_MAX, tid, claim, len, dirfd))
         return 0;
-    ClaimStat cs;
-    memset(&cs, 0, sizeof cs);
-    struct stat st;
-    /* O_NOFOLLOW opens (or fails on) the link itself */
-    if (fstatat(AT_FDCWD, path, &st, (args[flags_arg] & 0400000) ? AT_SYMLINK_NOFOLLOW : 0) == 0) {
-        cs.dev = st.st_dev;
-        cs.ino = st.st_ino;
-    } else {
-        cs.err = errno;
-    }
-    enc_blob(e, T_CLAIMSTAT, 0, &cs, sizeof cs);
+    *nofollow = (args[flags_arg] & 0400000) != 0;
+    claim_stat(path, *nofollow, cs);
+    enc_blob(e, T_CLAIMSTAT, 0, cs, sizeof *cs);
     return 1;
 }
 
@@ -1216,38 +1251,107 @@ static int connect_claim_trusted(Task *t, Enc *e, pid_t tid, const uint64_t *arg
  * needed (the record then holds the entry only); otherwise the record gets what the
  * pipeline needs to push a verdict (T_ENTRYKEY, and for an open T_CLAIMSTAT) and 0 is
  * returned. */
+static void check_skipped(Core *c, Task *t);
+
+/* Keep a copy of the skipped open's record, then its path (a few hundred bytes,
+ * not Buf's 64 KiB). */
+static int keep_record(Buf *to, const Enc *e, const char *path) {
+    size_t plen = strlen(path) + 1;
+    if (to->cap < e->b.len + plen) {
+        size_t cap = (e->b.len + plen + 511) & ~(size_t)511;
+        char *p = realloc(to->p, cap);
+        if (!p) return -1;
+        to->p = p;
+        to->cap = cap;
+    }
+    memcpy(to->p, e->b.p, e->b.len);
+    memcpy(to->p + e->b.len, path, plen);
+    to->len = e->b.len;
+    return 0;
+}
+
 static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
     if (!__atomic_load_n(&c->skip_on, __ATOMIC_ACQUIRE) || !t || t->outside || t->shared_mm ||
         __atomic_load_n(&c->skip_distrust, __ATOMIC_ACQUIRE))
         return 0;
-    int trusted = (s->flags & SPEC_CONNECT) ? connect_claim_trusted(t, e, tid, args)
-                                            : open_claim_trusted(c, t, e, s, tid, args);
+    if (t->skipped) check_skipped(c, t); /* the stop that ended it was not seen */
+    int is_open = !(s->flags & SPEC_CONNECT), nofollow = 0;
+    char path[CLAIM_PATH_MAX];
+    ClaimStat cs;
+    /* Before the path is looked at: an event read by the time it is is still "since". */
+    uint64_t seq = pw_now(&c->pw);
+    int trusted = is_open ? open_claim_trusted(c, t, e, s, tid, args, path, &nofollow, &cs)
+                          : connect_claim_trusted(t, e, tid, args);
     if (!trusted) return 0;
-    uint64_t key = entry_key(e, tid);
+    EntryKey k;
+    memset(&k, 0, sizeof k);
+    k.key = entry_key(e, tid);
     pthread_mutex_lock(&c->skip_mu);
-    int known = skip_known(c, key);
-    uint64_t gen = c->skip_gen;
+    struct SkipSlot *slot = skip_known(c, k.key);
+    if (slot && slot->watched && !c->pw.running) slot = NULL; /* nobody would check it */
+    if (slot) {
+        t->skipped_at.bloom = slot->bloom;
+        t->skipped = slot->watched; /* a connect's address cannot be redirected */
+    }
+    k.gen = c->skip_gen;
     pthread_mutex_unlock(&c->skip_mu);
-    if (known) {
+    if (slot) {
+        if (t->skipped) {
+            /* From here until its next stop, a rename onto a component of the path
+             * could redirect the open: check_skipped() looks then. */
+            t->skipped_at.seq = seq;
+            t->skipped_at.nofollow = nofollow;
+            t->skipped_at.dev = cs.dev, t->skipped_at.ino = cs.ino, t->skipped_at.err = cs.err;
+            if (keep_record(&t->skipped_rec, e, path) < 0) {
+                t->skipped = 0;
+                return 0; /* no copy to publish if it races: take the exit */
+            }
+            __atomic_add_fetch(&c->skipped_tasks, 1, __ATOMIC_RELAXED);
+        }
         __atomic_add_fetch(&c->exit_skips, 1, __ATOMIC_RELAXED);
         return 1;
     }
-    uint64_t kg[2] = {key, gen};
-    enc_blob(e, T_ENTRYKEY, 0, kg, sizeof kg);
+    /* Learning: the exit is taken; the verdict comes with the path's components. */
+    if (is_open && !pw_learn(&c->pw, path, nofollow, tid, &k.bloom)) return 0;
+    k.watched = is_open;
+    enc_blob(e, T_ENTRYKEY, 0, &k, sizeof k);
     return 0;
+}
+
+/* The path checker found that a skipped open's path changed while it ran: the file
+ * opened may not be the one recorded. A copy of the record goes out as RF_RACED. */
+static void publish_raced(void *ctx, char *record, size_t len) {
+    Enc copy = {.b = {record, len, len}};
+    enc_head(&copy)->flags |= RF_RACED;
+    publish((Core *)ctx, &copy, 0); /* an alert: never dropped */
+}
+
+static void forget_verdicts(void *ctx) { skip_forget((Core *)ctx); }
+
+/* At the next stop of a thread that skipped an open's exit (or at its end): the
+ * kernel's lookup is done; the path checker looks whether it was redirected. */
+static void check_skipped(Core *c, Task *t) {
+    if (!t || !t->skipped) return;
+    t->skipped = 0;
+    __atomic_sub_fetch(&c->skipped_tasks, 1, __ATOMIC_RELAXED);
+    const Buf *r = &t->skipped_rec;
+    if (!pw_check_later(&c->pw, &t->skipped_at, r->p, r->len, r->p + r->len)) {
+        publish_raced(c, r->p, r->len); /* cannot be checked: as if it raced */
+    }
 }
 
 static void view_shared(Core *c, int tid);
 static void view_reset(Core *c, int tid, int gone);
 
 /* Whether `child` (new after a fork, vfork or clone of `parent`) shares its memory
- * with another task: a thread, or CLONE_VM. kcmp says; where it cannot, assume so. */
+ * with another task (a thread, CLONE_VM), or what a claimed path is resolved against
+ * (CLONE_FS: the cwd; CLONE_FILES: a dirfd). kcmp says; where it cannot, assume so. */
 static void mark_shared_mm(Core *c, int parent, int child, int is_thread, int vfork) {
     Task *k = task_get(&c->ptasks, child, 0);
     int shared = is_thread;
-    if (!shared) {
-        long r = syscall(SYS_kcmp, parent, child, 1 /* KCMP_VM */, 0, 0);
-        shared = r != 1 && r != 2; /* 0: the same mm; -1: cannot tell */
+    for (int type = 1 /* KCMP_VM */; !shared && type <= 3 /* KCMP_FILES 2, KCMP_FS 3 */; type++) {
+        long r = syscall(SYS_kcmp, parent, child, type, 0, 0);
+        shared = r != 1 && r != 2; /* 0: the same; -1: cannot tell */
     }
     if (!shared) return;
     if (k) k->shared_mm = 1;
@@ -1417,6 +1521,7 @@ static void view_shared(Core *c, int tid) {
 static void view_reset(Core *c, int tid, int gone) {
     if (!c->notify_exits) return;
     pthread_mutex_lock(&c->seen_mu);
+    check_skipped(c, task_get(&c->seen, tid, 0)); /* its open is over */
     if (gone) {
         task_del(&c->seen, tid);
     } else {
@@ -1445,6 +1550,14 @@ static int passes_restarted(Core *c, int tid, int nr) {
     if (t) t->pass_nr = 0;
     pthread_mutex_unlock(&c->seen_mu);
     return pass;
+}
+
+/* Notify thread, at any notification: a skipped open of this thread is over. */
+static void check_seen_skipped(Core *c, int tid) {
+    if (!__atomic_load_n(&c->skipped_tasks, __ATOMIC_RELAXED)) return;
+    pthread_mutex_lock(&c->seen_mu);
+    check_skipped(c, task_get(&c->seen, tid, 0));
+    pthread_mutex_unlock(&c->seen_mu);
 }
 
 /* Notify thread, at a notified open: 1 if its exit stop is wanted (and can be had). */
@@ -1777,8 +1890,10 @@ static void kill_descendants(void) {
 }
 
 static void on_exit_status(Core *c, int tid, int status) {
+    if (c->use_ptrace) check_skipped(c, task_get(&c->ptasks, tid, 0));
     if (c->use_ptrace) task_del(&c->ptasks, tid);
     view_reset(c, tid, 1);
+    pw_flush(&c->pw); /* a report of its last open comes before its exit */
     emit_exit(c, tid, status);
     if (tid == c->main_pid && c->exit_status < 0) {
         c->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -1972,6 +2087,7 @@ static void on_stop(Core *c, int tid, int status) {
             t = task_get(&c->ptasks, tid, 0);
         }
     }
+    if (t && t->skipped) check_skipped(c, t); /* any stop comes after the skipped open's lookup */
     if (t && t->outside) {
         outside_stop(c, t, tid, status);
         return;
@@ -2021,6 +2137,7 @@ static void on_stop(Core *c, int tid, int status) {
         if ((int)former != tid) task_del(&c->ptasks, (int)former);
         if ((int)former != tid) view_reset(c, (int)former, 1);
         view_reset(c, tid, 0);
+        pw_flush(&c->pw); /* a report of an open of the old program comes before */
         emit_exec(c, &c->enc_ptrace, tid, (int)former, 0);
         t = task_get(&c->ptasks, tid, 0); /* the table may have moved */
         if (t) {
@@ -2432,6 +2549,7 @@ static PyObject *Core_run(Core *c, PyObject *noargs) {
     if (!c->main_pid) return PyErr_Format(PyExc_RuntimeError, "spawn() first");
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
+    if (c->skip_on) pw_start(&c->pw, publish_raced, forget_verdicts, c);
     if (c->use_ptrace) { /* before the notify threads: they may ask it for exits */
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -2465,6 +2583,7 @@ static PyObject *Core_run(Core *c, PyObject *noargs) {
             }
         } while (pthread_timedjoin_np(c->notify_threads[i], NULL, &until) == ETIMEDOUT);
     }
+    pw_stop(&c->pw); /* every skipped open checked */
     Py_END_ALLOW_THREADS
     if (rc != 0) {
         errno = rc;
@@ -2513,17 +2632,26 @@ static PyObject *Core_skip_exits(Core *c, PyObject *noargs) {
     if (!c->skip_tab) {
         c->skip_tab = calloc(SKIP_SLOTS, sizeof *c->skip_tab);
         if (!c->skip_tab) return PyErr_NoMemory();
+        /* Without inotify no open is vouched for (pw_learn): connects still skip. */
+        pw_init(&c->pw);
     }
     c->skip_gen = 1; /* calloc'd slots hold generation 0: empty */
     __atomic_store_n(&c->skip_on, 1, __ATOMIC_RELEASE); /* the ptrace thread may be running */
     Py_RETURN_NONE;
 }
 
-/* skip_exit(key, gen): the entry record with T_ENTRYKEY (key, gen) needs no exit stop. */
+/* skip_exit(entry_key): the entry record with this T_ENTRYKEY needs no exit stop. */
 static PyObject *Core_skip_exit(Core *c, PyObject *args) {
-    unsigned long long key, gen;
-    if (!PyArg_ParseTuple(args, "KK", &key, &gen)) return NULL;
-    if (c->skip_on) skip_add(c, key, gen);
+    const char *raw;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "y#", &raw, &len)) return NULL;
+    if (len != (Py_ssize_t)sizeof(EntryKey)) {
+        PyErr_SetString(PyExc_ValueError, "skip_exit: not a T_ENTRYKEY blob");
+        return NULL;
+    }
+    EntryKey k;
+    memcpy(&k, raw, sizeof k);
+    if (c->skip_on) skip_add(c, &k);
     Py_RETURN_NONE;
 }
 
@@ -2538,7 +2666,7 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     (void)noargs;
     pthread_mutex_lock(&c->mu);
     PyObject *d = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K,s:K,s:i,s:K,s:K}", "stops",
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K,s:K,s:i,s:K,s:K,s:K,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
         (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
@@ -2552,7 +2680,9 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
         (unsigned long long)__atomic_load_n(&c->interrupt_exits, __ATOMIC_RELAXED),
         "notify_percpu", c->percpu, "recv_races",
         (unsigned long long)__atomic_load_n(&c->recv_races, __ATOMIC_RELAXED), "restarted_exits",
-        (unsigned long long)c->restarted_exits);
+        (unsigned long long)c->restarted_exits, "path_races",
+        (unsigned long long)__atomic_load_n(&c->pw.races, __ATOMIC_RELAXED), "path_changes",
+        (unsigned long long)c->pw.changes);
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -2623,6 +2753,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     pthread_mutex_init(&c->threads_mu, NULL);
     pthread_mutex_init(&c->adopt_mu, NULL);
     pthread_mutex_init(&c->skip_mu, NULL);
+    c->pw.fd = -1;
     pthread_mutex_init(&c->exitq_mu, NULL);
     pthread_mutex_init(&c->recv_mu, NULL);
     c->enc_ptrace.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);
@@ -2670,6 +2801,7 @@ static void Core_dealloc(Core *c) {
     }
     free(c->enc_ptrace.scratch);
     free(c->skip_tab);
+    pw_close(&c->pw);
     free(c->exitq.p);
     Py_TYPE(c)->tp_free((PyObject *)c);
 }

@@ -127,7 +127,11 @@ _GUARD_TAGS = (
     (R.FLAG_DENIED, "refused"),  # the agent's guard refused the call
     (R.FLAG_UNREADABLE, "unreadable"),  # the tracee's memory could not be read
     (R.FLAG_UNTRACED, "untraced_clone"),  # CLONE_UNTRACED asked for, and cleared
+    (R.FLAG_RACED, "path_changed"),  # a skipped open's path was rebound while it ran
 )
+
+
+_GUARD_FLAGS = R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED | R.FLAG_RACED
 
 
 def _guard_tags(flags: int) -> set[str]:
@@ -204,7 +208,7 @@ class ProcessTable:
             self.teaching += hit[5]
             rel = None  # hand it over
         event = Event(ts, hit[0], tid, proc, dict(hit[1]), self._tags(tgid))
-        if flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
+        if flags & (_GUARD_FLAGS):
             event.tags.update(_guard_tags(flags))
         if rel is not None and not self._judge(event, hit):
             return
@@ -266,7 +270,7 @@ class ProcessTable:
             # a copy: the stages add to `fields`
             hit = self._decoded[content] = [etype, dict(fields), None, 0, False, False]
         event = Event(r.ts, etype, tid, self.procs[tgid], fields, self._tags(tgid))
-        if r.flags & (R.FLAG_DENIED | R.FLAG_UNREADABLE | R.FLAG_UNTRACED):
+        if r.flags & (_GUARD_FLAGS):
             event.tags.update(_guard_tags(r.flags))
         rel = self.relevance
         if rel is not None and self.skips is not None:

@@ -23,7 +23,6 @@ from tracehound.agent.tracer.specs import T_CLAIMSTAT, T_ENTRYKEY
 from tracehound.agent.tracer.wire import Raw
 from tracehound.event import Event
 
-_KEY = struct.Struct("<QQ")  # key, generation
 _CLAIMSTAT = struct.Struct("<QQii")  # ClaimStat in _core.c: dev, ino, errno, pad
 
 
@@ -51,7 +50,7 @@ class ExitSkips:
         probe = Event(event.ts, event.type, event.tid, event.proc, fields, set(event.tags))
         if matters(probe):
             return
-        self.core.skip_exit(*_KEY.unpack(raw_key))
+        self.core.skip_exit(raw_key)
         self.pushed += 1
 
     @staticmethod

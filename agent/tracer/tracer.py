@@ -186,6 +186,11 @@ class Tracer:
             # Opens recorded from their entry alone: their result could not matter
             # (skips.py); each saved an exit stop.
             "exits_skipped": s.get("exit_skips", 0),
+            # ... of which a name on the path was rebound while the open ran (an
+            # alert: the file opened may be another, pathwatch.h), and the renames
+            # and creations seen in the directories those paths go through.
+            "exits_skipped_raced": s.get("path_races", 0),
+            "path_changes": s.get("path_changes", 0),
             # Notified opens whose exit was wanted: taken by PTRACE_INTERRUPT.
             "exits_by_interrupt": s.get("interrupt_exits", 0),
             # ... of which restarted first (no killable wait: kernels before 5.19).

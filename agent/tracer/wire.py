@@ -20,6 +20,7 @@ FLAG_RESULT = 1
 FLAG_DENIED = 0x10  # the agent's guard refused the call (evt.res holds -EPERM)
 FLAG_UNREADABLE = 0x20  # reading the tracee's memory was refused (EPERM)
 FLAG_UNTRACED = 0x40  # clone asked for CLONE_UNTRACED; the guard cleared it
+FLAG_RACED = 0x80  # an open recorded without its exit whose path changed while it ran
 
 _HEAD = struct.Struct("<IBBHiIiQ6Qq")
 _BLOB = struct.Struct("<BBHI")

@@ -36,6 +36,8 @@ PROGRAMS = {
     "unreadable": ["-O1"],
     "sharedswap": ["-O1"],  # test_exit_skips.py
     "sharedconnect": ["-O1"],
+    "raceread": ["-O1"],
+    "flipper": ["-O1"],
     # test_interrupt_exits.py
     "sigopens": ["-O1"],
     "handleropens": ["-O1"],

@@ -5,14 +5,17 @@ recorded from its entry alone once an equal one came back unsurprising. These ru
 act out what an attacker would try against that shortcut, on every backend: a file
 swapped for a symlink to /etc/shadow behind the application's back (by a process the
 agent does not trace, as a sidecar sharing a volume could), a path flipped in a
-MAP_SHARED page by a forked child (no thread: its own mm), and a second thread
-(swapopen). Every read of /etc/shadow must still alert; and the shortcut must have
+MAP_SHARED page by a forked child (no thread: its own mm), a second thread
+(swapopen), and a name on the path rebound by an untraced helper while the open
+runs. Every read of /etc/shadow must still alert; and the shortcut must have
 been taken where it is allowed (tracer stats `exits_skipped`), or the test proves
 nothing. Without ptrace there is no exit stop to skip (and nothing is verified).
 """
 
 from __future__ import annotations
 
+import bisect
+import datetime
 import json
 import os
 import socket
@@ -49,9 +52,9 @@ def _start(
 
 
 def _finish(
-    proc: subprocess.Popen[str], records: Path, stdin: str | None = None
+    proc: subprocess.Popen[str], records: Path, stdin: str | None = None, timeout: float = 120
 ) -> tuple[str, Any, Any]:
-    out, err = proc.communicate(stdin, timeout=120)
+    out, err = proc.communicate(stdin, timeout=timeout)
     assert proc.returncode == 0, err
     stats = final_tracer_stats(err)
     alerts = [json.loads(x) for x in records.read_text().splitlines()]
@@ -141,6 +144,68 @@ def test_reads_through_a_symlinked_directory_skip_until_it_leads_to_etc(
         assert _shadow_reads(alerts, "sh") == 5, alerts
     else:
         assert stats["exits_skipped"] == 0, stats
+
+
+PATH_REBOUND = "Path rebound while an open ran"
+
+
+def _alert_ns(alert: dict[str, Any]) -> int:
+    """An alert's time ("2026-12-01T13:13:11.904567472Z": the record's) in ns."""
+    day, frac = alert["time"].rstrip("Z").split(".")
+    secs = datetime.datetime.fromisoformat(day).replace(tzinfo=datetime.UTC)
+    return int(secs.timestamp()) * 1_000_000_000 + int(frac.ljust(9, "0"))
+
+
+def _may_be_a_shadow_read(alert: dict[str, Any], name: str) -> bool:
+    """A read of /etc/shadow by `name`, or an open of it whose path was rebound."""
+    fields = alert["output_fields"]
+    if fields.get("proc.name") != name:
+        return False
+    return alert["rule"] == PATH_REBOUND or (
+        alert["rule"] == READ_SENSITIVE and fields.get("fd.name") == "/etc/shadow"
+    )
+
+
+@pytest.mark.parametrize("flip", ["rename", "exchange"])
+def test_a_path_rebound_by_a_racing_sidecar_alerts_on_every_read_of_shadow(
+    tmp_path: Path, tracer_backend: str, programs: dict[str, Path], flip: str
+) -> None:
+    """The race the shortcut invites: the agent looks where `f` leads (a harmless
+    file, whose verdict says skip), then an untraced helper renames a symlink to
+    /etc/shadow onto `f` (or exchanges the two names) before the kernel's lookup.
+    Every open that read shadow must have an alert of its own: the read itself (exit
+    taken) or the rebinding seen in the directory while that open ran (pathwatch.h)."""
+    race = tmp_path / "race"
+    race.mkdir()
+    (race / "h").write_text("harmless\n")
+    os.link(race / "h", race / "f")
+    reads = tmp_path / "shadow-reads.txt"
+    argv = [str(programs["raceread"]), str(race / "f"), "2000", "30000", str(reads)]
+    proc, records = _start(tmp_path, tracer_backend, argv, stdin=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline() == "warm\n"
+    time.sleep(0.5)  # the verdicts on `f` have reached the core
+    flipper = subprocess.Popen([str(programs["flipper"]), str(race), flip])  # untraced
+    try:
+        out, alerts, stats = _finish(proc, records, "go\n", timeout=600)  # 5.10 VM: emulated
+    finally:
+        flipper.kill()
+        flipper.wait()
+    shadow = _count(out, "shadow")
+    if tracer_backend not in EXITS:
+        assert stats["exits_skipped"] == 0, stats  # no exit stops: claims only (README)
+        return
+    assert stats["exits_skipped"] >= 3_000, stats  # the shortcut was taken, and raced
+    assert shadow >= 20, out  # the race was won often enough to prove something
+    times = sorted(_alert_ns(a) for a in alerts if _may_be_a_shadow_read(a, "raceread"))
+    unseen = []
+    for line in reads.read_text().splitlines():
+        t0, t1 = (int(x) for x in line.split())
+        i = bisect.bisect_left(times, t0)
+        if i == len(times) or times[i] > t1:
+            unseen.append((t0, t1))
+    assert not unseen, f"{len(unseen)} of {shadow} reads of shadow without an alert; {stats}"
+    assert stats["exits_skipped_raced"] > 0, stats
 
 
 def test_a_path_flipped_in_shared_memory_by_a_child_is_never_trusted(

@@ -28,6 +28,7 @@ from tracehound.openflags import format_open_flags
 CC = "aarch64-linux-gnu-gcc"
 LIBC_HEADERS = "/usr/aarch64-linux-gnu/include/fcntl.h"
 CORE = Path(__file__).resolve().parents[2] / "agent" / "tracer" / "_core.c"
+CORE_SOURCES = [CORE, CORE.with_name("pathwatch.c")]  # setup.py's Extension sources
 OPEN_FLAGS = (
     "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_DSYNC",
     "O_DIRECT", "O_LARGEFILE", "O_DIRECTORY", "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC",
@@ -104,11 +105,12 @@ def test_openat_records_from_arm64_tasks_decode_arm64_flags() -> None:
     assert format_open_flags(fields["evt.arg.flags"]) == "O_RDONLY|O_DIRECTORY|O_NOFOLLOW"
 
 
-def test_the_capture_core_cross_compiles_for_aarch64(cc: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", CORE_SOURCES, ids=lambda p: p.name)
+def test_the_capture_core_cross_compiles_for_aarch64(cc: str, tmp_path: Path, source: Path) -> None:
     include = sysconfig.get_paths()["include"]
-    obj = tmp_path / "_core.o"
+    obj = tmp_path / source.with_suffix(".o").name
     done = subprocess.run(
-        [cc, "-c", "-O2", "-fPIC", "-Wall", "-Werror", f"-I{include}", str(CORE), "-o", str(obj)],
+        [cc, "-c", "-O2", "-fPIC", "-Wall", "-Werror", f"-I{include}", str(source), "-o", str(obj)],
         capture_output=True,
         text=True,
     )

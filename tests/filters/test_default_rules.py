@@ -125,6 +125,7 @@ TRIGGERS: dict[str, list[Event]] = {
         open_ev(PY, "/proc/1/mem", "O_RDONLY|O_CLOEXEC"),
         open_ev(PY, "/proc/42/mem"),
     ],
+    "Path rebound while an open ran": [_tagged(open_ev(PY, "/srv/app/config"), "path_changed")],
 }
 
 _SH = proc("sh -c x", exe="/bin/sh", parent=NODE)
@@ -312,6 +313,10 @@ LOOKALIKES: dict[str, list[Event]] = {
     ],
     "Syscall argument unreadable by the agent": [open_ev(PY, "/etc/hosts")],
     "Clone hidden from the tracer": [ev("clone", PY, evt__arg__flags="CLONE_VM|CLONE_THREAD")],
+    "Path rebound while an open ran": [
+        open_ev(PY, "/srv/app/config"),  # the same open, no rebinding seen
+        _tagged(ev("connect", PY, fd__name="10.0.0.1:80"), "path_changed"),  # opens only
+    ],
     "Process memory opened for reading": [
         open_ev(PY, "/proc/self/mem"),
         open_ev(PY, "/proc/42/maps"),

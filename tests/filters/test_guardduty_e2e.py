@@ -245,8 +245,9 @@ def test_every_new_default_rule_is_acted_out() -> None:
         "Clone hidden from the tracer",
         "Process memory opened for reading",
     }
-    # tests/agent/test_truth.py acts out the claim mismatch with the attacker's programs.
-    truth = {"Syscall argument changed behind the tracer"}
+    # tests/agent/test_truth.py acts out the claim mismatch with the attacker's programs,
+    # tests/agent/test_exit_skips.py a path rebound under skipped opens.
+    truth = {"Syscall argument changed behind the tracer", "Path rebound while an open ran"}
     covered = {rule for _, rule, _ in FINDINGS} | ATTACK_RULES | outside | guard | truth
     assert {r.name for r in compiled} <= covered
 
