@@ -849,6 +849,7 @@ static void blob_process(Enc *e, int pid, int with_ids) {
 
 /* adopted: seen without a creation event, so what it runs comes along */
 static void skip_forget(Core *c);
+static void forget_before_teaching(Core *c);
 static int skip_teaches(const Spec *s, const uint64_t *args);
 
 static void emit_new_task(Core *c, Enc *e, int parent, int child, int is_thread, int adopted) {
@@ -1021,7 +1022,7 @@ static void *notify_loop(void *arg) {
         run_ops(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args, ptr, 0);
         if (!c->use_ptrace) notify_ids(c, e, (int)req.pid, s->flags & SPEC_SETID);
         if (s->flags & SPEC_DISTRUST) __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
-        if (skip_teaches(s, (const uint64_t *)d->args)) skip_forget(c);
+        if (skip_teaches(s, (const uint64_t *)d->args)) forget_before_teaching(c);
         int deny = guard_verdict(c, s, (pid_t)req.pid, (const uint64_t *)d->args);
         if (deny) mark_denied(c, e, deny);
         int exit_wanted =
@@ -1112,6 +1113,15 @@ static void skip_forget(Core *c) {
     c->skip_gen++;
     c->skip_n = 0;
     pthread_mutex_unlock(&c->skip_mu);
+}
+
+/* Before a syscall that changes what verdicts rest on (a rename, link, symlink, a
+ * write-open that may create a name): forget them, and let the path checker look at
+ * every skipped open handed to it so far, before this syscall can rebind a name on
+ * one of their paths (the events it queues would be read as a race). */
+static void forget_before_teaching(Core *c) {
+    skip_forget(c);
+    if (__atomic_load_n(&c->skip_on, __ATOMIC_ACQUIRE)) pw_flush(&c->pw);
 }
 
 /* Does this syscall's event change what a verdict was based on? */
@@ -1399,7 +1409,7 @@ static void record_entry(Core *c, Task *t, int tid, const struct th_syscall_info
         return;
     }
     if (s->flags & SPEC_DISTRUST) __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
-    if (skip_teaches(s, info->seccomp.args)) skip_forget(c);
+    if (skip_teaches(s, info->seccomp.args)) forget_before_teaching(c);
     if (s->flags & SPEC_CAPTURE && resume == PTRACE_CONT &&
         skip_exit_stop(c, t, e, s, tid, info->seccomp.args)) {
         publish(c, e, 1);

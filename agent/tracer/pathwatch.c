@@ -64,6 +64,17 @@ static int own_magic(const char *dir, const char *name, pid_t tid) {
     return !strcmp(dir + n, "/fd");
 }
 
+static void read_events(PathWatch *w, int *forget);
+
+/* Read what is queued now: a skip decided after this is not charged with it. */
+static void drain(PathWatch *w) {
+    int forget = 0;
+    pthread_mutex_lock(&w->mu);
+    read_events(w, &forget);
+    pthread_mutex_unlock(&w->mu);
+    if (forget && w->forget) w->forget(w->ctx);
+}
+
 int pw_learn(PathWatch *w, const char *path, int nofollow, pid_t tid, PathBloom *b) {
     static __thread char dir[PW_PATH], rest[PW_PATH], next[PW_PATH], link[PATH_MAX];
     if (w->fd < 0 || path[0] != '/' || strlen(path) >= PW_PATH) return 0;
@@ -91,7 +102,8 @@ int pw_learn(PathWatch *w, const char *path, int nofollow, pid_t tid, PathBloom 
         }
         if (!in_proc) {
             int wd = inotify_add_watch(w->fd, dir, PW_MASK);
-            if (wd < 0) return errno == ENOENT || errno == ENOTDIR; /* leads nowhere: fails */
+            if (wd < 0 && errno != ENOENT && errno != ENOTDIR) return 0;
+            if (wd < 0) break; /* leads nowhere: the open fails, unless a name is bound */
             bloom_add(b, component(wd, name, n));
         }
         int len = snprintf(next, sizeof next, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", name);
@@ -127,6 +139,10 @@ int pw_learn(PathWatch *w, const char *path, int nofollow, pid_t tid, PathBloom 
             strcpy(rest, next);
         }
     }
+    /* A path is learned again after a name on it was rebound (a new inode, a new
+     * key): that rename's event, still queued, would otherwise count against the
+     * first skips of the new key, as if it had raced them. */
+    drain(w);
     return 1;
 }
 

@@ -30,7 +30,8 @@ DISTRUST = 256  # it writes another process's memory: the core trusts no claim a
 CONNECT = 512  # a connect (IPv4/IPv6 address in args[1], length args[2])
 _SKIPPABLE = {"open": OPEN_FLAGS1, "openat": OPEN_FLAGS2, "connect": CONNECT}
 SKIPPABLE = frozenset(_SKIPPABLE)  # the syscalls whose exit stop the core may skip
-_TEACHES = CREATE | SETID | EXEC_FAMILY | {"creat", "openat2", "mount", "umount2", "umount"}
+_TEACHES = CREATE | SETID | EXEC_FAMILY
+_TEACHES |= {"creat", "openat2", "symlinkat", "mount", "umount2", "umount"}
 _DISTRUST = frozenset({"process_vm_writev", "ptrace"})
 
 # Blob tags, shared with _core.c (enum T_*).

@@ -20,6 +20,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,37 @@ def test_a_path_rebound_by_a_racing_sidecar_alerts_on_every_read_of_shadow(
             unseen.append((t0, t1))
     assert not unseen, f"{len(unseen)} of {shadow} reads of shadow without an alert; {stats}"
     assert stats["exits_skipped_raced"] > 0, stats
+
+
+# A service that rereads its config file, then replaces it atomically (write a
+# temporary file, rename it over the old one), as configuration reloads do.
+CONFIG_RELOAD = """
+import os, sys, time
+for n in range(5):
+    for i in range(60):
+        with open("conf") as f:
+            f.read()
+        time.sleep(0.002)
+    with open("conf.tmp", "w") as f:
+        f.write("version %d\\n" % n)
+    os.replace("conf.tmp", "conf")
+"""
+
+
+def test_a_file_replaced_by_the_process_that_read_it_is_no_rebinding(
+    tmp_path: Path, tracer_backend: str
+) -> None:
+    """The rename comes after the reads it follows, from the same process: no alert.
+    The checker looks at a skipped open after its thread's next stop, so it must
+    have looked before a traced rename at that stop goes on."""
+    (tmp_path / "conf").write_text("version -1\n")
+    proc, records = _start(tmp_path, tracer_backend, [sys.executable, "-c", CONFIG_RELOAD])
+    _, alerts, stats = _finish(proc, records)
+    if tracer_backend not in EXITS:
+        assert stats["exits_skipped"] == 0, stats
+        return
+    assert stats["exits_skipped"] >= 100, stats  # rereads of conf skipped their exit
+    assert not [a["output_fields"] for a in alerts if a["rule"] == PATH_REBOUND], stats
 
 
 def test_a_path_flipped_in_shared_memory_by_a_child_is_never_trusted(
