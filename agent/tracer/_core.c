@@ -75,6 +75,15 @@ struct th_syscall_info {
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
 #endif
+#ifndef SECCOMP_FILTER_FLAG_SPEC_ALLOW
+#define SECCOMP_FILTER_FLAG_SPEC_ALLOW (1UL << 2)
+#endif
+/* Every filter of ours carries SPEC_ALLOW: before Linux 5.16 (Fargate's 5.10) the
+ * default spec_store_bypass_disable=seccomp turns on Speculative Store Bypass
+ * Disable for any task that installs a filter without it, slowing the application's
+ * own code where the CPU offers SSBD. A monitor is not a sandbox: the application
+ * keeps the speculation controls it would have without tracehound. */
+#define TH_SPEC SECCOMP_FILTER_FLAG_SPEC_ALLOW
 #ifndef SECCOMP_USER_NOTIF_FLAG_CONTINUE
 #define SECCOMP_USER_NOTIF_FLAG_CONTINUE (1UL << 0)
 #endif
@@ -811,8 +820,8 @@ static void guard_child(void) {
 static int install_decoy(void) {
     struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     struct sock_fprog prog = {1, &allow};
-    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                        &prog);
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                        SECCOMP_FILTER_FLAG_NEW_LISTENER | TH_SPEC, &prog);
 }
 
 /* ---- lifecycle records -------------------------------------------------------- */
@@ -1210,10 +1219,6 @@ static void pagemap_close(Task *t) {
     if (t) t->pagemap_fd = 0;
 }
 
-/* An open's claim, if the verdict may rest on it: the whole path, in private memory;
- * T_CLAIMSTAT (where it leads now) is added to the record, and so to the key. The
- * path as the agent resolves it goes to `path` (CLAIM_PATH_MAX bytes). */
-#define CLAIM_PATH_MAX 4200
 /* Where `path` leads now: device and inode, or the errno of looking. */
 static void claim_stat(const char *path, int nofollow, ClaimStat *cs) {
     struct stat st;
@@ -1226,6 +1231,11 @@ static void claim_stat(const char *path, int nofollow, ClaimStat *cs) {
         cs->err = errno;
     }
 }
+
+/* An open's claim, if the verdict may rest on it: the whole path, in private memory;
+ * T_CLAIMSTAT (where it leads now) is added to the record, and so to the key. The
+ * path as the agent resolves it goes to `path` (CLAIM_PATH_MAX bytes). */
+#define CLAIM_PATH_MAX 4200
 
 static int open_claim_trusted(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args,
                               char *path, int *nofollow, ClaimStat *cs) {
@@ -1257,10 +1267,6 @@ static int connect_claim_trusted(Task *t, Enc *e, pid_t tid, const uint64_t *arg
     return (family == AF_INET || family == AF_INET6) && private_bytes(t, tid, args[1], len);
 }
 
-/* At the entry of a captured open or connect: 1 if a verdict says its exit stop is not
- * needed (the record then holds the entry only); otherwise the record gets what the
- * pipeline needs to push a verdict (T_ENTRYKEY, and for an open T_CLAIMSTAT) and 0 is
- * returned. */
 static void check_skipped(Core *c, Task *t);
 
 /* Keep a copy of the skipped open's record, then its path (a few hundred bytes,
@@ -1280,6 +1286,10 @@ static int keep_record(Buf *to, const Enc *e, const char *path) {
     return 0;
 }
 
+/* At the entry of a captured open or connect: 1 if a verdict says its exit stop is not
+ * needed (the record then holds the entry only); otherwise the record gets what the
+ * pipeline needs to push a verdict (T_ENTRYKEY, and for an open T_CLAIMSTAT) and 0 is
+ * returned. */
 static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
     if (!__atomic_load_n(&c->skip_on, __ATOMIC_ACQUIRE) || !t || t->outside || t->shared_mm ||
         __atomic_load_n(&c->skip_distrust, __ATOMIC_ACQUIRE))
@@ -2334,15 +2344,15 @@ static void wait_loop(Core *c) {
 static int install_filter(Core *c, int *listener, int *killable) {
     struct sock_fprog prog = {c->filter_len, c->filter};
     if (!c->use_notify)
-        return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
-    unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+        return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, TH_SPEC, &prog);
+    unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV | TH_SPEC;
     int fd = -1;
     errno = EINVAL;
     if (c->killable_wanted) fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
     *killable = fd >= 0;
     if (fd < 0 && errno == EINVAL) /* before 5.19: no killable wait */
-        fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                          &prog);
+        fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                          SECCOMP_FILTER_FLAG_NEW_LISTENER | TH_SPEC, &prog);
     *listener = fd;
     return fd < 0 ? -1 : 0;
 }
@@ -2643,7 +2653,7 @@ static PyObject *Core_skip_exits(Core *c, PyObject *noargs) {
         c->skip_tab = calloc(SKIP_SLOTS, sizeof *c->skip_tab);
         if (!c->skip_tab) return PyErr_NoMemory();
         /* Without inotify no open is vouched for (pw_learn): connects still skip. */
-        pw_init(&c->pw);
+        pw_open(&c->pw);
     }
     c->skip_gen = 1; /* calloc'd slots hold generation 0: empty */
     __atomic_store_n(&c->skip_on, 1, __ATOMIC_RELEASE); /* the ptrace thread may be running */
@@ -2763,7 +2773,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     pthread_mutex_init(&c->threads_mu, NULL);
     pthread_mutex_init(&c->adopt_mu, NULL);
     pthread_mutex_init(&c->skip_mu, NULL);
-    c->pw.fd = -1;
+    pw_init(&c->pw);
     pthread_mutex_init(&c->exitq_mu, NULL);
     pthread_mutex_init(&c->recv_mu, NULL);
     c->enc_ptrace.scratch_len = c->arg_max + 1 + 8 * (c->argv_max + 1);

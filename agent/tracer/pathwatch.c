@@ -18,13 +18,17 @@
 #define PW_PATH (PATH_MAX * 2)
 #define PW_PERIOD_NS 2000000 /* a busy checker's pause between batches */
 
-int pw_init(PathWatch *w) {
+void pw_init(PathWatch *w) {
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->qmu, NULL);
     pthread_cond_init(&w->qcv, NULL);
     pthread_cond_init(&w->donecv, NULL);
-    w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    w->fd = -1;
+}
+
+int pw_open(PathWatch *w) {
+    if (w->fd < 0) w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     return w->fd < 0 ? -1 : 0;
 }
 

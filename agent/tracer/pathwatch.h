@@ -69,7 +69,8 @@ typedef struct {
     void *ctx;
 } PathWatch;
 
-int pw_init(PathWatch *w);
+void pw_init(PathWatch *w);  /* off: no inotify yet */
+int pw_open(PathWatch *w);   /* the inotify instance; -1 if there is none */
 void pw_close(PathWatch *w);
 
 /* Start the checker: `raced` gets each skipped open's record whose path changed,

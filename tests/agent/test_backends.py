@@ -160,6 +160,23 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _speculation(status: str) -> list[str]:
+    return [line for line in status.splitlines() if line.startswith("Speculation")]
+
+
+def test_the_application_keeps_its_speculation_controls(run_traced) -> None:
+    """A seccomp filter installed without SECCOMP_FILTER_FLAG_SPEC_ALLOW turns on
+    Speculative Store Bypass Disable for the task before Linux 5.16 (the default
+    spec_store_bypass_disable=seccomp, so on Fargate's 5.10), where the CPU offers it:
+    the application would run slower than without tracehound. On a CPU without SSBD
+    (this machine says "vulnerable" either way) the two lines are equal regardless."""
+    native = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True)
+    res = run_traced(["cat", "/proc/self/status"])
+    assert res.returncode == 0, res.stderr
+    assert _speculation(res.stdout) == _speculation(native.stdout)
+    assert _speculation(native.stdout), native.stdout  # the kernel reports the line
+
+
 @pytest.fixture(scope="module")
 def gorout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     go = shutil.which("go")
