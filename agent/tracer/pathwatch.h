@@ -17,10 +17,11 @@
  *
  * Components are (watch descriptor, name) pairs, kept per path as a 256-bit Bloom
  * filter: a false match costs a spurious "changed" (an alert), never a miss.
- * Not seen: a mount over a directory (mount is a traced syscall: every verdict is
- * forgotten), and a rename whose inotify event the renaming task had not queued yet
- * when the reader reached its next stop (the kernel queues it just after the
- * rename, outside the directory lock: a window of a few instructions).
+ * A rename is visible a few instructions before its event is queued; the checker's
+ * look at the path before it reads the events covers that for one renaming thread
+ * (it queues each event before its next rename), not for two caught in that window
+ * at once. Not seen either: a mount over a directory by an untraced process (mount
+ * is a traced syscall: every verdict is forgotten).
  */
 #ifndef TRACEHOUND_PATHWATCH_H
 #define TRACEHOUND_PATHWATCH_H
