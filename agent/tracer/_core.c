@@ -350,6 +350,7 @@ typedef struct Core {
     int skipped_tasks; /* tasks with a skipped open still to check */
     /* Opens taken by notification, their exit by PTRACE_INTERRUPT (exits_by_interrupt). */
     int notify_exits;  /* wanted: opens are notified, not RET_TRACE */
+    int resolve_claims; /* no ptrace, tracer.verify: opens carry where the claim leads */
     pthread_mutex_t exitq_mu;
     Buf exitq; /* ExitAsk + record, one after another: asked of the wait thread */
     uint64_t exitq_asked, exitq_done, interrupt_exits, restarted_exits;
@@ -957,6 +958,7 @@ static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, c
 static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id, uint64_t ip);
 static int passes_restarted(Core *c, int tid, int nr);
 static void check_seen_skipped(Core *c, int tid);
+static void resolve_at_entry(Enc *e, const Spec *s, pid_t tid, const uint64_t *args);
 
 /* Kernels without SYNC_WAKE_UP (Fargate's 5.10) hand a notification to whichever
  * thread waits in NOTIF_RECV, on another CPU if one is idle: two idle wake-ups per
@@ -1030,6 +1032,7 @@ static void *notify_loop(void *arg) {
         /* d->args, not h->args: adding blobs may move the record buffer */
         run_ops(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args, ptr, 0);
         if (!c->use_ptrace) notify_ids(c, e, (int)req.pid, s->flags & SPEC_SETID);
+        if (c->resolve_claims) resolve_at_entry(e, s, (pid_t)req.pid, (const uint64_t *)d->args);
         if (s->flags & SPEC_DISTRUST) __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
         if (skip_teaches(s, (const uint64_t *)d->args)) forget_before_teaching(c);
         int deny = guard_verdict(c, s, (pid_t)req.pid, (const uint64_t *)d->args);
@@ -1849,6 +1852,64 @@ static void verify_fd(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, in
         }
     }
     enc_blob(e, T_FDSTAT, 0, &v, sizeof v);
+}
+
+/* Without ptrace there is no exit stop: an open (or openat) is recorded with where its
+ * claim leads as the notification is answered, looked up by the agent itself with an
+ * O_PATH open (no side effect, never a read): a symlink or /proc/self/root name of
+ * /etc/shadow is then a read of /etc/shadow, and a hardlink carries its inode. The
+ * same T_FDTRUTH and T_FDSTAT as at an exit stop, but without a result (truth.led_to).
+ * A name rebound between this look and the kernel's walk is not seen. */
+/* Where a path led last time, per notify thread: a path that still leads to the same
+ * inode (one stat) is taken to have the same name; a symlink retargeted elsewhere
+ * leads to another inode and is looked up again. */
+#define LED_SLOTS 256
+#define LED_MAX 256
+typedef struct {
+    uint64_t hash, dev, ino;
+    uint16_t len;
+    char led[LED_MAX];
+} Led;
+static __thread Led *led_cache;
+
+static void emit_led(Enc *e, const char *led, size_t n, uint64_t dev, uint64_t ino) {
+    FdStat v = {dev, ino, dev, ino, 0, 0};
+    enc_blob(e, T_FDTRUTH, 0, led, n);
+    enc_blob(e, T_FDSTAT, 0, &v, sizeof v);
+}
+
+static void resolve_at_entry(Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
+    int flags_arg = (s->flags & SPEC_OPEN_FLAGS1) ? 1 : (s->flags & SPEC_OPEN_FLAGS2) ? 2 : -1;
+    if (flags_arg < 0 || (args[flags_arg] & 020000000)) return; /* O_TMPFILE: no name */
+    int path_arg = flags_arg - 1, dirfd = flags_arg == 2 ? s32(args[0]) : AT_FDCWD_;
+    int nofollow = (int)(args[flags_arg] & 0400000); /* O_NOFOLLOW: the link itself */
+    size_t len = 0;
+    const char *claim = find_blob(e, T_STR, path_arg, &len);
+    char path[CLAIM_PATH_MAX], link[64], led[4096];
+    if (!claim || !claim_path(path, sizeof path, tid, claim, len, dirfd)) return;
+    struct stat st;
+    if (!led_cache) led_cache = calloc(LED_SLOTS, sizeof *led_cache);
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)nofollow;
+    for (const char *p = path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    Led *slot = led_cache ? &led_cache[h % LED_SLOTS] : NULL;
+    if (slot && slot->hash == h &&
+        fstatat(AT_FDCWD, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
+        (uint64_t)st.st_dev == slot->dev && (uint64_t)st.st_ino == slot->ino) {
+        emit_led(e, slot->led, slot->len, slot->dev, slot->ino);
+        return;
+    }
+    int fd = open(path, O_PATH | O_CLOEXEC | nofollow);
+    if (fd < 0) return; /* leads nowhere now: the claim is all there is */
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, led, sizeof led);
+    if (n >= 0 && fstat(fd, &st) == 0) {
+        emit_led(e, led, (size_t)n, (uint64_t)st.st_dev, (uint64_t)st.st_ino);
+        if (slot && n <= LED_MAX) {
+            *slot = (Led){h, (uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint16_t)n, {0}};
+            memcpy(slot->led, led, (size_t)n);
+        }
+    }
+    close(fd);
 }
 
 static void verify_peer(Enc *e, pid_t tid, int fd) {
@@ -2726,18 +2787,20 @@ static int check_allocations(Core *c) {
 }
 
 /* Core(filter, specs, notify, ptrace, sync_wakeup, argv_max, arg_max, max_events, max_bytes,
- *      block[, follow_cpu, killable_recv, notify_exits]) with specs = [(arch_index, nr, flags, ops bytes)] */
+ *      block[, follow_cpu, killable_recv, notify_exits, resolve_claims])
+ * with specs = [(arch_index, nr, flags, ops bytes)] */
 static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     (void)kw;
     Py_buffer filt;
     PyObject *specs;
     int notify, ptr, sync;
     Py_ssize_t argv_max, arg_max, max_events, max_bytes;
-    int block, follow_cpu = 0, killable = 1, notify_exits = 0;
-    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|ppp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
+    int block, follow_cpu = 0, killable = 1, notify_exits = 0, resolve_claims = 0;
+    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|pppp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
                           &arg_max, &max_events, &max_bytes, &block, &follow_cpu, &killable,
-                          &notify_exits))
+                          &notify_exits, &resolve_claims))
         return -1;
+    c->resolve_claims = resolve_claims && notify && !ptr; /* no exit stop to verify at */
     c->killable_wanted = killable;
     c->notify_exits = notify_exits && notify && ptr; /* without a killable wait: restarts */
     if (filt.len % sizeof(struct sock_filter) || filt.len == 0) {

@@ -20,6 +20,7 @@ class Core:
         follow_cpu: bool = ...,
         killable_recv: bool = ...,
         notify_exits: bool = ...,
+        resolve_claims: bool = ...,
         /,
     ) -> None: ...
     def guard(self, agent_pid: int, agent_pgid: int, /) -> None: ...

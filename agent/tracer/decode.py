@@ -155,6 +155,8 @@ def _open(r: Raw, arg: int, dirfd: int, flags: int) -> Fields:
         fields["fd.nameraw"] = raw
     if r.has_result:
         truth.opened(r, fields)
+    else:
+        truth.led_to(r, fields)
     return fields
 
 

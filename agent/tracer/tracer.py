@@ -47,8 +47,8 @@ QUEUE_MAX_BYTES = 8 << 20
 _ALWAYS_NOTIFIED = EXEC
 UNVERIFIED = (
     "tracer.verify: without ptrace there is no exit stop: opens and connects are recorded "
-    "as the application passed them, without their result or the kernel's answer "
-    "(execs are still checked against /proc; see README)"
+    "without their result or the kernel's answer (an open's path is resolved by the agent "
+    "as it starts; execs are still checked against /proc; see README)"
 )
 
 
@@ -122,6 +122,7 @@ class Tracer:
             self.ptrace_placement == "follow",
             b.killable_recv,
             notify_exits,
+            self.verify and not b.ptrace,  # resolve claims at entry: no exit stop
         )
         c.guard(os.getpid(), os.getpgrp())
         return c

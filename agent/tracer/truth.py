@@ -52,6 +52,23 @@ def opened(r: Raw, fields: dict[str, Any]) -> None:
         fields[CLAIM] = claim
 
 
+def led_to(r: Raw, fields: dict[str, Any]) -> None:
+    """An open without its result (no ptrace): fd.name becomes what the claim led to
+    when the agent looked, as the notification was answered (_core.c,
+    resolve_at_entry); the claim is kept in evt.arg.name when it reads otherwise."""
+    link = r.blob(T_FDTRUTH)
+    st = r.blob(T_FDSTAT)
+    if link is None or st is None or len(st) < _FDSTAT.size:
+        return
+    claim = fields["fd.name"]
+    led = link.decode("utf-8", "surrogateescape")
+    dev, ino, *_ = _FDSTAT.unpack_from(st)
+    fields["fd.dev"], fields["fd.ino"] = dev, ino
+    fields["fd.name"] = led
+    if led != claim:
+        fields["evt.arg.name"] = claim
+
+
 # What only the exit tells of an open: its result. (fd.name, fd.dev and fd.ino, the
 # file the result refers to, are known at the entry once the claim is trusted.)
 RESULT_FIELDS = frozenset({"evt.res", "evt.rawres", "evt.failed", "fd.num"})
