@@ -86,7 +86,9 @@ FINDINGS: list[tuple[str, str, Callable[[Alert], bool]]] = [
     (
         "PrivilegeEscalation:Runtime/RuncContainerEscape",
         "Running executable opened for writing",
-        _cmd("file=/proc/self/exe"),
+        # file= is /proc/self/exe where the open's refusal (ETXTBSY) is seen, the
+        # program's own path where the agent resolved the claim (no ptrace)
+        _cmd("cmdline=actor selfexe"),
     ),
     (
         "PrivilegeEscalation:Runtime/CGroupsReleaseAgentModified",
