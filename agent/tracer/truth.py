@@ -26,24 +26,35 @@ _FDSTAT = struct.Struct("<4Qii")  # FdStat in _core.c
 _EINPROGRESS = -errno.EINPROGRESS
 
 
+def _name_the_file(r: Raw, fields: dict[str, Any]) -> tuple[str, tuple[int, ...]] | None:
+    """fd.name (and fd.dev, fd.ino) from the core's T_FDTRUTH and T_FDSTAT, the claim
+    kept in evt.arg.name when it reads otherwise. Returns the claim and the FdStat."""
+    link = r.blob(T_FDTRUTH)
+    st = r.blob(T_FDSTAT)
+    if link is None or st is None or len(st) < _FDSTAT.size:
+        return None
+    claim = fields["fd.name"]
+    name = link.decode("utf-8", "surrogateescape")
+    stat = _FDSTAT.unpack_from(st)
+    dev, ino, _, _, err, _ = stat
+    if not err:
+        fields["fd.dev"], fields["fd.ino"] = dev, ino
+    fields["fd.name"] = name
+    if name != claim:
+        fields["evt.arg.name"] = claim
+    return claim, stat
+
+
 def opened(r: Raw, fields: dict[str, Any]) -> None:
     """An open with its result: fd.name becomes the file the fd refers to."""
     res = r.res
     fields["fd.num"] = res
     if res < 0:
         return
-    link = r.blob(T_FDTRUTH)
-    st = r.blob(T_FDSTAT)
-    if link is None or st is None or len(st) < _FDSTAT.size:
+    named = _name_the_file(r, fields)
+    if named is None:
         return
-    claim = fields["fd.name"]
-    truth = link.decode("utf-8", "surrogateescape")
-    dev, ino, cdev, cino, err, cerr = _FDSTAT.unpack_from(st)
-    if not err:
-        fields["fd.dev"], fields["fd.ino"] = dev, ino
-    fields["fd.name"] = truth
-    if truth != claim:
-        fields["evt.arg.name"] = claim
+    claim, (dev, ino, cdev, cino, err, cerr) = named
     # The claim names another file (or none) than the one opened: a swap. A claim
     # that is a symlink or another name of the same file is no mismatch.
     gone = cerr in (errno.ENOENT, errno.ENOTDIR)
@@ -55,18 +66,8 @@ def opened(r: Raw, fields: dict[str, Any]) -> None:
 def led_to(r: Raw, fields: dict[str, Any]) -> None:
     """An open without its result (no ptrace): fd.name becomes what the claim led to
     when the agent looked, as the notification was answered (_core.c,
-    resolve_at_entry); the claim is kept in evt.arg.name when it reads otherwise."""
-    link = r.blob(T_FDTRUTH)
-    st = r.blob(T_FDSTAT)
-    if link is None or st is None or len(st) < _FDSTAT.size:
-        return
-    claim = fields["fd.name"]
-    led = link.decode("utf-8", "surrogateescape")
-    dev, ino, *_ = _FDSTAT.unpack_from(st)
-    fields["fd.dev"], fields["fd.ino"] = dev, ino
-    fields["fd.name"] = led
-    if led != claim:
-        fields["evt.arg.name"] = claim
+    resolve_at_entry). Nothing to compare it with: no mismatch is flagged."""
+    _name_the_file(r, fields)
 
 
 # What only the exit tells of an open: its result. (fd.name, fd.dev and fd.ino, the
