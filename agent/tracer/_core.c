@@ -164,6 +164,7 @@ enum {
 #define SPEC_OPEN_FLAGS2 128 /* the same, flags in args[2] (openat) */
 #define SPEC_DISTRUST 256    /* writes another process's memory: no claim is trusted again */
 #define SPEC_CONNECT 512     /* connect (sockaddr args[1], length args[2]): its exit may be skipped */
+#define SPEC_NEWROOT 1024    /* chroot, pivot_root, unshare, setns: absolute paths lead elsewhere */
 typedef struct {
     uint8_t n;
     uint16_t flags;
@@ -339,6 +340,7 @@ typedef struct Core {
     uint64_t outside_events; /* syscalls of adopted processes recorded (outside_syscall) */
     /* Exit stops nobody needs (skip_*, below): verdicts pushed by the pipeline. */
     int skip_on, skip_distrust;
+    int roots_differ; /* a task may see another root or mounts than the agent (SPEC_NEWROOT) */
     pthread_mutex_t skip_mu;
     uint64_t skip_gen, skip_n, exit_skips;
     struct SkipSlot {
@@ -958,7 +960,16 @@ static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, c
 static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id, uint64_t ip);
 static int passes_restarted(Core *c, int tid, int nr);
 static void check_seen_skipped(Core *c, int tid);
-static void resolve_at_entry(Enc *e, const Spec *s, pid_t tid, const uint64_t *args);
+static void resolve_at_entry(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args);
+
+/* At the entry of a syscall that writes another process's memory or changes a task's
+ * root or mounts: from now on no claim is trusted to skip an exit stop, and claims
+ * resolved by the agent (no ptrace) are resolved in the task's root. Set before the
+ * syscall runs, for good: rare syscalls, and a task's root is inherited. */
+static void distrust_claims(Core *c, const Spec *s) {
+    if (s->flags & SPEC_DISTRUST) __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
+    if (s->flags & SPEC_NEWROOT) __atomic_store_n(&c->roots_differ, 1, __ATOMIC_RELEASE);
+}
 
 /* Kernels without SYNC_WAKE_UP (Fargate's 5.10) hand a notification to whichever
  * thread waits in NOTIF_RECV, on another CPU if one is idle: two idle wake-ups per
@@ -1032,8 +1043,8 @@ static void *notify_loop(void *arg) {
         /* d->args, not h->args: adding blobs may move the record buffer */
         run_ops(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args, ptr, 0);
         if (!c->use_ptrace) notify_ids(c, e, (int)req.pid, s->flags & SPEC_SETID);
-        if (c->resolve_claims) resolve_at_entry(e, s, (pid_t)req.pid, (const uint64_t *)d->args);
-        if (s->flags & SPEC_DISTRUST) __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
+        if (c->resolve_claims) resolve_at_entry(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args);
+        distrust_claims(c, s);
         if (skip_teaches(s, (const uint64_t *)d->args)) forget_before_teaching(c);
         int deny = guard_verdict(c, s, (pid_t)req.pid, (const uint64_t *)d->args);
         if (deny) mark_denied(c, e, deny);
@@ -1392,7 +1403,7 @@ static void mark_shared_mm(Core *c, int parent, int child, int is_thread, int vf
 }
 
 /* ---- the ptrace loop ---------------------------------------------------------- */
-static void verify_at_exit(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res);
+static void verify_at_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res);
 static void view_pass(Core *c, int tid, int nr);
 static void on_restart_entry(Core *c, Task *t, int tid, const struct th_syscall_info *info);
 
@@ -1421,7 +1432,7 @@ static void record_entry(Core *c, Task *t, int tid, const struct th_syscall_info
         ptrace(resume, tid, 0, 0);
         return;
     }
-    if (s->flags & SPEC_DISTRUST) __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
+    distrust_claims(c, s);
     if (skip_teaches(s, info->seccomp.args)) forget_before_teaching(c);
     if (s->flags & SPEC_CAPTURE && resume == PTRACE_CONT &&
         skip_exit_stop(c, t, e, s, tid, info->seccomp.args)) {
@@ -1476,7 +1487,7 @@ static void record_exit(Core *c, Task *t, int tid, int64_t rval, int resume) {
     uint64_t args[6];
     memcpy(args, h->args, sizeof args);
     run_ops(c, e, s, tid, args, ptr, 1);
-    verify_at_exit(e, s, tid, args, rval);
+    verify_at_exit(c, e, s, tid, args, rval);
     publish(c, e, 1);
     ptrace(resume, tid, 0, 0);
 }
@@ -1813,7 +1824,9 @@ static int same_name(Enc *e, const char *opened, size_t olen, const char *claim,
            memcmp(opened + blen + 1, claim, clen) == 0;
 }
 
-static void verify_fd(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res,
+static int open_in_root(pid_t tid, const char *path, int nofollow_flag);
+
+static void verify_fd(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res,
                       int path_arg, int flags_arg) {
     if (res < 0) return; /* failed: the result says so, no fd to look at */
     char fdlink[64], opened[4096];
@@ -1844,7 +1857,15 @@ static void verify_fd(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, in
     if (claim && olen >= 0 && same_name(e, opened, (size_t)olen, claim, len, path_arg)) claim = NULL;
     if (!v.err && claim && !(flags & 020000000) && claim_path(path, sizeof path, tid, claim, len, dirfd)) {
         /* O_NOFOLLOW (with O_PATH) opens the symlink itself */
-        int r = fstatat(AT_FDCWD, path, &st, (flags & 0400000) ? AT_SYMLINK_NOFOLLOW : 0);
+        int nofollow = (flags & 0400000) != 0, r;
+        if (__atomic_load_n(&c->roots_differ, __ATOMIC_ACQUIRE) && claim[0] == '/' && path[0] == '/' &&
+            strncmp(path, "/proc/", 6) != 0) {
+            int fd = open_in_root(tid, path, nofollow ? O_NOFOLLOW : 0); /* as the task sees it */
+            r = fd < 0 ? -1 : fstat(fd, &st);
+            if (fd >= 0) close(fd);
+        } else {
+            r = fstatat(AT_FDCWD, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
+        }
         v.cerr = r == 0 ? 0 : errno;
         if (r == 0) {
             v.cdev = st.st_dev;
@@ -1878,7 +1899,23 @@ static void emit_led(Enc *e, const char *led, size_t n, uint64_t dev, uint64_t i
     enc_blob(e, T_FDSTAT, 0, &v, sizeof v);
 }
 
-static void resolve_at_entry(Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
+/* An O_PATH fd of absolute `path` as task `tid` resolves it: inside its root, where
+ * "/" and ".." stop and absolute links start (openat2 RESOLVE_IN_ROOT, Linux 5.6). */
+static int open_in_root(pid_t tid, const char *path, int nofollow_flag) {
+    char root[64];
+    snprintf(root, sizeof root, "/proc/%d/root", (int)tid);
+    int rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rfd < 0) return -1;
+    struct {
+        uint64_t flags, mode, resolve;
+    } how = {(uint64_t)(O_PATH | O_CLOEXEC | nofollow_flag), 0, 0x10 /* RESOLVE_IN_ROOT */};
+    int fd = (int)syscall(437 /* openat2, the same number on every architecture */, rfd, path, &how,
+                          sizeof how);
+    close(rfd);
+    return fd;
+}
+
+static void resolve_at_entry(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
     int flags_arg = (s->flags & SPEC_OPEN_FLAGS1) ? 1 : (s->flags & SPEC_OPEN_FLAGS2) ? 2 : -1;
     if (flags_arg < 0 || (args[flags_arg] & 020000000)) return; /* O_TMPFILE: no name */
     int path_arg = flags_arg - 1, dirfd = flags_arg == 2 ? s32(args[0]) : AT_FDCWD_;
@@ -1888,17 +1925,22 @@ static void resolve_at_entry(Enc *e, const Spec *s, pid_t tid, const uint64_t *a
     char path[CLAIM_PATH_MAX], link[64], led[4096];
     if (!claim || !claim_path(path, sizeof path, tid, claim, len, dirfd)) return;
     struct stat st;
+    /* After a chroot, pivot_root, unshare or setns by any task, an absolute claim is
+     * resolved in the claiming task's root, and the cache (the agent's view) is off. */
+    int own_root = __atomic_load_n(&c->roots_differ, __ATOMIC_ACQUIRE) && claim[0] == '/' &&
+                   strncmp(path, claim, len) == 0 && path[len] == 0;
     if (!led_cache) led_cache = calloc(LED_SLOTS, sizeof *led_cache);
     uint64_t h = 1469598103934665603ull ^ (uint64_t)nofollow;
     for (const char *p = path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    Led *slot = led_cache ? &led_cache[h % LED_SLOTS] : NULL;
+    Led *slot = led_cache && !own_root ? &led_cache[h % LED_SLOTS] : NULL;
     if (slot && slot->hash == h &&
         fstatat(AT_FDCWD, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
         (uint64_t)st.st_dev == slot->dev && (uint64_t)st.st_ino == slot->ino) {
         emit_led(e, slot->led, slot->len, slot->dev, slot->ino);
         return;
     }
-    int fd = open(path, O_PATH | O_CLOEXEC | nofollow);
+    int fd = own_root ? open_in_root(tid, path, nofollow ? O_NOFOLLOW : 0)
+                      : open(path, O_PATH | O_CLOEXEC | nofollow);
     if (fd < 0) return; /* leads nowhere now: the claim is all there is */
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, led, sizeof led);
@@ -1931,11 +1973,11 @@ static void verify_peer(Enc *e, pid_t tid, int fd) {
 }
 
 /* The verify ops of a spec, run at the exit stop once the result is known. */
-static void verify_at_exit(Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res) {
+static void verify_at_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res) {
     for (int i = 0; i < s->n; i++) {
         int op = s->op[i][0] & ~OP_EXIT, a = s->op[i][1], b = s->op[i][2];
         if (op == OP_VERIFY_FD)
-            verify_fd(e, s, tid, args, res, a, b);
+            verify_fd(c, e, s, tid, args, res, a, b);
         else if (op == OP_VERIFY_PEER)
             verify_peer(e, tid, s32(args[a]));
     }

@@ -214,10 +214,15 @@ static const Seen *look(Seen *seen, const char *path, int nofollow) {
     return NULL; /* a crowded batch: the caller reports it */
 }
 
-/* The path leads elsewhere now than at the entry. */
+/* The path leads to another object now than at the entry. A path that leads nowhere
+ * now (deleted, its directory gone, its process's /proc entry gone) was not rebound:
+ * a redirect binds a name, and a rebound name that is gone again had its event queued
+ * before it went (see check_batch). Counting it was a false alert for every process
+ * that reads a file and then deletes it. */
 static int moved(Seen *seen, const PwSkip *s, const char *path) {
     const Seen *now = look(seen, path, s->nofollow);
-    return !now || now->err != s->err || now->dev != s->dev || now->ino != s->ino;
+    if (!now) return 1; /* a crowded batch: cannot tell */
+    return !now->err && (s->err || now->dev != s->dev || now->ino != s->ino);
 }
 
 /* One queued item: PwSkip, then the record's length, the record, the path. */

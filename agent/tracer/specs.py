@@ -28,11 +28,19 @@ TEACHES = 32  # its event can change what the stages answer: the core forgets it
 OPEN_FLAGS1, OPEN_FLAGS2 = 64, 128  # an open with its flags in args[1] / args[2]
 DISTRUST = 256  # it writes another process's memory: the core trusts no claim again
 CONNECT = 512  # a connect (IPv4/IPv6 address in args[1], length args[2])
+NEWROOT = 1024  # it changes where an absolute path leads for the task, not for the agent
 _SKIPPABLE = {"open": OPEN_FLAGS1, "openat": OPEN_FLAGS2, "connect": CONNECT}
 SKIPPABLE = frozenset(_SKIPPABLE)  # the syscalls whose exit stop the core may skip
 _TEACHES = CREATE | SETID | EXEC_FAMILY
 _TEACHES |= {"creat", "openat2", "symlinkat", "mount", "umount2", "umount"}
-_DISTRUST = frozenset({"process_vm_writev", "ptrace"})
+# A task with its own root or mount namespace resolves an absolute path elsewhere than
+# the agent's `stat` does; a userfaultfd lets another process replace a page of the
+# task's memory (UFFDIO_MOVE, Linux 6.8) after the agent read a claim from it.
+_NEWROOT = frozenset({"chroot", "pivot_root", "unshare", "setns"})
+_DISTRUST = frozenset({"process_vm_writev", "ptrace", "userfaultfd"}) | _NEWROOT
+# Traced whatever the rules ask for: without them a skipped exit or a claim resolved
+# by the agent could rest on what the task no longer sees (rare: no cost until made).
+CLAIM_GUARDS = _DISTRUST
 
 # Blob tags, shared with _core.c (enum T_*).
 T_STR, T_BASE, T_FDPATH, T_SOCKADDR, T_SOCKINFO, T_ARGV, T_RAW = range(1, 8)
@@ -133,5 +141,6 @@ def compile_specs(
             flags = (CAPTURE if name in capture else 0) | (EXEC if name in EXEC_FAMILY else 0)
             flags |= _SKIPPABLE.get(name, 0) | (TEACHES if name in _TEACHES else 0)
             flags |= DISTRUST if name in _DISTRUST else 0
+            flags |= NEWROOT if name in _NEWROOT else 0
             out.append((index, nr, flags, bytes(b for op in ops for b in op)))
     return out

@@ -33,7 +33,7 @@ from tracehound.agent.tracer.seccomp import (
     build_program,
     to_bytes,
 )
-from tracehound.agent.tracer.specs import SKIPPABLE, VERIFIED, compile_specs
+from tracehound.agent.tracer.specs import CLAIM_GUARDS, SKIPPABLE, VERIFIED, compile_specs
 from tracehound.agent.tracer.syscalls import canonical
 from tracehound.event import ProcInfo
 from tracehound.families import EXEC
@@ -100,7 +100,7 @@ class Tracer:
         action = RET_USER_NOTIF if b.notify else RET_TRACE
         guard = Guard(os.getpid(), b.ptrace, self.io_uring)
         checks = guard.checks(traced) | self.checks
-        traced |= guard.traced()
+        traced |= guard.traced() | CLAIM_GUARDS
         # Alerts only: the syscalls whose exit the core may skip (specs.SKIPPABLE: opens,
         # connects) are notified (a same-CPU hand-off), and only those whose exit is
         # wanted get it, by PTRACE_INTERRUPT; without a killable wait the syscall

@@ -38,6 +38,7 @@ PROGRAMS = {
     "sharedconnect": ["-O1"],
     "raceread": ["-O1"],
     "flipper": ["-O1"],
+    "chrootread": ["-O1"],
     # test_interrupt_exits.py
     "sigopens": ["-O1"],
     "handleropens": ["-O1"],
