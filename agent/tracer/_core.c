@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keyhash.h"
 #include "pathwatch.h"
 
 /* ---- kernel constants that older headers may lack ------------------------ */
@@ -342,11 +343,16 @@ typedef struct Core {
     int skip_on, skip_distrust;
     int roots_differ; /* a task may see another root or mounts than the agent (SPEC_NEWROOT) */
     pthread_mutex_t skip_mu;
+    HashKey skip_key; /* entry keys are hashed under it (keyhash.h) */
     uint64_t skip_gen, skip_n, exit_skips;
     struct SkipSlot {
         uint64_t key, gen;
         PathBloom bloom; /* an open's path components (pathwatch.h); connects: none */
         int watched;
+        int vouched;       /* a vouched path: no stat at entry (see vouchable) */
+        int32_t err;       /* vouched: where the path led when learned ... */
+        uint64_t dev, ino; /* ... */
+        uint64_t vseq;     /* ... and the events read by then (pw_now) */
     } *skip_tab;
     PathWatch pw; /* directories of skippable paths, for renames racing a skipped open */
     int skipped_tasks; /* tasks with a skipped open still to check */
@@ -956,6 +962,11 @@ out:
 }
 
 static int add_notify_thread(Core *c, int cpu);
+/* What notified_open_needs_exit() says. A skipped open's record is not published: its
+ * verdict says no stage could use it whatever its result, which is what the process
+ * table's own filter would find again (proctable.py, `filtered`, where it is counted).
+ * Its copy goes out only if its path turns out rebound (publish_raced). */
+enum { EXIT_NOT_WANTED, EXIT_WANTED, EXIT_SKIPPED };
 static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args);
 static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id, uint64_t ip);
 static int passes_restarted(Core *c, int tid, int nr);
@@ -1048,18 +1059,18 @@ static void *notify_loop(void *arg) {
         if (skip_teaches(s, (const uint64_t *)d->args)) forget_before_teaching(c);
         int deny = guard_verdict(c, s, (pid_t)req.pid, (const uint64_t *)d->args);
         if (deny) mark_denied(c, e, deny);
-        int exit_wanted =
-            !deny && notified_open_needs_exit(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args);
+        int exit = deny ? EXIT_NOT_WANTED
+                        : notified_open_needs_exit(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args);
         /* What was read is trustworthy only if the tracee is still in that syscall. */
         int valid = notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
-        if (valid && exit_wanted) {
+        if (valid && exit == EXIT_WANTED) {
             ask_exit(c, e, (pid_t)req.pid, req.id, d->instruction_pointer); /* the wait thread answers */
             continue;
         }
-        if (valid)
-            publish(c, e, !deny);
-        else
+        if (!valid)
             __atomic_add_fetch(&c->notif_invalid, 1, __ATOMIC_RELAXED);
+        else if (exit != EXIT_SKIPPED)
+            publish(c, e, !deny);
         memset(&resp, 0, sizeof resp);
         resp.id = req.id;
         resp.flags = deny ? 0 : SECCOMP_USER_NOTIF_FLAG_CONTINUE;
@@ -1109,11 +1120,13 @@ static int add_notify_thread(Core *c, int cpu) {
  * an idle VM each ptrace stop costs two cross-CPU wake-ups. When no sink takes events
  * (alerts only), most opens cannot make a difference whatever their result: the
  * pipeline says so per distinct event and pushes the verdict down here (skip_exit).
- * An open whose entry record has such a verdict is recorded from its entry only and
- * resumed without the exit stop. The key covers what the verdict depends on: the entry
- * record but its time (claim, base directory, flags), the thread, and where the claimed
- * path leads now (device, inode: a path that became a symlink or another file is a new
- * key). A connect is keyed the same way by its address (IPv4, IPv6) and socket kind.
+ * An open whose entry record has such a verdict is resumed without the exit stop, and
+ * its record is left out (EXIT_SKIPPED). The key covers what the verdict depends on:
+ * the entry record but its time (claim, base directory, flags), the thread, and where
+ * the claimed path leads (device, inode: a path that became a symlink or another file
+ * is a new key), looked at now or, for a plain absolute path, vouched for by the
+ * inotify events read since it was learned (see vouchable). A connect is keyed the
+ * same way by its address (IPv4, IPv6) and socket kind.
  * It is only trusted where the claim cannot be swapped under us: a task whose
  * memory no other task shares. Anything that can change a rule's answer (a new task, an
  * exec, an exit, a write-open, the syscalls the pipeline marks SPEC_TEACHES) starts a
@@ -1170,13 +1183,25 @@ static struct SkipSlot *skip_known(Core *c, uint64_t key) {
 typedef struct {
     uint64_t key, gen;
     PathBloom bloom;
-    uint64_t watched;
+    uint64_t watched, vouched;
+    uint64_t dev, ino, vseq;
+    int64_t err;
 } EntryKey;
+
+static void slot_set(struct SkipSlot *slot, const EntryKey *k) {
+    slot->bloom = k->bloom;
+    slot->watched = k->watched != 0;
+    slot->vouched = k->vouched != 0;
+    slot->dev = k->dev, slot->ino = k->ino, slot->err = (int32_t)k->err, slot->vseq = k->vseq;
+}
 
 static void skip_add(Core *c, const EntryKey *k) {
     uint64_t key = k->key;
     pthread_mutex_lock(&c->skip_mu);
-    if (k->gen == c->skip_gen && !skip_known(c, key)) {
+    struct SkipSlot *known = k->gen == c->skip_gen ? skip_known(c, key) : NULL;
+    if (known && k->vouched) {
+        slot_set(known, k); /* learned again after its path changed */
+    } else if (k->gen == c->skip_gen && !known) {
         if (c->skip_n >= SKIP_SLOTS / 4 * 3) { /* full: start again */
             c->skip_gen++;
             c->skip_n = 0;
@@ -1185,25 +1210,21 @@ static void skip_add(Core *c, const EntryKey *k) {
             while (c->skip_tab[i].gen == c->skip_gen) i = (i + 1) & (SKIP_SLOTS - 1);
             c->skip_tab[i].key = key;
             c->skip_tab[i].gen = c->skip_gen;
-            c->skip_tab[i].bloom = k->bloom;
-            c->skip_tab[i].watched = k->watched != 0;
+            slot_set(&c->skip_tab[i], k);
             c->skip_n++;
         }
     }
     pthread_mutex_unlock(&c->skip_mu);
 }
 
-/* FNV-1a over the record being built, but for its thread id and time, then the thread. */
-static uint64_t entry_key(Enc *e, int tid) {
-    const unsigned char *p = (const unsigned char *)e->b.p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < e->b.len; i++) {
-        if ((i >= offsetof(RecHead, tid) && i < offsetof(RecHead, tid) + 4) ||
-            (i >= offsetof(RecHead, ts) && i < offsetof(RecHead, ts) + 8))
-            continue;
-        h = (h ^ p[i]) * 1099511628211ull;
-    }
-    h ^= (uint64_t)(uint32_t)tid * 0x9E3779B97F4A7C15ull;
+/* The keyed hash (keyhash.h: no path can be computed offline to collide with a
+ * learned one) of the record being built, its thread id included, its time not. */
+static uint64_t entry_key(Core *c, Enc *e) {
+    RecHead *head = enc_head(e);
+    uint64_t ts = head->ts;
+    head->ts = 0;
+    uint64_t h = keyed_hash(&c->skip_key, e->b.p, e->b.len);
+    head->ts = ts;
     return h ? h : 1;
 }
 
@@ -1246,13 +1267,12 @@ static void claim_stat(const char *path, int nofollow, ClaimStat *cs) {
     }
 }
 
-/* An open's claim, if the verdict may rest on it: the whole path, in private memory;
- * T_CLAIMSTAT (where it leads now) is added to the record, and so to the key. The
- * path as the agent resolves it goes to `path` (CLAIM_PATH_MAX bytes). */
+/* An open's claim, if the verdict may rest on it: the whole path, in private memory.
+ * The path as the agent resolves it goes to `path` (CLAIM_PATH_MAX bytes). */
 #define CLAIM_PATH_MAX 4200
 
 static int open_claim_trusted(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, const uint64_t *args,
-                              char *path, int *nofollow, ClaimStat *cs) {
+                              char *path, int *nofollow) {
     int flags_arg = (s->flags & SPEC_OPEN_FLAGS1) ? 1 : (s->flags & SPEC_OPEN_FLAGS2) ? 2 : -1;
     if (flags_arg < 0 || (args[flags_arg] & OPEN_WRITES)) return 0;
     int path_arg = flags_arg - 1, dirfd = flags_arg == 2 ? s32(args[0]) : AT_FDCWD_;
@@ -1264,9 +1284,35 @@ static int open_claim_trusted(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid
         !claim_path(path, CLAIM_PATH_MAX, tid, claim, len, dirfd))
         return 0;
     *nofollow = (args[flags_arg] & 0400000) != 0;
-    claim_stat(path, *nofollow, cs);
-    enc_blob(e, T_CLAIMSTAT, 0, cs, sizeof *cs);
     return 1;
+}
+
+static int plain(const char *p, size_t n);
+
+/* Vouched paths. An absolute claim the agent resolves as it is written (no /proc/self,
+ * no relative base, no "." or ".."), outside the kernel's own filesystems (/proc,
+ * /sys, /dev: names change there without inotify events), can only lead elsewhere
+ * than when it was learned if a name on it was bound since (a rename, a creation),
+ * and each such binding queues an inotify event on a watched directory. Its verdict
+ * then carries where it led and how many events had been read (vseq); at the next
+ * open the events read since are matched against its components instead of a `stat`
+ * of the path. An event read later is the checker's, as for any skipped open; a mount
+ * by an untraced process makes no event, but the checker's look at the path sees it
+ * (and every verdict is forgotten then). */
+static int vouchable(const char *path) {
+    return path[0] == '/' && strncmp(path, "/proc/", 6) && strncmp(path, "/sys/", 5) &&
+           strncmp(path, "/dev/", 5) && plain(path, strlen(path));
+}
+
+/* With skip_mu held: the vouched slot of `key` with no name rebound on its path by
+ * the events read up to `now` (pw_now), or NULL. */
+static struct SkipSlot *vouched_slot(Core *c, uint64_t key, uint64_t now) {
+    struct SkipSlot *slot = skip_known(c, key);
+    if (!slot || !slot->vouched || !c->pw.running ||
+        pw_changed_between(&c->pw, &slot->bloom, slot->vseq, now))
+        return NULL;
+    slot->vseq = now; /* looked at up to here: the next open starts from here */
+    return slot;
 }
 
 /* A connect's claim, if the verdict may rest on it: an IPv4 or IPv6 address (no path
@@ -1300,6 +1346,22 @@ static int keep_record(Buf *to, const Enc *e, const char *path) {
     return 0;
 }
 
+/* Skip the exit of an open whose path the checker looks at after the thread's next
+ * stop (check_skipped): until then, a rename onto a component of the path could
+ * redirect the open. `cs`: where the path led at the entry; `bloom`: its components. */
+static int skip_checked_later(Core *c, Task *t, Enc *e, const char *path, uint64_t seq, int nofollow,
+                              const ClaimStat *cs, const PathBloom *bloom) {
+    if (keep_record(&t->skipped_rec, e, path) < 0) return 0; /* no copy to publish if it races */
+    t->skipped_at.seq = seq;
+    t->skipped_at.nofollow = nofollow;
+    t->skipped_at.dev = cs->dev, t->skipped_at.ino = cs->ino, t->skipped_at.err = cs->err;
+    t->skipped_at.bloom = *bloom;
+    t->skipped = 1;
+    __atomic_add_fetch(&c->skipped_tasks, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->exit_skips, 1, __ATOMIC_RELAXED);
+    return 1;
+}
+
 /* At the entry of a captured open or connect: 1 if a verdict says its exit stop is not
  * needed (the record then holds the entry only); otherwise the record gets what the
  * pipeline needs to push a verdict (T_ENTRYKEY, and for an open T_CLAIMSTAT) and 0 is
@@ -1312,41 +1374,61 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
     int is_open = !(s->flags & SPEC_CONNECT), nofollow = 0;
     char path[CLAIM_PATH_MAX];
     ClaimStat cs;
+    memset(&cs, 0, sizeof cs);
     /* Before the path is looked at: an event read by the time it is is still "since". */
     uint64_t seq = pw_now(&c->pw);
-    int trusted = is_open ? open_claim_trusted(c, t, e, s, tid, args, path, &nofollow, &cs)
+    int trusted = is_open ? open_claim_trusted(c, t, e, s, tid, args, path, &nofollow)
                           : connect_claim_trusted(t, e, tid, args);
     if (!trusted) return 0;
+    int vouch = is_open && vouchable(path);
     EntryKey k;
     memset(&k, 0, sizeof k);
-    k.key = entry_key(e, tid);
-    pthread_mutex_lock(&c->skip_mu);
-    struct SkipSlot *slot = skip_known(c, k.key);
-    if (slot && slot->watched && !c->pw.running) slot = NULL; /* nobody would check it */
-    if (slot) {
-        t->skipped_at.bloom = slot->bloom;
-        t->skipped = slot->watched; /* a connect's address cannot be redirected */
-    }
-    k.gen = c->skip_gen;
-    pthread_mutex_unlock(&c->skip_mu);
-    if (slot) {
-        if (t->skipped) {
-            /* From here until its next stop, a rename onto a component of the path
-             * could redirect the open: check_skipped() looks then. */
-            t->skipped_at.seq = seq;
-            t->skipped_at.nofollow = nofollow;
-            t->skipped_at.dev = cs.dev, t->skipped_at.ino = cs.ino, t->skipped_at.err = cs.err;
-            if (keep_record(&t->skipped_rec, e, path) < 0) {
-                t->skipped = 0;
-                return 0; /* no copy to publish if it races: take the exit */
-            }
-            __atomic_add_fetch(&c->skipped_tasks, 1, __ATOMIC_RELAXED);
+    if (vouch) { /* keyed by the claim alone: its slot says where it led */
+        k.key = entry_key(c, e);
+        struct SkipSlot found;
+        pthread_mutex_lock(&c->skip_mu);
+        struct SkipSlot *slot = vouched_slot(c, k.key, seq);
+        if (slot) found = *slot;
+        pthread_mutex_unlock(&c->skip_mu);
+        if (slot) {
+            cs = (ClaimStat){found.dev, found.ino, found.err, 0};
+            return skip_checked_later(c, t, e, path, seq, nofollow, &cs, &found.bloom);
         }
-        __atomic_add_fetch(&c->exit_skips, 1, __ATOMIC_RELAXED);
-        return 1;
+    }
+    if (is_open) {
+        claim_stat(path, nofollow, &cs);
+        enc_blob(e, T_CLAIMSTAT, 0, &cs, sizeof cs); /* compared with the exit's answer */
+    }
+    struct SkipSlot found = {0};
+    if (!vouch) { /* keyed with T_CLAIMSTAT: where the path leads now is in the key */
+        k.key = entry_key(c, e);
+        pthread_mutex_lock(&c->skip_mu);
+        struct SkipSlot *slot = skip_known(c, k.key);
+        if (slot && !(slot->watched && !c->pw.running)) found = *slot; /* else nobody checks it */
+        k.gen = c->skip_gen;
+        pthread_mutex_unlock(&c->skip_mu);
+        if (found.key == k.key && found.gen == k.gen) {
+            if (found.watched) return skip_checked_later(c, t, e, path, seq, nofollow, &cs, &found.bloom);
+            __atomic_add_fetch(&c->exit_skips, 1, __ATOMIC_RELAXED); /* a connect: no path */
+            return 1;
+        }
+    } else {
+        pthread_mutex_lock(&c->skip_mu);
+        k.gen = c->skip_gen;
+        pthread_mutex_unlock(&c->skip_mu);
     }
     /* Learning: the exit is taken; the verdict comes with the path's components. */
     if (is_open && !pw_learn(&c->pw, path, nofollow, tid, &k.bloom)) return 0;
+    if (vouch) {
+        /* The watches are in place now: a look after them that still finds where the
+         * path led at the entry is where it leads until an event says otherwise. */
+        ClaimStat now;
+        k.vseq = pw_now(&c->pw);
+        claim_stat(path, nofollow, &now);
+        if (memcmp(&now, &cs, sizeof now) != 0) return 0;
+        k.vouched = 1;
+        k.dev = cs.dev, k.ino = cs.ino, k.err = cs.err;
+    }
     k.watched = is_open;
     enc_blob(e, T_ENTRYKEY, 0, &k, sizeof k);
     return 0;
@@ -1436,8 +1518,7 @@ static void record_entry(Core *c, Task *t, int tid, const struct th_syscall_info
     if (skip_teaches(s, info->seccomp.args)) forget_before_teaching(c);
     if (s->flags & SPEC_CAPTURE && resume == PTRACE_CONT &&
         skip_exit_stop(c, t, e, s, tid, info->seccomp.args)) {
-        publish(c, e, 1);
-        ptrace(PTRACE_CONT, tid, 0, 0);
+        ptrace(PTRACE_CONT, tid, 0, 0); /* not published: see EXIT_SKIPPED */
         return;
     }
     if (s->flags & SPEC_CAPTURE && t) {
@@ -1601,7 +1682,7 @@ static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, c
     Task *t = task_get(&c->seen, tid, 1);
     int skip = skip_exit_stop(c, t, e, s, tid, args);
     pthread_mutex_unlock(&c->seen_mu);
-    return !skip && c->wait_running;
+    return skip ? EXIT_SKIPPED : c->wait_running ? EXIT_WANTED : EXIT_NOT_WANTED;
 }
 
 /* Notify thread: hand notification `id` of `tid` (record in `e`) to the wait thread,
@@ -2753,6 +2834,7 @@ static PyObject *Core_drain(Core *c, PyObject *args) {
 static PyObject *Core_skip_exits(Core *c, PyObject *noargs) {
     (void)noargs;
     if (!c->skip_tab) {
+        if (hashkey_new(&c->skip_key) < 0) return PyErr_SetFromErrno(PyExc_OSError);
         c->skip_tab = calloc(SKIP_SLOTS, sizeof *c->skip_tab);
         if (!c->skip_tab) return PyErr_NoMemory();
         /* Without inotify no open is vouched for (pw_learn): connects still skip. */
@@ -2791,7 +2873,7 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     PyObject *d = Py_BuildValue(
         "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K,s:K,s:i,s:K,s:K,s:K,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
-        (unsigned long long)c->events, "dropped", (unsigned long long)c->dropped, "errors",
+        (unsigned long long)(c->events + __atomic_load_n(&c->exit_skips, __ATOMIC_RELAXED)), "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
         (unsigned long long)c->notif_invalid, "lifecycle", (unsigned long long)c->lifecycle,
         "sync_wakeup", c->sync_wakeup, "exit_status", c->exit_status, "pending_bytes",

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,9 +24,9 @@ void pw_init(PathWatch *w) {
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->qmu, NULL);
-    pthread_cond_init(&w->qcv, NULL);
     pthread_cond_init(&w->donecv, NULL);
     w->fd = -1;
+    w->wake_fd = -1;
 }
 
 int pw_open(PathWatch *w) {
@@ -35,7 +37,8 @@ int pw_open(PathWatch *w) {
 void pw_close(PathWatch *w) {
     pw_stop(w);
     if (w->fd >= 0) close(w->fd);
-    w->fd = -1;
+    if (w->wake_fd >= 0) close(w->wake_fd);
+    w->fd = w->wake_fd = -1;
     free(w->q);
     w->q = NULL;
 }
@@ -163,13 +166,14 @@ static void read_events(PathWatch *w, int *forget) {
             p += sizeof *ev + ev->len;
             uint64_t seq = w->seq + 1;
             if (ev->mask & IN_Q_OVERFLOW) {
-                w->lost_seq = seq;
+                __atomic_store_n(&w->lost_seq, seq, __ATOMIC_RELAXED);
                 *forget = 1;
             } else if (ev->mask & IN_IGNORED) {
                 *forget = 1; /* its directory is gone: nothing watches a new one there */
                 continue;
             } else {
-                w->ring[seq % PW_RING] = component(ev->wd, ev->name, strnlen(ev->name, ev->len));
+                uint64_t h = component(ev->wd, ev->name, strnlen(ev->name, ev->len));
+                __atomic_store_n(&w->ring[seq % PW_RING], h, __ATOMIC_RELAXED); /* read unlocked */
                 w->changes++;
             }
             __atomic_store_n(&w->seq, seq, __ATOMIC_RELEASE);
@@ -184,6 +188,14 @@ static int changed_since(PathWatch *w, const PathBloom *b, uint64_t since) {
     for (uint64_t s = since + 1; s <= w->seq; s++)
         if (bloom_has(b, w->ring[s % PW_RING])) return 1;
     return 0;
+}
+
+int pw_changed_between(PathWatch *w, const PathBloom *b, uint64_t since, uint64_t now) {
+    if (now - since >= PW_RING || __atomic_load_n(&w->lost_seq, __ATOMIC_RELAXED) > since) return 1;
+    for (uint64_t s = since + 1; s <= now; s++)
+        if (bloom_has(b, __atomic_load_n(&w->ring[s % PW_RING], __ATOMIC_RELAXED))) return 1;
+    /* the reader may have gone round the ring meanwhile, overwriting what was read */
+    return pw_now(w) - since >= PW_RING;
 }
 
 /* Where a path leads now, looked at once per batch (paths repeat: a loop over a
@@ -232,6 +244,12 @@ typedef struct {
     int moved;
 } Item;
 
+static void wake(PathWatch *w) {
+    uint64_t one = 1;
+    ssize_t r = write(w->wake_fd, &one, sizeof one); /* fails only when already woken */
+    (void)r;
+}
+
 int pw_check_later(PathWatch *w, const PwSkip *s, const char *record, size_t len, const char *path) {
     Item it = {*s, len, strlen(path) + 1, 0};
     size_t need = sizeof it + len + it.path_len;
@@ -257,7 +275,7 @@ int pw_check_later(PathWatch *w, const PwSkip *s, const char *record, size_t len
     memcpy(at + sizeof it, record, len);
     memcpy(at + sizeof it + len, path, it.path_len);
     w->qlen += need;
-    if (w->idle) pthread_cond_signal(&w->qcv); /* else it comes by within PW_PERIOD_NS */
+    if (w->idle) wake(w); /* else it comes by within PW_PERIOD_NS */
     pthread_mutex_unlock(&w->qmu);
     return 1;
 }
@@ -280,6 +298,9 @@ static void check_batch(PathWatch *w, char *q, size_t qlen, Seen *seen) {
     for (size_t off = 0; off < qlen;) {
         Item *it = (Item *)(q + off);
         if (it->moved || changed_since(w, &it->skip.bloom, it->skip.seq)) {
+            /* moved without an event (a mount by an untraced process): what verdicts
+             * vouch for may be stale too */
+            if (it->moved) forget = 1;
             w->races++;
             w->raced(w->ctx, q + off + sizeof *it, it->len);
         }
@@ -287,6 +308,32 @@ static void check_batch(PathWatch *w, char *q, size_t qlen, Seen *seen) {
     }
     pthread_mutex_unlock(&w->mu);
     if (forget) w->forget(w->ctx);
+}
+
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Without qmu: wait until woken (wake_fd) or `until` (now_ns; 0: no limit), reading
+ * inotify events as they come, so that an open's entry sees a rebinding done while
+ * nothing was queued (pw_changed_between). */
+static void wait_reading_events(PathWatch *w, uint64_t until) {
+    struct pollfd p[2] = {{w->wake_fd, POLLIN, 0}, {w->fd, POLLIN, 0}};
+    for (;;) {
+        uint64_t now = now_ns();
+        if (until && now >= until) return;
+        int ms = until ? (int)((until - now + 999999) / 1000000) : -1;
+        if (poll(p, 2, ms) < 0 && errno != EINTR) return;
+        if (p[1].revents) drain(w);
+        if (p[0].revents) {
+            uint64_t n;
+            ssize_t r = read(w->wake_fd, &n, sizeof n); /* resets it; EAGAIN: already reset */
+            (void)r;
+            return;
+        }
+    }
 }
 
 /* Idle, the checker waits for the first push; busy, it comes by every PW_PERIOD_NS
@@ -300,8 +347,10 @@ static void *checker(void *arg) {
     pthread_mutex_lock(&w->qmu);
     for (;;) {
         while (!w->qlen && !w->stopping) {
-            w->idle = 1;
-            pthread_cond_wait(&w->qcv, &w->qmu);
+            w->idle = 1; /* set under qmu: a push after this wakes the poll */
+            pthread_mutex_unlock(&w->qmu);
+            wait_reading_events(w, 0);
+            pthread_mutex_lock(&w->qmu);
             w->idle = 0;
         }
         if (!w->qlen) break; /* stopping, and everything checked */
@@ -320,11 +369,9 @@ static void *checker(void *arg) {
         w->checked++;
         pthread_cond_broadcast(&w->donecv);
         if (!w->stopping && !w->flushers) { /* a pause; pw_flush and pw_stop cut it short */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += PW_PERIOD_NS;
-            if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
-            pthread_cond_timedwait(&w->qcv, &w->qmu, &until);
+            pthread_mutex_unlock(&w->qmu);
+            wait_reading_events(w, now_ns() + PW_PERIOD_NS);
+            pthread_mutex_lock(&w->qmu);
         }
     }
     pthread_mutex_unlock(&w->qmu);
@@ -338,6 +385,8 @@ int pw_start(PathWatch *w, pw_raced_fn raced, pw_forget_fn forget, void *ctx) {
     w->raced = raced;
     w->forget = forget;
     w->ctx = ctx;
+    if (w->wake_fd < 0) w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0) return -1;
     if (pthread_create(&w->thread, NULL, checker, w) != 0) return -1;
     w->running = 1;
     return 0;
@@ -349,7 +398,7 @@ void pw_flush(PathWatch *w) {
         uint64_t want = w->qlen ? w->taken + 1 : w->taken;
         if (w->checked < want) {
             w->flushers++;
-            pthread_cond_signal(&w->qcv);
+            wake(w);
             while (w->checked < want) pthread_cond_wait(&w->donecv, &w->qmu);
             w->flushers--;
         }
@@ -361,7 +410,7 @@ void pw_stop(PathWatch *w) {
     if (!w->running) return;
     pthread_mutex_lock(&w->qmu);
     w->stopping = 1;
-    pthread_cond_signal(&w->qcv);
+    wake(w);
     pthread_mutex_unlock(&w->qmu);
     pthread_join(w->thread, NULL);
     w->running = 0;

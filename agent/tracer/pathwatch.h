@@ -11,7 +11,9 @@
  * per path (pw_learn). At the thread's next stop, after the kernel's lookup for
  * certain, the skip is handed to a checker thread (pw_check_later), off the
  * application's path: it looks where the path leads now, then reads the events
- * since the skip and matches them against the path's components. A match, or a
+ * since the skip and matches them against the path's components. Between batches
+ * the checker reads events as they come, so that the next open of a path whose name
+ * was rebound sees it (pw_changed_between) and takes its exit. A match, or a
  * path that leads elsewhere, is reported (the caller publishes the record again,
  * marked: an alert).
  *
@@ -58,7 +60,8 @@ typedef struct {
     uint64_t races;    /* skips reported */
     /* the checker thread and its queue: PwSkip, record length, record, path */
     pthread_mutex_t qmu;
-    pthread_cond_t qcv, donecv;
+    pthread_cond_t donecv;
+    int wake_fd; /* eventfd: a push to an idle checker, a flush, the stop */
     uint64_t taken, checked; /* batches */
     int flushers;
     char *q;
@@ -93,6 +96,11 @@ int pw_learn(PathWatch *w, const char *path, int nofollow, pid_t tid, PathBloom 
 
 /* Events read so far: taken when an open's exit is skipped. */
 uint64_t pw_now(PathWatch *w);
+
+/* Without the lock, at an open's entry: could a name in `b` have been rebound by an
+ * event read after `since` and up to `now` (pw_now)? 1 also when the events since
+ * were lost or are no longer remembered. What is read after `now` is the checker's. */
+int pw_changed_between(PathWatch *w, const PathBloom *b, uint64_t since, uint64_t now);
 
 
 #endif

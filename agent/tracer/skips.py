@@ -3,13 +3,15 @@
 When no sink takes events (alerts only), an open's exit stop (its result, the kernel's
 truth) is worth its cost only if the result could make a difference. The core gives
 each captured open of a task whose memory no other task shares an entry key
-(T_ENTRYKEY: a hash of the entry record, the thread, and the device and inode its
-claimed path leads to, T_CLAIMSTAT). Once such an open came back with its result and
-nothing in it was a surprise (no swap, the opened file is the one the claim led to),
-the stage chain is asked about the event with its result hidden (truth.entry_only):
-if no rule, stage or count could use it whatever the result, the key is pushed down,
-and the core records the next equal opens from their entry and skips their exit stop
-(_core.c, "exit stops nobody needs", also says when the core forgets).
+(T_ENTRYKEY: a keyed hash of the entry record and the thread, with the device and
+inode its claimed path leads to, T_CLAIMSTAT, or for a plain absolute path where it
+led when learned, vouched for by the path watch). Once such an open came back with its
+result and nothing in it was a surprise (no swap, the opened file is the one the claim
+led to), the stage chain is asked about the event with its result hidden
+(truth.entry_only): if no rule, stage or count could use it whatever the result, the
+key is pushed down, and the core skips the exit stop of the next equal opens and
+leaves their records out (_core.c, "exit stops nobody needs", also says when the core
+forgets).
 """
 
 from __future__ import annotations

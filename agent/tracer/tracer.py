@@ -182,10 +182,11 @@ class Tracer:
             "outside_events": s.get("outside_events", 0),
             "processes": self.table.processes if self.table else 0,
             # Repeats of events that could not matter (no sink takes events, no rule can
-            # fire, no stage learns from them): counted here, never made into objects.
-            "filtered": self.table.filtered if self.table else 0,
-            # Opens recorded from their entry alone: their result could not matter
-            # (skips.py); each saved an exit stop.
+            # fire, no stage learns from them): counted here, never made into objects;
+            # skipped opens (below) are among them, left out by the core itself.
+            "filtered": (self.table.filtered if self.table else 0) + s.get("exit_skips", 0),
+            # Opens whose result could not matter (skips.py): each saved an exit stop,
+            # and its record is not handed over (counted in "filtered").
             "exits_skipped": s.get("exit_skips", 0),
             # ... of which a name on the path was rebound while the open ran (an
             # alert: the file opened may be another, pathwatch.h), and the renames

@@ -95,11 +95,31 @@ while [ $i -lt 5 ]; do read a < f; i=$((i+1)); done
 """
 
 
+def _alerted_after(alerts: list[dict[str, Any]], name: str, since_ns: int) -> int:
+    """Alerts for reads by `name` after `since_ns`: a sensitive read (under whatever
+    name: a bind mount shows its own path), or "Path rebound" for a skipped open."""
+    return sum(
+        1
+        for a in alerts
+        if a["output_fields"].get("proc.name") == name
+        and a["rule"] in (READ_SENSITIVE, PATH_REBOUND)
+        and _alert_ns(a) >= since_ns
+    )
+
+
+# A relative path is looked at (`stat`) at each open; an absolute one is vouched for
+# by the inotify events read since its verdict (README, "Exit stops nobody needs").
+@pytest.mark.parametrize("spelled", ["relative", "absolute"])
 def test_a_file_swapped_for_a_symlink_behind_the_agent_is_a_read_of_shadow(
-    tmp_path: Path, tracer_backend: str
+    tmp_path: Path, tracer_backend: str, spelled: str
 ) -> None:
     (tmp_path / "f").write_text("harmless\n")
-    proc, records = _start(tmp_path, tracer_backend, ["sh", "-c", SWAPPED_BEHIND],
+    script = (
+        SWAPPED_BEHIND
+        if spelled == "relative"
+        else SWAPPED_BEHIND.replace("< f", f"< {tmp_path}/f")
+    )
+    proc, records = _start(tmp_path, tracer_backend, ["sh", "-c", script],
                            stdin=subprocess.PIPE)  # fmt: skip
     assert proc.stdout is not None and proc.stdin is not None
     assert proc.stdout.readline() == "seen\n"
@@ -109,11 +129,17 @@ def test_a_file_swapped_for_a_symlink_behind_the_agent_is_a_read_of_shadow(
     assert proc.stdout.readline() == "warm\n"
     # Untraced (this test process): as a sidecar sharing the volume would.
     os.symlink("/etc/shadow", tmp_path / "f.new")
+    swapped = time.time_ns()
     os.replace(tmp_path / "f.new", tmp_path / "f")
     _, alerts, stats = _finish(proc, records, "go\n")
     if tracer_backend in EXITS:
         assert stats["exits_skipped"] >= 100, stats  # the warm reads took the shortcut
-        assert _shadow_reads(alerts, "sh") == 5, alerts
+        # One alert per read of shadow: the read itself, or, for a vouched path whose
+        # rename event the checker had not read yet, "Path rebound" (then learned anew).
+        # (Skipped warm reads checked after the rename are "Path rebound" too: the
+        # checker cannot tell a rename just after an open from one during it.)
+        assert _alerted_after(alerts, "sh", swapped) == 5, alerts
+        assert _shadow_reads(alerts, "sh") >= 4, alerts
     else:
         assert stats["exits_skipped"] == 0, stats  # no exit stops at all: claims only
 
@@ -123,13 +149,17 @@ def test_a_file_swapped_for_a_symlink_behind_the_agent_is_a_read_of_shadow(
 THROUGH_A_LINK = SWAPPED_BEHIND.replace("< f", "< d/shadow")
 
 
+@pytest.mark.parametrize("spelled", ["relative", "absolute"])
 def test_reads_through_a_symlinked_directory_skip_until_it_leads_to_etc(
-    tmp_path: Path, tracer_backend: str
+    tmp_path: Path, tracer_backend: str, spelled: str
 ) -> None:
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "shadow").write_text("harmless\n")
     os.symlink(tmp_path / "real", tmp_path / "d")
-    proc, records = _start(tmp_path, tracer_backend, ["sh", "-c", THROUGH_A_LINK],
+    script = THROUGH_A_LINK
+    if spelled == "absolute":
+        script = script.replace("< d/", f"< {tmp_path}/d/")
+    proc, records = _start(tmp_path, tracer_backend, ["sh", "-c", script],
                            stdin=subprocess.PIPE)  # fmt: skip
     assert proc.stdout is not None and proc.stdin is not None
     assert proc.stdout.readline() == "seen\n"
@@ -138,13 +168,51 @@ def test_reads_through_a_symlinked_directory_skip_until_it_leads_to_etc(
     proc.stdin.flush()
     assert proc.stdout.readline() == "warm\n"
     os.symlink("/etc", tmp_path / "d.new")  # untraced, as a sidecar would
+    swapped = time.time_ns()
     os.replace(tmp_path / "d.new", tmp_path / "d")
     _, alerts, stats = _finish(proc, records, "go\n")
     if tracer_backend in EXITS:
         assert stats["exits_skipped"] >= 100, stats  # the other name did not stop it
-        assert _shadow_reads(alerts, "sh") == 5, alerts
+        assert _alerted_after(alerts, "sh", swapped) == 5, alerts
+        assert _shadow_reads(alerts, "sh") >= 4, alerts
     else:
         assert stats["exits_skipped"] == 0, stats
+
+
+def test_a_directory_mounted_over_by_an_untraced_process_is_seen(
+    tmp_path: Path, tracer_backend: str
+) -> None:
+    """A mount makes no inotify event: a vouched path (absolute) under a directory
+    that an untraced process (a privileged sidecar) bind-mounts /etc over leads to
+    /etc/shadow with nothing queued. The checker's look after the open sees it lead
+    elsewhere: "Path rebound" for that read, every verdict forgotten, and the reads
+    after it take their exit (a read of /etc/shadow)."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "shadow").write_text("harmless\n")
+    script = SWAPPED_BEHIND.replace("< f", f"< {d}/shadow")
+    proc, records = _start(tmp_path, tracer_backend, ["sh", "-c", script],
+                           stdin=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline() == "seen\n"
+    time.sleep(0.5)  # the verdicts have reached the core
+    proc.stdin.write("on\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline() == "warm\n"
+    since = time.time_ns()
+    mounted = subprocess.run(["mount", "--bind", "/etc", str(d)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        proc.kill()
+        proc.wait()
+        pytest.skip(f"cannot bind-mount here: {mounted.stderr.strip()}")
+    try:
+        _, alerts, stats = _finish(proc, records, "go\n")
+    finally:
+        subprocess.run(["umount", str(d)], check=True)
+    if tracer_backend in EXITS:
+        assert stats["exits_skipped"] >= 100, stats
+    # without ptrace the agent resolves each claim itself: the mount is in its view too
+    assert _alerted_after(alerts, "sh", since) == 5, alerts
 
 
 PATH_REBOUND = "Path rebound while an open ran"
@@ -196,7 +264,10 @@ def test_a_path_rebound_by_a_racing_sidecar_alerts_on_every_read_of_shadow(
     if tracer_backend not in EXITS:
         assert stats["exits_skipped"] == 0, stats  # no exit stops: claims only (README)
         return
-    assert stats["exits_skipped"] >= 3_000, stats  # the shortcut was taken, and raced
+    # The shortcut was taken, and raced. While the flipper renames, an open whose path
+    # had an event read since its verdict takes the exit and is learned again: 25 to
+    # 6,800 of the 32,000 opens skipped per run here, most of them raced.
+    assert stats["exits_skipped"] >= 10, {k: v for k, v in stats.items() if "exit" in k}
     assert shadow >= 20, out  # the race was won often enough to prove something
     times = sorted(_alert_ns(a) for a in alerts if _may_be_a_shadow_read(a, "raceread"))
     unseen = []

@@ -28,7 +28,8 @@ from tracehound.openflags import format_open_flags
 CC = "aarch64-linux-gnu-gcc"
 LIBC_HEADERS = "/usr/aarch64-linux-gnu/include/fcntl.h"
 CORE = Path(__file__).resolve().parents[2] / "agent" / "tracer" / "_core.c"
-CORE_SOURCES = [CORE, CORE.with_name("pathwatch.c")]  # setup.py's Extension sources
+# setup.py's Extension sources
+CORE_SOURCES = [CORE, CORE.with_name("pathwatch.c"), CORE.with_name("keyhash.c")]
 OPEN_FLAGS = (
     "O_CREAT", "O_EXCL", "O_NOCTTY", "O_TRUNC", "O_APPEND", "O_NONBLOCK", "O_DSYNC",
     "O_DIRECT", "O_LARGEFILE", "O_DIRECTORY", "O_NOFOLLOW", "O_NOATIME", "O_CLOEXEC",
