@@ -1267,6 +1267,12 @@ static void claim_stat(const char *path, int nofollow, ClaimStat *cs) {
     }
 }
 
+/* O_NOFOLLOW among the flags of an open made by a task of architecture `arch`: arm64
+ * has its own value (0100000; its 0400000 is O_LARGEFILE). */
+static int wants_nofollow(uint32_t arch, uint64_t flags) {
+    return (flags & (arch == AUDIT_ARCH_AARCH64_ ? 0100000 : 0400000)) != 0;
+}
+
 /* An open's claim, if the verdict may rest on it: the whole path, in private memory.
  * The path as the agent resolves it goes to `path` (CLAIM_PATH_MAX bytes). */
 #define CLAIM_PATH_MAX 4200
@@ -1283,7 +1289,7 @@ static int open_claim_trusted(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid
         !private_bytes(t, tid, args[path_arg], len + 1) ||
         !claim_path(path, CLAIM_PATH_MAX, tid, claim, len, dirfd))
         return 0;
-    *nofollow = (args[flags_arg] & 0400000) != 0;
+    *nofollow = wants_nofollow(enc_head(e)->arch, args[flags_arg]);
     return 1;
 }
 
@@ -1938,7 +1944,7 @@ static void verify_fd(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t 
     if (claim && olen >= 0 && same_name(e, opened, (size_t)olen, claim, len, path_arg)) claim = NULL;
     if (!v.err && claim && !(flags & 020000000) && claim_path(path, sizeof path, tid, claim, len, dirfd)) {
         /* O_NOFOLLOW (with O_PATH) opens the symlink itself */
-        int nofollow = (flags & 0400000) != 0, r;
+        int nofollow = wants_nofollow(enc_head(e)->arch, flags), r;
         if (__atomic_load_n(&c->roots_differ, __ATOMIC_ACQUIRE) && claim[0] == '/' && path[0] == '/' &&
             strncmp(path, "/proc/", 6) != 0) {
             int fd = open_in_root(tid, path, nofollow ? O_NOFOLLOW : 0); /* as the task sees it */
@@ -2000,7 +2006,7 @@ static void resolve_at_entry(Core *c, Enc *e, const Spec *s, pid_t tid, const ui
     int flags_arg = (s->flags & SPEC_OPEN_FLAGS1) ? 1 : (s->flags & SPEC_OPEN_FLAGS2) ? 2 : -1;
     if (flags_arg < 0 || (args[flags_arg] & 020000000)) return; /* O_TMPFILE: no name */
     int path_arg = flags_arg - 1, dirfd = flags_arg == 2 ? s32(args[0]) : AT_FDCWD_;
-    int nofollow = (int)(args[flags_arg] & 0400000); /* O_NOFOLLOW: the link itself */
+    int nofollow = wants_nofollow(enc_head(e)->arch, args[flags_arg]) ? O_NOFOLLOW : 0; /* the link itself */
     size_t len = 0;
     const char *claim = find_blob(e, T_STR, path_arg, &len);
     char path[CLAIM_PATH_MAX], link[64], led[4096];
@@ -2873,7 +2879,8 @@ static PyObject *Core_stats(Core *c, PyObject *noargs) {
     PyObject *d = Py_BuildValue(
         "{s:K,s:K,s:K,s:K,s:K,s:K,s:i,s:i,s:n,s:K,s:i,s:K,s:K,s:K,s:K,s:K,s:i,s:K,s:K,s:K,s:K}", "stops",
         (unsigned long long)__atomic_load_n(&c->stops, __ATOMIC_RELAXED), "events",
-        (unsigned long long)(c->events + __atomic_load_n(&c->exit_skips, __ATOMIC_RELAXED)), "dropped", (unsigned long long)c->dropped, "errors",
+        (unsigned long long)(c->events + __atomic_load_n(&c->exit_skips, __ATOMIC_RELAXED)),
+        "dropped", (unsigned long long)c->dropped, "errors",
         (unsigned long long)c->errors, "notifications_invalid",
         (unsigned long long)c->notif_invalid, "lifecycle", (unsigned long long)c->lifecycle,
         "sync_wakeup", c->sync_wakeup, "exit_status", c->exit_status, "pending_bytes",
