@@ -44,6 +44,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -342,6 +343,7 @@ typedef struct Core {
     /* Exit stops nobody needs (skip_*, below): verdicts pushed by the pipeline. */
     int skip_on, skip_distrust;
     int roots_differ; /* a task may see another root or mounts than the agent (SPEC_NEWROOT) */
+    uint64_t uffd_rdev; /* the userfaultfd device (/proc/misc), 0 if none: as SPEC_DISTRUST */
     pthread_mutex_t skip_mu;
     HashKey skip_key; /* entry keys are hashed under it (keyhash.h) */
     uint64_t skip_gen, skip_n, exit_skips;
@@ -1254,14 +1256,36 @@ static void pagemap_close(Task *t) {
     if (t) t->pagemap_fd = 0;
 }
 
+/* The userfaultfd misc device's number, from /proc/misc ("257 userfaultfd"), or 0. */
+static uint64_t uffd_device(void) {
+    FILE *f = fopen("/proc/misc", "re");
+    if (!f) return 0;
+    char name[64];
+    unsigned minor;
+    uint64_t dev = 0;
+    while (!dev && fscanf(f, "%u %63s", &minor, name) == 2)
+        if (!strcmp(name, "userfaultfd")) dev = makedev(10, minor);
+    fclose(f);
+    return dev;
+}
+
+/* A file opened (or about to be) that is the userfaultfd device, under whatever name
+ * (a symlink, a node made with mknod): it gives a userfaultfd without the syscall
+ * (USERFAULTFD_IOC_NEW), so it ends skipping as userfaultfd(2) does. */
+static void distrust_uffd_device(Core *c, const struct stat *st) {
+    if (c->uffd_rdev && S_ISCHR(st->st_mode) && (uint64_t)st->st_rdev == c->uffd_rdev)
+        __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE);
+}
+
 /* Where `path` leads now: device and inode, or the errno of looking. */
-static void claim_stat(const char *path, int nofollow, ClaimStat *cs) {
+static void claim_stat(Core *c, const char *path, int nofollow, ClaimStat *cs) {
     struct stat st;
     memset(cs, 0, sizeof *cs);
     /* O_NOFOLLOW opens (or fails on) the link itself */
     if (fstatat(AT_FDCWD, path, &st, nofollow ? AT_SYMLINK_NOFOLLOW : 0) == 0) {
         cs->dev = st.st_dev;
         cs->ino = st.st_ino;
+        distrust_uffd_device(c, &st);
     } else {
         cs->err = errno;
     }
@@ -1402,7 +1426,7 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
         }
     }
     if (is_open) {
-        claim_stat(path, nofollow, &cs);
+        claim_stat(c, path, nofollow, &cs);
         enc_blob(e, T_CLAIMSTAT, 0, &cs, sizeof cs); /* compared with the exit's answer */
     }
     struct SkipSlot found = {0};
@@ -1430,7 +1454,7 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
          * path led at the entry is where it leads until an event says otherwise. */
         ClaimStat now;
         k.vseq = pw_now(&c->pw);
-        claim_stat(path, nofollow, &now);
+        claim_stat(c, path, nofollow, &now);
         if (memcmp(&now, &cs, sizeof now) != 0) return 0;
         k.vouched = 1;
         k.dev = cs.dev, k.ino = cs.ino, k.err = cs.err;
@@ -1913,6 +1937,12 @@ static int same_name(Enc *e, const char *opened, size_t olen, const char *claim,
 
 static int open_in_root(pid_t tid, const char *path, int nofollow_flag);
 
+/* /proc/PID/mem or /proc/PID/task/TID/mem: opened for writing, another task's memory
+ * (and the claims in it) can be rewritten at any time, as with process_vm_writev. */
+static int proc_mem(const char *name, size_t len) {
+    return len > 10 && !strncmp(name, "/proc/", 6) && !memcmp(name + len - 4, "/mem", 4);
+}
+
 static void verify_fd(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args, int64_t res,
                       int path_arg, int flags_arg) {
     if (res < 0) return; /* failed: the result says so, no fd to look at */
@@ -1920,6 +1950,9 @@ static void verify_fd(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t 
     snprintf(fdlink, sizeof fdlink, "/proc/%d/fd/%d", tid, (int)res);
     ssize_t olen = readlink(fdlink, opened, sizeof opened);
     if (olen >= 0) enc_blob(e, T_FDTRUTH, 0, opened, (size_t)olen);
+    uint64_t flags = flags_arg == 0xff ? 0 : args[flags_arg];
+    if (olen > 0 && (flags & 03) && proc_mem(opened, (size_t)olen))
+        __atomic_store_n(&c->skip_distrust, 1, __ATOMIC_RELEASE); /* it can rewrite a claim */
     FdStat v;
     memset(&v, 0, sizeof v);
     v.cerr = -1;
@@ -1927,6 +1960,7 @@ static void verify_fd(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t 
     if (stat(fdlink, &st) == 0) {
         v.dev = st.st_dev;
         v.ino = st.st_ino;
+        distrust_uffd_device(c, &st);
     } else {
         v.err = errno;
     }
@@ -1934,7 +1968,6 @@ static void verify_fd(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t 
     for (int i = 0; i < s->n; i++)
         if ((s->op[i][0] & ~OP_EXIT) == OP_PATH && s->op[i][1] == path_arg && s->op[i][2] != 0xff)
             dirfd = s32(args[s->op[i][2]]);
-    uint64_t flags = flags_arg == 0xff ? 0 : args[flags_arg];
     size_t len = 0;
     const char *claim = find_blob(e, T_STR, path_arg, &len);
     char path[4200];
@@ -2842,6 +2875,7 @@ static PyObject *Core_skip_exits(Core *c, PyObject *noargs) {
     if (!c->skip_tab) {
         if (hashkey_new(&c->skip_key) < 0) return PyErr_SetFromErrno(PyExc_OSError);
         c->skip_tab = calloc(SKIP_SLOTS, sizeof *c->skip_tab);
+        c->uffd_rdev = uffd_device();
         if (!c->skip_tab) return PyErr_NoMemory();
         /* Without inotify no open is vouched for (pw_learn): connects still skip. */
         pw_open(&c->pw);

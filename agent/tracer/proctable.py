@@ -45,6 +45,7 @@ from tracehound.agent.tracer.specs import (
     T_CMDLINE,
     T_COMM,
     T_CWD,
+    T_ENTRYKEY,
     T_ENVIRON,
     T_EXE,
     T_EXESTAT,
@@ -57,8 +58,7 @@ from tracehound.agent.tracer.syscalls import TABLES
 from tracehound.event import Event, ProcFacts, ProcInfo
 from tracehound.families import EXEC as _EXEC
 
-# Tag of the events of processes outside the application's tree (agent/outside.py).
-OUTSIDE_TAG = "outside_tree"
+OUTSIDE_TAG = "outside_tree"  # events of processes outside the tree (agent/outside.py)
 DECODED_MAX = 4096  # decoded records remembered (feed); forgotten all at once when full
 _IMMUTABLE = (str, int, float, bool, bytes, tuple, type(None))
 
@@ -264,6 +264,8 @@ class ProcessTable:
             self.pending[key] = Pending(r.ts, etype, tid, fields, r.nr)
             return
         hit = None
+        if self.skips is not None and r.blob(T_ENTRYKEY) is not None:
+            content = None  # not reused: equal repeats must be offered again (skips.py)
         if content is not None and ids is None and name not in SETID and _reusable(fields):
             if len(self._decoded) >= DECODED_MAX:
                 self._decoded.clear()

@@ -39,6 +39,7 @@ PROGRAMS = {
     "raceread": ["-O1"],
     "flipper": ["-O1"],
     "chrootread": ["-O1"],
+    "uffdopen": ["-O1"],
     # test_interrupt_exits.py
     "sigopens": ["-O1"],
     "handleropens": ["-O1"],
