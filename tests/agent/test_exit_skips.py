@@ -515,6 +515,10 @@ def test_a_userfaultfd_ends_skipping(
     baseline, _ = skips("none")
     assert baseline >= 200  # the 300 reads after "seen" skip when nothing distrusts
     skipped, out = skips(how.replace("mknod", "dev"))
+    if how == "syscall" and "uffd OK" not in out:
+        # before Linux 5.11 (no user-mode-only flag) a task without CAP_SYS_PTRACE
+        # gets none, as under tracehound: nothing to distrust
+        pytest.skip(f"no userfaultfd for a task without CAP_SYS_PTRACE here: {out.strip()}")
     assert "uffd OK" in out, out
     assert skipped <= 20, skipped  # at most the 20 reads before the userfaultfd
 

@@ -43,6 +43,7 @@ int main(int argc, char **argv) {
         /* user-mode faults only: allowed without CAP_SYS_PTRACE, which tracehound
          * drops; UFFDIO_MOVE and UFFDIO_COPY need no fault at all */
         uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+        if (uffd < 0 && errno == EINVAL) uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC); /* < 5.11 */
     } else if (!strcmp(argv[2], "dev")) {
         int dev = open(argc > 3 ? argv[3] : "/dev/userfaultfd", O_RDWR | O_CLOEXEC);
         uffd = dev < 0 ? -1 : ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
