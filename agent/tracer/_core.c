@@ -1419,6 +1419,7 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
         pthread_mutex_lock(&c->skip_mu);
         struct SkipSlot *slot = vouched_slot(c, k.key, seq);
         if (slot) found = *slot;
+        k.gen = c->skip_gen; /* for learning, below */
         pthread_mutex_unlock(&c->skip_mu);
         if (slot) {
             cs = (ClaimStat){found.dev, found.ino, found.err, 0};
@@ -1442,10 +1443,6 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
             __atomic_add_fetch(&c->exit_skips, 1, __ATOMIC_RELAXED); /* a connect: no path */
             return 1;
         }
-    } else {
-        pthread_mutex_lock(&c->skip_mu);
-        k.gen = c->skip_gen;
-        pthread_mutex_unlock(&c->skip_mu);
     }
     /* Learning: the exit is taken; the verdict comes with the path's components. */
     if (is_open && !pw_learn(&c->pw, path, nofollow, tid, &k.bloom)) return 0;
@@ -1937,6 +1934,14 @@ static int same_name(Enc *e, const char *opened, size_t olen, const char *claim,
 
 static int open_in_root(pid_t tid, const char *path, int nofollow_flag);
 
+/* After a chroot, pivot_root, unshare or setns by any task: whether `path` (the claim
+ * as claim_path resolved it) is looked up in the task's own root, not the agent's: an
+ * absolute claim the agent did not rewrite, outside /proc. */
+static int in_task_root(Core *c, const char *claim, size_t len, const char *path) {
+    return __atomic_load_n(&c->roots_differ, __ATOMIC_ACQUIRE) && len && claim[0] == '/' &&
+           strncmp(path, claim, len) == 0 && path[len] == 0 && strncmp(path, "/proc/", 6) != 0;
+}
+
 /* /proc/PID/mem or /proc/PID/task/TID/mem: opened for writing, another task's memory
  * (and the claims in it) can be rewritten at any time, as with process_vm_writev. */
 static int proc_mem(const char *name, size_t len) {
@@ -1978,8 +1983,7 @@ static void verify_fd(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t 
     if (!v.err && claim && !(flags & 020000000) && claim_path(path, sizeof path, tid, claim, len, dirfd)) {
         /* O_NOFOLLOW (with O_PATH) opens the symlink itself */
         int nofollow = wants_nofollow(enc_head(e)->arch, flags), r;
-        if (__atomic_load_n(&c->roots_differ, __ATOMIC_ACQUIRE) && claim[0] == '/' && path[0] == '/' &&
-            strncmp(path, "/proc/", 6) != 0) {
+        if (in_task_root(c, claim, len, path)) {
             int fd = open_in_root(tid, path, nofollow ? O_NOFOLLOW : 0); /* as the task sees it */
             r = fd < 0 ? -1 : fstat(fd, &st);
             if (fd >= 0) close(fd);
@@ -2045,10 +2049,8 @@ static void resolve_at_entry(Core *c, Enc *e, const Spec *s, pid_t tid, const ui
     char path[CLAIM_PATH_MAX], link[64], led[4096];
     if (!claim || !claim_path(path, sizeof path, tid, claim, len, dirfd)) return;
     struct stat st;
-    /* After a chroot, pivot_root, unshare or setns by any task, an absolute claim is
-     * resolved in the claiming task's root, and the cache (the agent's view) is off. */
-    int own_root = __atomic_load_n(&c->roots_differ, __ATOMIC_ACQUIRE) && claim[0] == '/' &&
-                   strncmp(path, claim, len) == 0 && path[len] == 0;
+    /* in the claiming task's root, without the cache (the agent's view) */
+    int own_root = in_task_root(c, claim, len, path);
     if (!led_cache) led_cache = calloc(LED_SLOTS, sizeof *led_cache);
     uint64_t h = 1469598103934665603ull ^ (uint64_t)nofollow;
     for (const char *p = path; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;

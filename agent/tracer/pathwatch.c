@@ -181,15 +181,6 @@ static void read_events(PathWatch *w, int *forget) {
     }
 }
 
-/* Called with mu held, after read_events: could a name in `b` have been rebound
- * since `since`? */
-static int changed_since(PathWatch *w, const PathBloom *b, uint64_t since) {
-    if (w->lost_seq > since || w->seq - since >= PW_RING) return 1;
-    for (uint64_t s = since + 1; s <= w->seq; s++)
-        if (bloom_has(b, w->ring[s % PW_RING])) return 1;
-    return 0;
-}
-
 int pw_changed_between(PathWatch *w, const PathBloom *b, uint64_t since, uint64_t now) {
     if (now - since >= PW_RING || __atomic_load_n(&w->lost_seq, __ATOMIC_RELAXED) > since) return 1;
     for (uint64_t s = since + 1; s <= now; s++)
@@ -297,7 +288,7 @@ static void check_batch(PathWatch *w, char *q, size_t qlen, Seen *seen) {
     read_events(w, &forget);
     for (size_t off = 0; off < qlen;) {
         Item *it = (Item *)(q + off);
-        if (it->moved || changed_since(w, &it->skip.bloom, it->skip.seq)) {
+        if (it->moved || pw_changed_between(w, &it->skip.bloom, it->skip.seq, w->seq)) {
             /* moved without an event (a mount by an untraced process): what verdicts
              * vouch for may be stale too */
             if (it->moved) forget = 1;
