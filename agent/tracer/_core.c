@@ -167,6 +167,8 @@ enum {
 #define SPEC_DISTRUST 256    /* writes another process's memory: no claim is trusted again */
 #define SPEC_CONNECT 512     /* connect (sockaddr args[1], length args[2]): its exit may be skipped */
 #define SPEC_NEWROOT 1024    /* chroot, pivot_root, unshare, setns: absolute paths lead elsewhere */
+#define SPEC_REMAP 2048      /* may map another process's page under a claim: map_gen moves on */
+#define SPEC_QUIET 4096      /* stopped for the core's sake only (SPEC_REMAP): no record */
 typedef struct {
     uint8_t n;
     uint16_t flags;
@@ -254,6 +256,13 @@ typedef struct {
 } NotifyArg;
 
 #define ADOPT_MAX 64
+/* A mapping of a task (from /proc/TID/maps) as it was while map_gen was `gen` and the
+ * task had made `remaps` remapping syscalls. */
+typedef struct {
+    uint64_t start, end, gen, remaps;
+    int private_anon; /* MAP_PRIVATE | MAP_ANONYMOUS (heap, stack, malloc'd) */
+} VmaSeen;
+#define SEEN_STRIPES 64
 typedef struct Task {
     int tid, used;
     int fresh;   /* its next PTRACE_EVENT_STOP is the attach stop */
@@ -265,6 +274,11 @@ typedef struct Task {
     int outside;      /* adopted from outside the tree (or its child): PTRACE_SYSCALL stops */
     int shared_mm;    /* another task may write its memory (a thread, CLONE_VM): claims can be swapped */
     int pagemap_fd;   /* fd + 1 of /proc/TID/pagemap (0: not open); reopened after an exec */
+    int mem_fd;       /* fd + 1 of /proc/TID/mem (0: not open, -1: cannot be; view_read_claims) */
+    int claim_reads;  /* notifications read so far: the mem fd is opened for the busy ones */
+    VmaSeen vmas[4];  /* mappings its claims were found in (claim_private), oldest replaced */
+    int vma_next;
+    uint64_t remaps;  /* its syscalls that could map another process's page (view_remapped) */
     int await_exit;   /* PTRACE_INTERRUPT sent in a notified open: its next event stop is its exit */
     int await_restart; /* no killable wait: the interrupt restarts the open; its entry stop is next */
     uint64_t exit_ip;  /* await_exit: the instruction after the open; elsewhere it is not done */
@@ -311,9 +325,13 @@ typedef struct Core {
     NotifyArg notify_args[MAX_NOTIFY];
     volatile int notify_started;
     pthread_mutex_t threads_mu;
-    pthread_mutex_t seen_mu; /* `seen` is shared by the notify threads */
-    TaskTable ptasks; /* ptrace thread: every tracee */
-    TaskTable seen;   /* notify thread without ptrace: threads seen so far */
+    /* The notify threads' table of threads (`seen`), in stripes by tid, each with its
+     * lock (seen_lock): two threads of the application on two CPUs, each served by its
+     * own notify thread, then rarely wait for each other (a wait is a sleep and a
+     * cross-CPU wake-up, tens of us on a VM). */
+    pthread_mutex_t seen_mu[SEEN_STRIPES];
+    TaskTable ptasks;             /* ptrace thread: every tracee */
+    TaskTable seen[SEEN_STRIPES]; /* notify threads: threads seen so far */
     /* the shared output buffer */
     pthread_mutex_t mu;
     pthread_cond_t drained;
@@ -344,6 +362,12 @@ typedef struct Core {
     int skip_on, skip_distrust;
     int roots_differ; /* a task may see another root or mounts than the agent (SPEC_NEWROOT) */
     uint64_t uffd_rdev; /* the userfaultfd device (/proc/misc), 0 if none: as SPEC_DISTRUST */
+    /* Every mapping that could put a page another process writes under a claim stops
+     * the task (remap_guard: the filter has them, specs.REMAPS) and moves its count on,
+     * or map_gen for a task that shares its memory (view_remapped): what a task's
+     * mappings were is known until then (claim_private). */
+    int remap_guard;
+    uint64_t map_gen;
     pthread_mutex_t skip_mu;
     HashKey skip_key; /* entry keys are hashed under it (keyhash.h) */
     uint64_t skip_gen, skip_n, exit_skips;
@@ -373,9 +397,20 @@ static int32_t s32(uint64_t v) { return (int32_t)(uint32_t)v; }
 /* Set when a read of tracee memory was refused (EPERM: a process the agent may not
  * read): run_ops() marks the record RF_UNREADABLE, which is itself an alert. */
 static __thread int th_refused;
+/* Where read_mem reads thread th_mem_tid's memory from instead of process_vm_readv: an
+ * open /proc/TID/mem (-1: none). It was checked once, when opened; process_vm_readv
+ * checks the caller's ptrace rights at every call, about a third of a claim's read. */
+static __thread int th_mem_fd = -1;
+static __thread pid_t th_mem_tid;
 
 static ssize_t read_mem(pid_t tid, uint64_t addr, void *dst, size_t len) {
     if (!addr || !len) return -1;
+    if (th_mem_fd >= 0 && tid == th_mem_tid) {
+        /* Bytes up to the first unmapped page, as below. 0 (its mm is gone) or an error:
+         * read as below, which tells a refusal from a fault. */
+        ssize_t n = pread(th_mem_fd, dst, len, (off_t)addr);
+        if (n > 0) return n;
+    }
     struct iovec l = {dst, len}, r = {(void *)(uintptr_t)addr, len};
     ssize_t n = process_vm_readv(tid, &l, 1, &r, 1, 0);
     if (n < 0 && errno == EPERM) th_refused = 1;
@@ -665,6 +700,7 @@ static void task_del(TaskTable *tt, int tid) {
     free(t->pending.p);
     free(t->skipped_rec.p);
     if (t->pagemap_fd) close(t->pagemap_fd - 1);
+    if (t->mem_fd > 0) close(t->mem_fd - 1);
     /* Re-insert the rest of the cluster so lookups stay correct (linear probing). */
     size_t cap = tt->cap, j = (size_t)(t - tt->tasks);
     memset(t, 0, sizeof *t);
@@ -683,6 +719,7 @@ static void table_free(TaskTable *tt) {
         free(tt->tasks[i].pending.p);
         free(tt->tasks[i].skipped_rec.p);
         if (tt->tasks[i].used && tt->tasks[i].pagemap_fd) close(tt->tasks[i].pagemap_fd - 1);
+        if (tt->tasks[i].used && tt->tasks[i].mem_fd > 0) close(tt->tasks[i].mem_fd - 1);
     }
     free(tt->tasks);
     memset(tt, 0, sizeof *tt);
@@ -790,14 +827,28 @@ static int clear_untraced(pid_t tid, uint32_t arch) {
 #endif
 }
 
+/* The stripe of `seen` that holds `tid`, locked (seen_unlock releases it). Without
+ * exits asked for (notify_exits: no ptrace, one notify thread) there is one stripe:
+ * there a thread's process is looked up beside it (notify_lifecycle). */
+static int seen_stripe(Core *c, int tid) {
+    return c->notify_exits ? (int)((unsigned)tid % SEEN_STRIPES) : 0;
+}
+
+static TaskTable *seen_lock(Core *c, int tid) {
+    int i = seen_stripe(c, tid);
+    pthread_mutex_lock(&c->seen_mu[i]);
+    return &c->seen[i];
+}
+
+static void seen_unlock(Core *c, int tid) { pthread_mutex_unlock(&c->seen_mu[seen_stripe(c, tid)]); }
+
 /* Without ptrace there is no exit stop after a setuid: read the ids at the
  * thread's next stop instead, so user.uid stays right. */
 static void notify_ids(Core *c, Enc *e, int tid, int is_setid) {
-    pthread_mutex_lock(&c->seen_mu);
-    Task *t = task_get(&c->seen, tid, 0);
+    Task *t = task_get(seen_lock(c, tid), tid, 0);
     int pending = t && t->ids_pending;
     if (t) t->ids_pending = is_setid;
-    pthread_mutex_unlock(&c->seen_mu);
+    seen_unlock(c, tid);
     if (pending) blob_ids(e, tid);
 }
 
@@ -938,29 +989,29 @@ static void notify_exec_outcome(Core *c, Enc *e, Task *proc, int tid) {
 /* Without ptrace: learn a thread the first time it stops (while it is stopped, so
  * /proc is stable), and look at a process again after it called execve. */
 static void notify_lifecycle(Core *c, Enc *e, int tid, int is_exec) {
-    pthread_mutex_lock(&c->seen_mu);
-    Task *t = task_get(&c->seen, tid, 0);
+    TaskTable *seen = seen_lock(c, tid); /* the only stripe here: the process is in it */
+    Task *t = task_get(seen, tid, 0);
     if (!t) {
         pid_t ppid = 0;
         int tgid = tgid_of(tid, &ppid);
         if (tgid <= 0) goto out;
-        if (c->seen.n > 1000000) table_free(&c->seen); /* bound it; re-learning is harmless */
-        t = task_get(&c->seen, tid, 1);
+        if (seen->n > 1000000) table_free(seen); /* bound it; re-learning is harmless */
+        t = task_get(seen, tid, 1);
         if (!t) goto out;
         t->tgid = tgid;
         emit_new_task(c, e, tgid == tid ? ppid : tgid, tid, tgid != tid, 1);
     }
-    Task *proc = t->tgid == tid ? t : task_get(&c->seen, t->tgid, 0);
+    Task *proc = t->tgid == tid ? t : task_get(seen, t->tgid, 0);
     if (proc && proc->exec_pending) notify_exec_outcome(c, e, proc, tid);
     if (is_exec) {
-        if (!proc && (proc = task_get(&c->seen, t->tgid, 1))) proc->tgid = t->tgid;
+        if (!proc && (proc = task_get(seen, t->tgid, 1))) proc->tgid = t->tgid;
         if (proc) {
             proc->exec_pending = 1;
             proc->exec_tid = tid;
         }
     }
 out:
-    pthread_mutex_unlock(&c->seen_mu);
+    seen_unlock(c, tid);
 }
 
 static int add_notify_thread(Core *c, int cpu);
@@ -970,6 +1021,9 @@ static int add_notify_thread(Core *c, int cpu);
  * Its copy goes out only if its path turns out rebound (publish_raced). */
 enum { EXIT_NOT_WANTED, EXIT_WANTED, EXIT_SKIPPED };
 static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args);
+static int view_read_claims(Core *c, const Spec *s, pid_t tid);
+static void view_read_done(Core *c, pid_t tid);
+static void view_remapped(Core *c, int tid);
 static void ask_exit(Core *c, Enc *e, pid_t tid, uint64_t id, uint64_t ip);
 static int passes_restarted(Core *c, int tid, int nr);
 static void check_seen_skipped(Core *c, int tid);
@@ -1046,6 +1100,14 @@ static void *notify_loop(void *arg) {
         }
         const struct seccomp_data *d = &req.data;
         const Spec *s = spec_for(c, d->arch, d->nr);
+        if (s->flags & SPEC_REMAP) view_remapped(c, (int)req.pid); /* before it runs */
+        if (s->flags & SPEC_QUIET) {
+            memset(&resp, 0, sizeof resp);
+            resp.id = req.id;
+            resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+            notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+            continue;
+        }
         if (!c->use_ptrace) notify_lifecycle(c, e, (int)req.pid, s->flags & SPEC_EXEC);
         enc_begin(e, K_SYSCALL, (int)req.pid);
         RecHead *h = enc_head(e);
@@ -1054,7 +1116,9 @@ static void *notify_loop(void *arg) {
         memcpy(h->args, d->args, sizeof h->args);
         int ptr = (d->arch == AUDIT_ARCH_I386_ || (d->nr & X32_BIT)) ? 4 : 8;
         /* d->args, not h->args: adding blobs may move the record buffer */
+        int mem = view_read_claims(c, s, (pid_t)req.pid);
         run_ops(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args, ptr, 0);
+        if (mem) view_read_done(c, (pid_t)req.pid);
         if (!c->use_ptrace) notify_ids(c, e, (int)req.pid, s->flags & SPEC_SETID);
         if (c->resolve_claims) resolve_at_entry(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args);
         distrust_claims(c, s);
@@ -1063,8 +1127,12 @@ static void *notify_loop(void *arg) {
         if (deny) mark_denied(c, e, deny);
         int exit = deny ? EXIT_NOT_WANTED
                         : notified_open_needs_exit(c, e, s, (pid_t)req.pid, (const uint64_t *)d->args);
-        /* What was read is trustworthy only if the tracee is still in that syscall. */
-        int valid = notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
+        /* What was read is trustworthy only if the tracee is still in that syscall.
+         * A skipped open publishes nothing and its answer only lets it go on: if the
+         * tracee has left (killed, its tid since reused), the answer fails as the check
+         * would, so the answer is the check (one ioctl less on the busiest path). */
+        int skipped = exit == EXIT_SKIPPED && !deny;
+        int valid = skipped || notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) == 0;
         if (valid && exit == EXIT_WANTED) {
             ask_exit(c, e, (pid_t)req.pid, req.id, d->instruction_pointer); /* the wait thread answers */
             continue;
@@ -1077,7 +1145,8 @@ static void *notify_loop(void *arg) {
         resp.id = req.id;
         resp.flags = deny ? 0 : SECCOMP_USER_NOTIF_FLAG_CONTINUE;
         resp.error = -deny;
-        notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+        if (notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && skipped)
+            __atomic_add_fetch(&c->notif_invalid, 1, __ATOMIC_RELAXED);
         /* Stops alternating between threads (16 of 64 in a row from another
          * thread than the one before) mean tracees on several CPUs: one more
          * notify thread then serves them at once. */
@@ -1251,9 +1320,69 @@ static int private_bytes(Task *t, pid_t tid, uint64_t addr, size_t len) {
     return 1;
 }
 
-static void pagemap_close(Task *t) {
+/* The mapping of `tid` that holds `addr`, from /proc/TID/maps: 0 if none. */
+static int read_vma(pid_t tid, uint64_t addr, VmaSeen *v) {
+    char path[64], *line = NULL;
+    size_t cap = 0;
+    snprintf(path, sizeof path, "/proc/%d/maps", tid);
+    FILE *f = fopen(path, "re");
+    if (!f) return 0;
+    int found = 0;
+    /* Whole lines (getline): a long file name cut by a fixed buffer would be read as
+     * the next line, and a name can be made to look like one. Sorted by address. */
+    while (!found && getline(&line, &cap, f) > 0) {
+        unsigned long long start, end, ino;
+        char perms[8] = "", name[16] = "";
+        /* start-end perms offset dev inode [name]: a name's first 15 bytes do */
+        if (sscanf(line, "%llx-%llx %7s %*s %*s %llu %15s", &start, &end, perms, &ino, name) < 4)
+            break;
+        if (addr >= end) continue;
+        if (addr < start) break;
+        found = 1;
+        v->start = start, v->end = end;
+        v->private_anon = perms[3] == 'p' && ino == 0 &&
+                          (!name[0] || !strcmp(name, "[heap]") || !strcmp(name, "[stack]") ||
+                           !strncmp(name, "[anon:", 6));
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+/* Whether the `len` bytes at `addr` of task `tid` can be changed by no one but the
+ * task while it waits in its syscall. With remap_guard, a claim in a private
+ * anonymous mapping can (only the task maps there, and what could put another
+ * process's page there stops it and moves map_gen on; a forked child's copy-on-write
+ * share, KSM's, are copied before either writes; what writes another process's memory
+ * is distrusted): known from /proc/TID/maps once per mapping until map_gen moves,
+ * instead of a pagemap read at every open. Else, or elsewhere, the page's state. */
+static int claim_private(Core *c, Task *t, pid_t tid, uint64_t addr, size_t len) {
+    if (!c->remap_guard || !len) return private_bytes(t, tid, addr, len);
+    uint64_t gen = __atomic_load_n(&c->map_gen, __ATOMIC_SEQ_CST) + 1; /* 0: unused slot */
+    const VmaSeen *v = NULL;
+    for (int i = 0; i < 4 && !v; i++) {
+        const VmaSeen *s = &t->vmas[i];
+        if (s->gen == gen && s->remaps == t->remaps && addr >= s->start && addr < s->end) v = s;
+    }
+    if (!v) {
+        VmaSeen now;
+        if (!read_vma(tid, addr, &now)) return 0;
+        now.gen = gen, now.remaps = t->remaps;
+        t->vmas[t->vma_next] = now;
+        v = &t->vmas[t->vma_next];
+        t->vma_next = (t->vma_next + 1) % 4;
+    }
+    if (v->private_anon && addr + len <= v->end) return 1;
+    return private_bytes(t, tid, addr, len); /* a COWed page of a private file mapping */
+}
+
+/* The fds that read a task's memory (pagemap, mem): after an exec they would read the
+ * old mm. */
+static void view_fds_close(Task *t) {
     if (t && t->pagemap_fd) close(t->pagemap_fd - 1);
-    if (t) t->pagemap_fd = 0;
+    if (t && t->mem_fd > 0) close(t->mem_fd - 1);
+    if (t) t->pagemap_fd = t->mem_fd = t->claim_reads = 0;
+    if (t) memset(t->vmas, 0, sizeof t->vmas); /* a new mm */
 }
 
 /* The userfaultfd misc device's number, from /proc/misc ("257 userfaultfd"), or 0. */
@@ -1310,7 +1439,7 @@ static int open_claim_trusted(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid
     const char *claim = find_blob(e, T_STR, path_arg, &len);
     /* a claim cut at arg_max bytes, or unreadable, is not the whole path */
     if (!claim || len + 1 >= c->arg_max || (enc_head(e)->flags & RF_UNREADABLE) ||
-        !private_bytes(t, tid, args[path_arg], len + 1) ||
+        !claim_private(c, t, tid, args[path_arg], len + 1) ||
         !claim_path(path, CLAIM_PATH_MAX, tid, claim, len, dirfd))
         return 0;
     *nofollow = wants_nofollow(enc_head(e)->arch, args[flags_arg]);
@@ -1348,13 +1477,13 @@ static struct SkipSlot *vouched_slot(Core *c, uint64_t key, uint64_t now) {
 /* A connect's claim, if the verdict may rest on it: an IPv4 or IPv6 address (no path
  * to resolve, unlike AF_UNIX), read whole, in private memory. The socket's family,
  * type and protocol (T_SOCKINFO, read at entry) are in the record, and so in the key. */
-static int connect_claim_trusted(Task *t, Enc *e, pid_t tid, const uint64_t *args) {
+static int connect_claim_trusted(Core *c, Task *t, Enc *e, pid_t tid, const uint64_t *args) {
     size_t len = 0;
     const char *sa = find_blob(e, T_SOCKADDR, 1, &len);
     if (!sa || len < 2 || len != args[2] || (enc_head(e)->flags & RF_UNREADABLE)) return 0;
     uint16_t family;
     memcpy(&family, sa, sizeof family);
-    return (family == AF_INET || family == AF_INET6) && private_bytes(t, tid, args[1], len);
+    return (family == AF_INET || family == AF_INET6) && claim_private(c, t, tid, args[1], len);
 }
 
 static void check_skipped(Core *c, Task *t);
@@ -1408,7 +1537,7 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
     /* Before the path is looked at: an event read by the time it is is still "since". */
     uint64_t seq = pw_now(&c->pw);
     int trusted = is_open ? open_claim_trusted(c, t, e, s, tid, args, path, &nofollow)
-                          : connect_claim_trusted(t, e, tid, args);
+                          : connect_claim_trusted(c, t, e, tid, args);
     if (!trusted) return 0;
     int vouch = is_open && vouchable(path);
     EntryKey k;
@@ -1485,6 +1614,7 @@ static void check_skipped(Core *c, Task *t) {
 
 static void view_shared(Core *c, int tid);
 static void view_reset(Core *c, int tid, int gone);
+static void view_forget_mappings(Core *c, int tid);
 
 /* Whether `child` (new after a fork, vfork or clone of `parent`) shares its memory
  * with another task (a thread, CLONE_VM), or what a claimed path is resolved against
@@ -1499,7 +1629,9 @@ static void mark_shared_mm(Core *c, int parent, int child, int is_thread, int vf
     if (!shared) return;
     if (k) k->shared_mm = 1;
     view_shared(c, child);
-    /* A vfork parent is suspended until the child execs or exits: it writes nothing. */
+    /* A vfork parent is suspended until the child execs or exits: it writes nothing;
+     * but what its child mapped before this is in its memory. */
+    if (vfork) view_forget_mappings(c, parent);
     Task *p = vfork ? NULL : task_get(&c->ptasks, parent, 0);
     if (p) p->shared_mm = 1;
     if (!vfork) view_shared(c, parent);
@@ -1523,6 +1655,11 @@ static void record_entry(Core *c, Task *t, int tid, const struct th_syscall_info
     Enc *e = &c->enc_ptrace;
     int nr = (int)info->seccomp.nr;
     const Spec *s = spec_for(c, info->arch, nr);
+    if (s->flags & SPEC_REMAP) view_remapped(c, tid);
+    if (s->flags & SPEC_QUIET) {
+        ptrace(resume, tid, 0, 0);
+        return;
+    }
     enc_begin(e, K_SYSCALL, tid);
     RecHead *h = enc_head(e);
     h->arch = info->arch;
@@ -1642,7 +1779,7 @@ static void on_syscall_exit(Core *c, Task *t, int tid) {
  *
  * The notify threads cannot read the wait thread's task table, so what skipping
  * trusts (shared memory, the pagemap fd) is kept for them in `seen` (unused with
- * ptrace otherwise), under seen_mu, by view_* below. */
+ * ptrace otherwise), under its stripe's lock, by view_* below. */
 typedef struct {
     uint64_t id;  /* the notification */
     uint64_t ip;  /* where the thread goes on after the open (seccomp_data) */
@@ -1653,62 +1790,110 @@ typedef struct {
 /* The notify threads' view: `tid` shares its memory with another task. */
 static void view_shared(Core *c, int tid) {
     if (!c->notify_exits) return;
-    pthread_mutex_lock(&c->seen_mu);
-    Task *t = task_get(&c->seen, tid, 1);
+    Task *t = task_get(seen_lock(c, tid), tid, 1);
     if (t) t->shared_mm = 1;
-    pthread_mutex_unlock(&c->seen_mu);
+    seen_unlock(c, tid);
 }
 
 /* The notify threads' view: `tid` is gone, or (exec) has a fresh, unshared mm. */
 static void view_reset(Core *c, int tid, int gone) {
     if (!c->notify_exits) return;
-    pthread_mutex_lock(&c->seen_mu);
-    check_skipped(c, task_get(&c->seen, tid, 0)); /* its open is over */
+    TaskTable *seen = seen_lock(c, tid);
+    check_skipped(c, task_get(seen, tid, 0)); /* its open is over */
     if (gone) {
-        task_del(&c->seen, tid);
+        task_del(seen, tid);
     } else {
-        Task *t = task_get(&c->seen, tid, 0);
+        Task *t = task_get(seen, tid, 0);
         if (t) t->shared_mm = 0, t->pass_nr = 0;
-        pagemap_close(t);
+        view_fds_close(t);
     }
-    pthread_mutex_unlock(&c->seen_mu);
+    seen_unlock(c, tid);
 }
 
 /* The notify threads' view: the next notification of `tid` is syscall `nr`, restarted
  * after its record was taken (nr -1: no longer). */
 static void view_pass(Core *c, int tid, int nr) {
-    pthread_mutex_lock(&c->seen_mu);
-    Task *t = task_get(&c->seen, tid, nr >= 0);
+    Task *t = task_get(seen_lock(c, tid), tid, nr >= 0);
     if (t) t->pass_nr = nr + 1;
-    pthread_mutex_unlock(&c->seen_mu);
+    seen_unlock(c, tid);
+}
+
+/* Notify thread, before an open's or a connect's claims are read: read them from the
+ * thread's /proc/TID/mem, opened once it has made a few (opening costs more than one
+ * read saves). Only for a thread that shares its memory with no other task: a tid is
+ * never reused under the view's eyes then (its exit is taken from the view before it
+ * is reaped, wait_for_child; an exec closes the fd before the new program runs), while
+ * a thread's tid is released inside another thread's exec, before the wait thread
+ * hears of it. /proc/TID/mem also reads pages the thread could not (PROT_NONE): a claim
+ * there is read where the kernel's own read fails (EFAULT, as the exit says).
+ * Returns 1 with the tid's stripe locked (view_read_done releases it). */
+static int view_read_claims(Core *c, const Spec *s, pid_t tid) {
+    if (!c->notify_exits || !(s->flags & SPEC_CAPTURE)) return 0;
+    Task *t = task_get(seen_lock(c, tid), tid, 1);
+    if (t && !t->shared_mm && !t->outside && !t->mem_fd && ++t->claim_reads >= 4) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/mem", tid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        t->mem_fd = fd < 0 ? -1 : fd + 1;
+    }
+    if (!t || t->shared_mm || t->outside || t->mem_fd <= 0) {
+        seen_unlock(c, tid);
+        return 0;
+    }
+    th_mem_fd = t->mem_fd - 1, th_mem_tid = tid;
+    return 1;
+}
+
+static void view_read_done(Core *c, pid_t tid) {
+    th_mem_fd = -1;
+    seen_unlock(c, tid);
+}
+
+/* Task `tid` is about to make a mapping another process may write (SPEC_REMAP): the
+ * mappings its claims were found in are read again (claim_private). A task sharing its
+ * memory moves every task's on (a vfork parent's memory is its child's; a task not
+ * yet known to share it is the wait thread's: mark_shared_mm forgets its parent's). */
+static void view_remapped(Core *c, int tid) {
+    if (!c->remap_guard) return;
+    Task *t = task_get(seen_lock(c, tid), tid, 1);
+    int shared = !t || t->shared_mm;
+    if (!shared) t->remaps++;
+    seen_unlock(c, tid);
+    if (shared) __atomic_add_fetch(&c->map_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The notify threads' view: what `tid`'s mappings were is no longer known (its vfork
+ * child may have remapped them before it was known to share them). */
+static void view_forget_mappings(Core *c, int tid) {
+    if (!c->remap_guard) return;
+    Task *t = task_get(seen_lock(c, tid), tid, 0);
+    if (t) memset(t->vmas, 0, sizeof t->vmas);
+    seen_unlock(c, tid);
 }
 
 /* Notify thread: is this notification the restarted open the wait thread let through? */
 static int passes_restarted(Core *c, int tid, int nr) {
     if (!c->notify_exits || c->killable_recv) return 0;
-    pthread_mutex_lock(&c->seen_mu);
-    Task *t = task_get(&c->seen, tid, 0);
+    Task *t = task_get(seen_lock(c, tid), tid, 0);
     int pass = t && t->pass_nr == nr + 1;
     if (t) t->pass_nr = 0;
-    pthread_mutex_unlock(&c->seen_mu);
+    seen_unlock(c, tid);
     return pass;
 }
 
 /* Notify thread, at any notification: a skipped open of this thread is over. */
 static void check_seen_skipped(Core *c, int tid) {
     if (!__atomic_load_n(&c->skipped_tasks, __ATOMIC_RELAXED)) return;
-    pthread_mutex_lock(&c->seen_mu);
-    check_skipped(c, task_get(&c->seen, tid, 0));
-    pthread_mutex_unlock(&c->seen_mu);
+    check_skipped(c, task_get(seen_lock(c, tid), tid, 0));
+    seen_unlock(c, tid);
 }
 
 /* Notify thread, at a notified open: 1 if its exit stop is wanted (and can be had). */
 static int notified_open_needs_exit(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *args) {
     if (!c->notify_exits || !(s->flags & SPEC_CAPTURE)) return 0;
-    pthread_mutex_lock(&c->seen_mu);
-    Task *t = task_get(&c->seen, tid, 1);
+    Task *t = task_get(seen_lock(c, tid), tid, 1);
     int skip = skip_exit_stop(c, t, e, s, tid, args);
-    pthread_mutex_unlock(&c->seen_mu);
+    seen_unlock(c, tid);
     return skip ? EXIT_SKIPPED : c->wait_running ? EXIT_WANTED : EXIT_NOT_WANTED;
 }
 
@@ -2388,7 +2573,7 @@ static void on_stop(Core *c, int tid, int status) {
         if (t) {
             t->fresh = 0;
             t->shared_mm = 0; /* a new mm; the exec ended every other thread */
-            pagemap_close(t); /* it reads the old mm */
+            view_fds_close(t); /* they read the old mm */
         }
         ptrace(PTRACE_CONT, tid, 0, 0);
     } else {
@@ -2534,6 +2719,10 @@ static pid_t wait_for_child(Core *c, int *status, int flags) {
     wake_armed = 0;
     __atomic_store_n(&c->wait_blocked, 0, __ATOMIC_SEQ_CST);
     if (r < 0) return -1;
+    /* An exit leaves the notify threads' view before its tid can be reused: a cached
+     * fd of the old thread must never read for a new one (view_read_claims). */
+    if (si.si_pid > 0 && (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED))
+        view_reset(c, si.si_pid, 1);
     pid_t tid = si.si_pid > 0 ? waitpid(si.si_pid, status, flags | WNOHANG) : 0;
     if (tid > 0) return tid;
     errno = EINTR; /* nothing to take after all: wait again (ECHILD shows there) */
@@ -2962,14 +3151,15 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     PyObject *specs;
     int notify, ptr, sync;
     Py_ssize_t argv_max, arg_max, max_events, max_bytes;
-    int block, follow_cpu = 0, killable = 1, notify_exits = 0, resolve_claims = 0;
-    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|pppp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
+    int block, follow_cpu = 0, killable = 1, notify_exits = 0, resolve_claims = 0, remap_guard = 0;
+    if (!PyArg_ParseTuple(args, "y*Opppnnnnp|ppppp", &filt, &specs, &notify, &ptr, &sync, &argv_max,
                           &arg_max, &max_events, &max_bytes, &block, &follow_cpu, &killable,
-                          &notify_exits, &resolve_claims))
+                          &notify_exits, &resolve_claims, &remap_guard))
         return -1;
     c->resolve_claims = resolve_claims && notify && !ptr; /* no exit stop to verify at */
     c->killable_wanted = killable;
     c->notify_exits = notify_exits && notify && ptr; /* without a killable wait: restarts */
+    c->remap_guard = remap_guard && c->notify_exits;
     if (filt.len % sizeof(struct sock_filter) || filt.len == 0) {
         PyBuffer_Release(&filt);
         PyErr_SetString(PyExc_ValueError, "filter is not a sock_filter array");
@@ -2999,7 +3189,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     c->exit_status = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->drained, NULL);
-    pthread_mutex_init(&c->seen_mu, NULL);
+    for (int i = 0; i < SEEN_STRIPES; i++) pthread_mutex_init(&c->seen_mu[i], NULL);
     pthread_mutex_init(&c->threads_mu, NULL);
     pthread_mutex_init(&c->adopt_mu, NULL);
     pthread_mutex_init(&c->skip_mu, NULL);
@@ -3043,7 +3233,7 @@ static void Core_dealloc(Core *c) {
     free(c->filter);
     free(c->out.p);
     table_free(&c->ptasks);
-    table_free(&c->seen);
+    for (int i = 0; i < SEEN_STRIPES; i++) table_free(&c->seen[i]);
     free(c->enc_ptrace.b.p);
     for (int i = 0; i < MAX_NOTIFY; i++) {
         free(c->enc_notify[i].b.p);

@@ -21,6 +21,7 @@ class Core:
         killable_recv: bool = ...,
         notify_exits: bool = ...,
         resolve_claims: bool = ...,
+        remap_guard: bool = ...,
         /,
     ) -> None: ...
     def guard(self, agent_pid: int, agent_pgid: int, /) -> None: ...

@@ -27,6 +27,7 @@ _LD_ABS = 0x20  # BPF_LD | BPF_W | BPF_ABS
 _JEQ = 0x15
 _JGE = 0x35
 _JSET = 0x45
+_AND = 0x54  # BPF_ALU | BPF_AND | BPF_K
 _JA = 0x05
 _RET = 0x06
 
@@ -50,7 +51,8 @@ Insn = tuple[int, int, int, int]  # code, jt, jf, k
 @dataclass(frozen=True)
 class ArgCheck:
     """Trace only when args[arg] (low 32 bits) is below `below`, has a bit of `mask`
-    set, or equals `equals`. `action`, when set, replaces the run's trace action."""
+    set, equals `equals`, or, masked with `masked`, differs from `masked_is`.
+    `action`, when set, replaces the run's trace action."""
 
     arg: int
     below: int = 0
@@ -58,11 +60,16 @@ class ArgCheck:
     equals: int | None = None
     action: int | None = None
     ptrace: bool = False  # RET_TRACE whatever the run's trace action (see via_ptrace)
+    masked: int = 0
+    masked_is: int = 0
 
     def code(self, trace: int = RET_TRACE) -> list[Insn]:
         trace = RET_TRACE if self.ptrace else trace
         ret = (_RET, 0, 0, trace if self.action is None else self.action)
         load = (_LD_ABS, 0, 0, _arg_low(self.arg))
+        if self.masked:
+            jeq = (_JEQ, 1, 0, self.masked_is)
+            return [load, (_AND, 0, 0, self.masked), jeq, ret, (_RET, 0, 0, RET_ALLOW)]
         if self.equals is not None:
             return [load, (_JEQ, 0, 1, self.equals & 0xFFFFFFFF), ret, (_RET, 0, 0, RET_ALLOW)]
         if self.mask:
@@ -75,6 +82,12 @@ _WRITE_FLAGS = 0x1 | 0x2 | 0x40 | 0x200  # O_WRONLY | O_RDWR | O_CREAT | O_TRUNC
 # Argument checks that cut stops without losing what a rule needs.
 DUP_ONTO_STDIO = {"dup2": ArgCheck(1, below=3), "dup3": ArgCheck(1, below=3)}
 OPEN_FOR_WRITE = {"open": ArgCheck(1, mask=_WRITE_FLAGS), "openat": ArgCheck(2, mask=_WRITE_FLAGS)}
+# A mapping that can put a page another process writes under the task's claims: all
+# but private anonymous ones (mapping type MAP_PRIVATE, MAP_ANONYMOUS set; flags in
+# args[3] on every architecture; i386's old_mmap passes a struct and always stops).
+_MAP_TYPE_AND_ANON = 0x0F | 0x20
+_NOT_PRIVATE_ANON = ArgCheck(3, masked=_MAP_TYPE_AND_ANON, masked_is=0x02 | 0x20)
+SHARED_OR_FILE_MAPS = {"mmap": _NOT_PRIVATE_ANON, "mmap2": _NOT_PRIVATE_ANON}
 
 # "allow", "trace" (the run's trace action), "ptrace" (always RET_TRACE: syscalls
 # whose exit stop we take), "enosys" (refused, as if the kernel lacked it), or an
@@ -199,6 +212,8 @@ def simulate(prog: list[Insn], arch: int, nr: int, args: Sequence[int] = (0,) * 
             return k
         elif code == _JA:
             pc += k
+        elif code == _AND:
+            acc &= k
         else:
             cond = {_JEQ: acc == k, _JGE: acc >= k, _JSET: bool(acc & k)}[code]
             pc += jt if cond else jf

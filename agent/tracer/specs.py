@@ -29,6 +29,8 @@ OPEN_FLAGS1, OPEN_FLAGS2 = 64, 128  # an open with its flags in args[1] / args[2
 DISTRUST = 256  # it writes another process's memory: the core trusts no claim again
 CONNECT = 512  # a connect (IPv4/IPv6 address in args[1], length args[2])
 NEWROOT = 1024  # it changes where an absolute path leads for the task, not for the agent
+REMAP = 2048  # it can map a page another process writes: the core's memory verdicts end
+QUIET = 4096  # stopped for the core's own sake (REMAP): answered, never recorded
 _SKIPPABLE = {"open": OPEN_FLAGS1, "openat": OPEN_FLAGS2, "connect": CONNECT}
 SKIPPABLE = frozenset(_SKIPPABLE)  # the syscalls whose exit stop the core may skip
 _TEACHES = CREATE | SETID | EXEC_FAMILY
@@ -37,10 +39,18 @@ _TEACHES |= {"creat", "openat2", "symlinkat", "mount", "umount2", "umount"}
 # the agent's `stat` does; a userfaultfd lets another process replace a page of the
 # task's memory (UFFDIO_MOVE, Linux 6.8) after the agent read a claim from it.
 _NEWROOT = frozenset({"chroot", "pivot_root", "unshare", "setns"})
-_DISTRUST = frozenset({"process_vm_writev", "ptrace", "userfaultfd"}) | _NEWROOT
+# The kernel writing the task's memory later, on the task's behalf (io_uring's reads,
+# AIO's O_DIRECT reads), can change a claim while the task waits in its open.
+_DISTRUST = frozenset({"process_vm_writev", "ptrace", "userfaultfd", "io_uring_setup", "io_submit"})
+_DISTRUST |= _NEWROOT
 # Traced whatever the rules ask for: without them a skipped exit or a claim resolved
 # by the agent could rest on what the task no longer sees (rare: no cost until made).
 CLAIM_GUARDS = _DISTRUST
+# What can put a page another process writes where the task's claims are (a shared or
+# file mapping: mmap's flags are checked in the filter, seccomp.SHARED_OR_FILE_MAPS).
+# With these stopped, the core trusts a claim in a private anonymous mapping without
+# reading the page's state at every open (_core.c, claim_private).
+REMAPS = frozenset({"mmap", "mmap2", "old_mmap", "mremap", "shmat", "ipc", "remap_file_pages"})
 
 # Blob tags, shared with _core.c (enum T_*).
 T_STR, T_BASE, T_FDPATH, T_SOCKADDR, T_SOCKINFO, T_ARGV, T_RAW = range(1, 8)
@@ -123,10 +133,14 @@ ARCH_INDEX = {"x86_64": 0, "x32": 1, "i386": 2, "aarch64": 3}
 
 
 def compile_specs(
-    traced: frozenset[str], capture: Iterable[str], verify: bool = False
+    traced: frozenset[str],
+    capture: Iterable[str],
+    verify: bool = False,
+    quiet: frozenset[str] = frozenset(),
 ) -> list[tuple[int, int, int, bytes]]:
     """[(arch index, nr, flags, ops)] for every traced syscall of every architecture;
-    `verify`: add the VERIFY_OPS (done at the exit stop, so only where captured)."""
+    `verify`: add the VERIFY_OPS (done at the exit stop, so only where captured);
+    `quiet`: traced for the core's own sake, not recorded."""
     capture = frozenset(capture)
     out = []
     for arch, index in ARCH_INDEX.items():
@@ -142,5 +156,7 @@ def compile_specs(
             flags |= _SKIPPABLE.get(name, 0) | (TEACHES if name in _TEACHES else 0)
             flags |= DISTRUST if name in _DISTRUST else 0
             flags |= NEWROOT if name in _NEWROOT else 0
+            flags |= REMAP if name in REMAPS else 0
+            flags |= QUIET if name in quiet else 0
             out.append((index, nr, flags, bytes(b for op in ops for b in op)))
     return out

@@ -30,10 +30,11 @@ from tracehound.agent.tracer.seccomp import (
     OPEN_FOR_WRITE,
     RET_TRACE,
     RET_USER_NOTIF,
+    SHARED_OR_FILE_MAPS,
     build_program,
     to_bytes,
 )
-from tracehound.agent.tracer.specs import CLAIM_GUARDS, SKIPPABLE, VERIFIED, compile_specs
+from tracehound.agent.tracer.specs import CLAIM_GUARDS, REMAPS, SKIPPABLE, VERIFIED, compile_specs
 from tracehound.agent.tracer.syscalls import canonical
 from tracehound.event import ProcInfo
 from tracehound.families import EXEC
@@ -107,10 +108,16 @@ class Tracer:
         # restarts first (_core.c, "opens by notification, exits by interrupt").
         notify_exits = b.notify and b.ptrace and self.handoff.relevance is not None
         via_ptrace = capture - SKIPPABLE if notify_exits else capture
+        # There, mappings that could put another process's page under a claim stop too
+        # (quietly, unless asked for): a claim in private anonymous memory is trusted
+        # until one is made, without a look at its page at every open.
+        quiet = REMAPS - traced if notify_exits else frozenset()
+        checks |= {n: c for n, c in SHARED_OR_FILE_MAPS.items() if n in quiet}
+        traced |= quiet
         prog = build_program(traced, checks, action, via_ptrace=via_ptrace)
         c = core().Core(
             to_bytes(prog),
-            guard.specs(compile_specs(traced, capture, self.verify)),
+            guard.specs(compile_specs(traced, capture, self.verify, quiet)),
             b.notify,
             b.ptrace,
             b.sync_wakeup,
@@ -123,6 +130,7 @@ class Tracer:
             b.killable_recv,
             notify_exits,
             self.verify and not b.ptrace,  # resolve claims at entry: no exit stop
+            notify_exits,  # the mappings above stop: memory verdicts can be kept
         )
         c.guard(os.getpid(), os.getpgrp())
         return c

@@ -40,6 +40,8 @@ PROGRAMS = {
     "flipper": ["-O1"],
     "chrootread": ["-O1"],
     "uffdopen": ["-O1"],
+    "remapswap": ["-O1"],
+    "asyncread": ["-O1"],
     # test_interrupt_exits.py
     "sigopens": ["-O1"],
     "handleropens": ["-O1"],

@@ -357,6 +357,33 @@ def test_a_path_flipped_in_shared_memory_by_a_child_is_never_trusted(
         assert stats["exits_skipped"] < 10, stats
 
 
+@pytest.mark.parametrize("mode", ["fixed", "hint", "mremap", "shmat", "file", "vfork"])
+def test_a_page_mapped_under_a_trusted_claim_is_never_trusted(
+    tmp_path: Path, tracer_backend: str, programs: dict[str, Path], mode: str
+) -> None:
+    """The core trusts a claim in a private anonymous mapping without looking at its
+    page at every open, because whatever could put another process's page there stops
+    the task first. Acted out: a claim the core has learned to trust (its opens skip),
+    then, at the same address, a shared page (mmap MAP_FIXED; munmap then a hint;
+    mremap onto it; shmat; mmap by a vfork child, whose memory is the task's) or a
+    private mapping of a file, flipped between a harmless file and /etc/shadow by a
+    child. Every open that got /etc/shadow must alert."""
+    harmless = tmp_path / "h"
+    harmless.write_text("harmless\n")
+    argv = [str(programs["remapswap"]), str(harmless), mode, "400"]
+    proc, records = _start(tmp_path, tracer_backend, argv, stdin=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline() == "seen\n"
+    time.sleep(0.5)  # the verdicts on h have reached the core
+    out, alerts, stats = _finish(proc, records, "go\n")
+    shadow = _count(out, "shadow")
+    assert shadow > 0, out  # the flips landed, or the test proves nothing
+    if tracer_backend in EXITS:
+        assert f"{mode} at the claim" in out, out  # else the trusted claim was not attacked
+        assert stats["exits_skipped"] >= 10, stats  # the trusted claim took the shortcut
+        assert _shadow_reads(alerts, "remapswap") == shadow, (out, stats)
+
+
 CREDENTIALS = "Contact credentials endpoint"
 METADATA = "169.254.169.254"
 
@@ -521,6 +548,37 @@ def test_a_userfaultfd_ends_skipping(
         pytest.skip(f"no userfaultfd for a task without CAP_SYS_PTRACE here: {out.strip()}")
     assert "uffd OK" in out, out
     assert skipped <= 20, skipped  # at most the 20 reads before the userfaultfd
+
+
+@pytest.mark.parametrize("how", ["uring", "aio"])
+def test_the_kernel_writing_memory_later_ends_skipping(
+    tmp_path: Path, tracer_backend: str, programs: dict[str, Path], how: str
+) -> None:
+    """An io_uring read, or an AIO read, goes on writing the task's memory while the
+    task waits in its next open: the claim can change after the agent read it, with
+    no other task sharing the memory. A task that sets either up ends skipping; "none"
+    shows the same reads skip otherwise."""
+    f = tmp_path / "f"
+    f.write_text("harmless\n")
+
+    def skips(mode: str) -> tuple[int, str]:
+        argv = [str(programs["asyncread"]), str(f), mode]
+        proc, records = _start(tmp_path, tracer_backend, argv, stdin=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline() == "seen\n"
+        time.sleep(0.5)  # the verdicts on f have reached the core
+        out, _, stats = _finish(proc, records, "go\n")
+        return stats["exits_skipped"], out
+
+    if tracer_backend not in EXITS:
+        assert skips(how)[0] == 0
+        return
+    baseline, _ = skips("none")
+    assert baseline >= 200  # the 300 reads after "seen" skip when nothing distrusts
+    skipped, out = skips(how)
+    if "async OK" not in out:
+        pytest.skip(f"no {how} here: {out.strip()}")
+    assert skipped <= 20, skipped  # at most the 20 reads before it
 
 
 # Reads `f`, waits for a line, writes a file (a write-open: every verdict is forgotten

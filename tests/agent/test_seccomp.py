@@ -14,9 +14,11 @@ from tracehound.agent.tracer.seccomp import (
     OPEN_FOR_WRITE,
     RET_ALLOW,
     RET_TRACE,
+    SHARED_OR_FILE_MAPS,
     build_program,
     simulate,
 )
+from tracehound.agent.tracer.specs import REMAPS
 from tracehound.agent.tracer.syscalls import TABLES, canonical
 
 HEADERS = Path("/usr/include/x86_64-linux-gnu/asm")
@@ -90,6 +92,22 @@ def test_minimal_profile_opens_for_write_only() -> None:
         assert simulate(prog, X86, openat, (0, 0, flags)) == RET_TRACE
     assert simulate(prog, X86, open_, (0, 0o101)) == RET_TRACE
     assert simulate(prog, I386, 5, (0, 0o0)) == RET_ALLOW  # i386 open, read-only
+
+
+def test_only_mappings_another_process_can_write_stop() -> None:
+    """With specs.REMAPS traced for the core (alerts only, notify_exits), an mmap stops
+    unless it is private and anonymous (malloc's, a thread's stack); mremap, shmat,
+    i386's ipc and old_mmap (its flags are in memory) always do."""
+    prog = build_program(PROFILES["balanced"] | REMAPS, DUP_ONTO_STDIO | SHARED_OR_FILE_MAPS)
+    aarch64 = P.AUDIT_ARCH_AARCH64
+    for arch, nr in ((X86, 9), (I386, 192), (aarch64, 222)):  # mmap, mmap2, mmap
+        for flags in (0x22, 0x22 | 0x10, 0x22 | 0x4000 | 0x20000):  # +FIXED, +NORESERVE|STACK
+            assert simulate(prog, arch, nr, (0, 4096, 3, flags, -1, 0)) == RET_ALLOW, (nr, flags)
+        for flags in (0x21, 0x23, 0x02, 0x12, 0x01, 0x28):  # shared, validate, file, droppable
+            assert simulate(prog, arch, nr, (0, 4096, 3, flags, 5, 0)) == RET_TRACE, (nr, flags)
+    for arch, nr in ((X86, 25), (X86, 30), (X86, 216), (I386, 90), (I386, 117), (aarch64, 196)):
+        assert simulate(prog, arch, nr, (0, 0, 0, 0x22, 0, 0)) == RET_TRACE, nr
+    assert simulate(build_program(PROFILES["balanced"], DUP_ONTO_STDIO), X86, 9) == RET_ALLOW
 
 
 def test_program_fits_the_kernel_limit() -> None:
