@@ -28,6 +28,10 @@ from tracehound.event import Alert, Event
 
 log = logging.getLogger("tracehound")
 
+# How soon the loop drains again while the core waits for verdicts (HandOff.learning):
+# a busy server's opens take their exit stops until then (W5: ~30 per millisecond).
+LEARNING_INTERVAL = 0.001
+
 
 class Chain(Protocol):
     def process(self, batch: list[Event]) -> tuple[list[Event], list[Alert]]: ...
@@ -99,7 +103,9 @@ class Pipeline:
                 if not batches:
                     if closed:
                         return
-                    await anyio.sleep(self.drain_interval)
+                    # verdicts being learned: each drain sooner saves exit stops
+                    learning = self.handoff.learning
+                    await anyio.sleep(LEARNING_INTERVAL if learning else self.drain_interval)
 
     async def report_periodically(self) -> None:
         """Counters on stderr every stats_interval, even while a sink holds up run()."""

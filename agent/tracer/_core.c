@@ -694,13 +694,36 @@ static Task *task_get(TaskTable *tt, int tid, int create) {
     return &tt->tasks[j];
 }
 
+/* The agent's fds on tracees' memory (/proc/TID/pagemap, /proc/TID/mem), one per busy
+ * task: bounded, so that thousands of processes cannot take the fds the agent's sinks
+ * and /proc reads need (past the bound a claim is read as without them). */
+#define MAX_VIEW_FDS 256
+static int view_fds;
+
+static int view_fd_open(const char *path) {
+    if (__atomic_add_fetch(&view_fds, 1, __ATOMIC_RELAXED) > MAX_VIEW_FDS) {
+        __atomic_sub_fetch(&view_fds, 1, __ATOMIC_RELAXED);
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) __atomic_sub_fetch(&view_fds, 1, __ATOMIC_RELAXED);
+    return fd;
+}
+
+/* Close what view_fd_open gave as fd + 1 (0 or less: nothing open). */
+static void view_fd_close(int fd_plus_1) {
+    if (fd_plus_1 <= 0) return;
+    close(fd_plus_1 - 1);
+    __atomic_sub_fetch(&view_fds, 1, __ATOMIC_RELAXED);
+}
+
 static void task_del(TaskTable *tt, int tid) {
     Task *t = task_get(tt, tid, 0);
     if (!t) return;
     free(t->pending.p);
     free(t->skipped_rec.p);
-    if (t->pagemap_fd) close(t->pagemap_fd - 1);
-    if (t->mem_fd > 0) close(t->mem_fd - 1);
+    view_fd_close(t->pagemap_fd);
+    view_fd_close(t->mem_fd);
     /* Re-insert the rest of the cluster so lookups stay correct (linear probing). */
     size_t cap = tt->cap, j = (size_t)(t - tt->tasks);
     memset(t, 0, sizeof *t);
@@ -718,8 +741,9 @@ static void table_free(TaskTable *tt) {
     for (size_t i = 0; i < tt->cap; i++) {
         free(tt->tasks[i].pending.p);
         free(tt->tasks[i].skipped_rec.p);
-        if (tt->tasks[i].used && tt->tasks[i].pagemap_fd) close(tt->tasks[i].pagemap_fd - 1);
-        if (tt->tasks[i].used && tt->tasks[i].mem_fd > 0) close(tt->tasks[i].mem_fd - 1);
+        if (!tt->tasks[i].used) continue;
+        view_fd_close(tt->tasks[i].pagemap_fd);
+        view_fd_close(tt->tasks[i].mem_fd);
     }
     free(tt->tasks);
     memset(tt, 0, sizeof *tt);
@@ -1307,7 +1331,7 @@ static int private_bytes(Task *t, pid_t tid, uint64_t addr, size_t len) {
     if (!t->pagemap_fd) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/pagemap", tid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = view_fd_open(path);
         if (fd < 0) return 0;
         t->pagemap_fd = fd + 1;
     }
@@ -1379,10 +1403,11 @@ static int claim_private(Core *c, Task *t, pid_t tid, uint64_t addr, size_t len)
 /* The fds that read a task's memory (pagemap, mem): after an exec they would read the
  * old mm. */
 static void view_fds_close(Task *t) {
-    if (t && t->pagemap_fd) close(t->pagemap_fd - 1);
-    if (t && t->mem_fd > 0) close(t->mem_fd - 1);
-    if (t) t->pagemap_fd = t->mem_fd = t->claim_reads = 0;
-    if (t) memset(t->vmas, 0, sizeof t->vmas); /* a new mm */
+    if (!t) return;
+    view_fd_close(t->pagemap_fd);
+    view_fd_close(t->mem_fd);
+    t->pagemap_fd = t->mem_fd = t->claim_reads = 0;
+    memset(t->vmas, 0, sizeof t->vmas); /* a new mm */
 }
 
 /* The userfaultfd misc device's number, from /proc/misc ("257 userfaultfd"), or 0. */
@@ -1833,7 +1858,7 @@ static int view_read_claims(Core *c, const Spec *s, pid_t tid) {
     if (t && !t->shared_mm && !t->outside && !t->mem_fd && ++t->claim_reads >= 4) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/mem", tid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = view_fd_open(path);
         t->mem_fd = fd < 0 ? -1 : fd + 1;
     }
     if (!t || t->shared_mm || t->outside || t->mem_fd <= 0) {

@@ -36,6 +36,9 @@ class HandOff:
         # Set when no sink takes events: the stage chain says which events can matter,
         # and the process table counts the repeats of those that cannot (proctable.py).
         self.relevance: Relevance | None = None
+        # The last drain had records whose verdict the core waits for: until it has it,
+        # every equal open takes its exit stop, so the loop drains again sooner.
+        self.learning = False
 
     def attach(self, core: Any, table: ProcessTable) -> None:
         self.core, self.table = core, table
@@ -50,6 +53,8 @@ class HandOff:
         if self.core is None or self.table is None:
             return []
         closed = self.closed
+        skips = self.table.skips
+        learned = skips.learning if skips else 0
         events: list[Event] = []
         while True:
             data, left = self.core.drain(DRAIN_MAX_BYTES)
@@ -58,6 +63,7 @@ class HandOff:
             # nothing: take the next one, so that "no batches" still means "nothing left".
             if events or not data or not left:
                 break
+        self.learning = skips is not None and skips.learning != learned
         self.table.settle_execs(time.time_ns(), events, everything=closed and not left)
         if self.injected:  # the same list: the scanner holds its append
             events += self.injected

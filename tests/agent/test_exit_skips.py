@@ -581,6 +581,50 @@ def test_the_kernel_writing_memory_later_ends_skipping(
     assert skipped <= 20, skipped  # at most the 20 reads before it
 
 
+# 400 forked children each read `f` ten times and wait; the parent says "ready" once
+# all have, then waits for a line and lets them go.
+MANY_READERS = """
+import os, sys
+r, w = os.pipe()
+done_r, done_w = os.pipe()
+for _ in range(400):
+    if os.fork() == 0:
+        os.close(w)  # the parent's close is the go
+        for _ in range(10):
+            with open(sys.argv[1]) as f:
+                f.read()
+        os.write(done_w, b"x")
+        os.read(r, 1)
+        os._exit(0)
+got = 0
+while got < 400:
+    got += len(os.read(done_r, 400 - got))
+print("ready", flush=True)
+sys.stdin.readline()
+os.close(w)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+"""
+
+
+def test_the_agent_keeps_few_fds_on_tracees_memory(tmp_path: Path, tracer_backend: str) -> None:
+    """A busy task's claims are read through its /proc/TID/mem (and pagemap), one fd in
+    the agent per task: bounded (256), so that many processes cannot take the fds the
+    agent itself needs (here ~10 of its own, and 400 busy tasks)."""
+    f = tmp_path / "f"
+    f.write_text("harmless\n")
+    argv = [sys.executable, "-c", MANY_READERS, str(f)]
+    proc, records = _start(tmp_path, tracer_backend, argv, stdin=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    agent_fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
+    _finish(proc, records, "go\n")
+    assert agent_fds < 256 + 64, agent_fds
+
+
 # Reads `f`, waits for a line, writes a file (a write-open: every verdict is forgotten
 # and learned again), then reads `f` 300 times.
 WRITE_THEN_READ = """
