@@ -14,10 +14,13 @@ application running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import sys
+import time
 from typing import Any, Protocol
 
 import anyio
@@ -28,9 +31,9 @@ from tracehound.event import Alert, Event
 
 log = logging.getLogger("tracehound")
 
-# How soon the loop drains again while the core waits for verdicts (HandOff.learning):
-# a busy server's opens take their exit stops until then (W5: ~30 per millisecond).
-LEARNING_INTERVAL = 0.001
+# The least time between two drains that a verdict-awaiting record woke (HandOff.arm_wake):
+# a stream of new paths wakes the loop at most this often, and batches up meanwhile.
+WAKE_MIN_INTERVAL = 0.001
 
 
 class Chain(Protocol):
@@ -59,6 +62,7 @@ class Pipeline:
         self.chain = chain
         self.router = router
         self.drain_interval = drain_interval
+        self._woken_at = 0.0  # when a record last woke the loop (_idle)
         self.stats_interval = stats_interval
         self.stats_source = stats_source  # anything with counters() (the tracer)
         self.counters = {"batches": 0, "events_in": 0, "chain_errors": 0, "route_errors": 0}
@@ -94,6 +98,7 @@ class Pipeline:
                     await anyio.sleep(self.drain_interval)
                     continue
                 closed = self.handoff.closed  # read before draining: nothing can follow it
+                wake_fd = self.handoff.arm_wake()  # armed before draining: no record is missed
                 batches = self.handoff.drain()
                 for batch in batches:
                     nbytes = len(batch) * approx_event_bytes(batch[0])
@@ -103,9 +108,22 @@ class Pipeline:
                 if not batches:
                     if closed:
                         return
-                    # verdicts being learned: each drain sooner saves exit stops
-                    learning = self.handoff.learning
-                    await anyio.sleep(LEARNING_INTERVAL if learning else self.drain_interval)
+                    await self._idle(wake_fd)
+
+    async def _idle(self, wake_fd: int | None) -> None:
+        """Until the drain timer, or (wake_fd) a record whose verdict the core waits for."""
+        if wake_fd is None:
+            await anyio.sleep(self.drain_interval)
+            return
+        since = time.monotonic() - self._woken_at
+        if since < WAKE_MIN_INTERVAL:
+            await anyio.sleep(WAKE_MIN_INTERVAL - since)
+        with anyio.move_on_after(self.drain_interval) as timer:
+            await anyio.wait_readable(wake_fd)
+        if not timer.cancelled_caught:
+            self._woken_at = time.monotonic()
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_fd, 8)  # the eventfd's count back to 0
 
     async def report_periodically(self) -> None:
         """Counters on stderr every stats_interval, even while a sink holds up run()."""

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -368,6 +369,10 @@ typedef struct Core {
      * mappings were is known until then (claim_private). */
     int remap_guard;
     uint64_t map_gen;
+    /* The loop asked to be woken (arm_learning) when a record comes whose verdict the
+     * core waits for (T_ENTRYKEY): until the verdict is in, every equal open takes its
+     * exit stop, so it should not wait for its timer. An eventfd, written once per arm. */
+    int learn_fd, learn_armed;
     pthread_mutex_t skip_mu;
     HashKey skip_key; /* entry keys are hashed under it (keyhash.h) */
     uint64_t skip_gen, skip_n, exit_skips;
@@ -636,6 +641,19 @@ static void run_ops(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *a
 }
 
 /* Hand a finished record to Python. Lifecycle records are never dropped. */
+static const char *find_blob(Enc *e, int tag, int arg, size_t *len);
+
+static void wake_learning(Core *c, Enc *e) {
+    size_t len;
+    if (!__atomic_load_n(&c->learn_armed, __ATOMIC_ACQUIRE) || !find_blob(e, T_ENTRYKEY, 0, &len))
+        return;
+    uint64_t one = 1;
+    if (__atomic_exchange_n(&c->learn_armed, 0, __ATOMIC_ACQ_REL)) {
+        ssize_t r = write(c->learn_fd, &one, sizeof one); /* fails only if woken already */
+        (void)r;
+    }
+}
+
 static void publish(Core *c, Enc *e, int droppable) {
     RecHead *h = enc_head(e);
     h->len = (uint32_t)e->b.len;
@@ -654,7 +672,8 @@ static void publish(Core *c, Enc *e, int droppable) {
     } else {
         c->lifecycle++;
     }
-    if (buf_reserve(&c->out, e->b.len) == 0) {
+    int kept = buf_reserve(&c->out, e->b.len) == 0;
+    if (kept) {
         memcpy(c->out.p + c->out.len, e->b.p, e->b.len);
         c->out.len += e->b.len;
         c->out_events++;
@@ -662,6 +681,7 @@ static void publish(Core *c, Enc *e, int droppable) {
         c->dropped++;
     }
     pthread_mutex_unlock(&c->mu);
+    if (kept) wake_learning(c, e);
 }
 
 /* ---- task table (ptrace mode) ---------------------------------------------- */
@@ -3084,6 +3104,19 @@ static PyObject *Core_drain(Core *c, PyObject *args) {
     return Py_BuildValue("(Nn)", data, (Py_ssize_t)left);
 }
 
+/* learning_fd() -> the eventfd written when a record comes whose verdict the core waits
+ * for, once per arm_learning() (-1 if none could be made). */
+static PyObject *Core_learning_fd(Core *c, PyObject *noargs) {
+    (void)noargs;
+    return PyLong_FromLong(c->learn_fd);
+}
+
+static PyObject *Core_arm_learning(Core *c, PyObject *noargs) {
+    (void)noargs;
+    __atomic_store_n(&c->learn_armed, c->learn_fd >= 0, __ATOMIC_RELEASE);
+    Py_RETURN_NONE;
+}
+
 /* skip_exits(): from now on, exit stops may be skipped where skip_exit() said so (only
  * when no sink takes events: the skipped record has no result). Before run(). */
 static PyObject *Core_skip_exits(Core *c, PyObject *noargs) {
@@ -3211,6 +3244,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     c->tracer_cpu = -1;
     c->notify_fd = -1;
     c->decoy_fd = -1;
+    c->learn_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     c->exit_status = -1;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->drained, NULL);
@@ -3255,6 +3289,7 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
 static void Core_dealloc(Core *c) {
     if (c->notify_fd >= 0) close(c->notify_fd);
     if (c->decoy_fd >= 0) close(c->decoy_fd);
+    if (c->learn_fd >= 0) close(c->learn_fd);
     free(c->filter);
     free(c->out.p);
     table_free(&c->ptasks);
@@ -3302,6 +3337,8 @@ static PyMethodDef Core_methods[] = {
     {"stats", (PyCFunction)Core_stats, METH_NOARGS, "counters"},
     {"adopt", (PyCFunction)Core_adopt, METH_VARARGS, "adopt(pid): trace a process outside the tree"},
     {"skip_exits", (PyCFunction)Core_skip_exits, METH_NOARGS, "let verdicts skip exit stops"},
+    {"learning_fd", (PyCFunction)Core_learning_fd, METH_NOARGS, "the eventfd arm_learning() makes readable"},
+    {"arm_learning", (PyCFunction)Core_arm_learning, METH_NOARGS, "wake the loop at the next verdict-awaiting record"},
     {"skip_exit", (PyCFunction)Core_skip_exit, METH_VARARGS, "skip_exit(key, gen): no exit stop needed"},
     {"skip_forget", (PyCFunction)Core_skip_forget, METH_NOARGS, "forget every skip verdict"},
     {NULL, NULL, 0, NULL},

@@ -36,9 +36,6 @@ class HandOff:
         # Set when no sink takes events: the stage chain says which events can matter,
         # and the process table counts the repeats of those that cannot (proctable.py).
         self.relevance: Relevance | None = None
-        # The last drain had records whose verdict the core waits for: until it has it,
-        # every equal open takes its exit stop, so the loop drains again sooner.
-        self.learning = False
 
     def attach(self, core: Any, table: ProcessTable) -> None:
         self.core, self.table = core, table
@@ -53,8 +50,6 @@ class HandOff:
         if self.core is None or self.table is None:
             return []
         closed = self.closed
-        skips = self.table.skips
-        learned = skips.learning if skips else 0
         events: list[Event] = []
         while True:
             data, left = self.core.drain(DRAIN_MAX_BYTES)
@@ -63,13 +58,22 @@ class HandOff:
             # nothing: take the next one, so that "no batches" still means "nothing left".
             if events or not data or not left:
                 break
-        self.learning = skips is not None and skips.learning != learned
         self.table.settle_execs(time.time_ns(), events, everything=closed and not left)
         if self.injected:  # the same list: the scanner holds its append
             events += self.injected
             self.injected.clear()
         n = self.batch_max
         return [events[i : i + n] for i in range(0, len(events), n)]
+
+    def arm_wake(self) -> int | None:
+        """Before a drain: an fd that becomes readable when a record comes whose verdict
+        the core waits for (every equal open takes its exit stop until the verdict is
+        in: the loop should not sleep through its timer), or None (no verdicts)."""
+        if self.table is None or self.table.skips is None:
+            return None
+        self.core.arm_learning()
+        fd: int = self.core.learning_fd()
+        return fd if fd >= 0 else None
 
     @property
     def dropped(self) -> int:

@@ -33,7 +33,6 @@ class ExitSkips:
         self.core = core
         self.epoch: int | None = None  # the relevance epoch the core's verdicts are from
         self.pushed = 0
-        self.learning = 0  # records that came with an entry key: a verdict is being learned
 
     def offer(
         self, r: Raw, event: Event, epoch: int, quiet: bool, matters: Callable[[Event], bool]
@@ -43,7 +42,6 @@ class ExitSkips:
         raw_key = r.blob(T_ENTRYKEY)
         if raw_key is None or not r.has_result:
             return
-        self.learning += 1
         if epoch != self.epoch:  # the chain learned something: earlier verdicts may be stale
             self.epoch = epoch
             self.core.skip_forget()
