@@ -3,7 +3,8 @@
 The core appends encoded records to a bounded buffer of its own (C, no GIL);
 when it is full, syscall events are dropped and counted, or the tracee waits
 (when_full = "block"); lifecycle records are never dropped. The loop drains it
-on a short timer: drain() takes what was handed over so far (at most
+on a short timer, or at once when a record comes whose verdict the core waits for
+(arm_wake): drain() takes what was handed over so far (at most
 DRAIN_MAX_BYTES; the pipeline drains again at once while there is more), turns
 it into Events with the process table, and returns them in batches of up to
 batch_max, so a quiet application's last events are never held back.
