@@ -35,6 +35,9 @@ ROOT_PARENT = "<no parent>"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{8,}(?![0-9A-Za-z])")
 _GIT_FANOUT = re.compile(r"/objects/[0-9a-f]{2}/")
+# `git init` probes for symlinks with a mkstemp file "tXXXXXX" in .git: its random part
+# can be all lowercase letters, which nothing below takes for random.
+_GIT_PROBE = re.compile(r"/\.git/t[A-Za-z0-9]{6}$")
 _MKSTEMP = re.compile(r"(?<![A-Za-z0-9])tmp[a-z0-9_]{8}(?![A-Za-z0-9_])")
 # mkstemp-style names such as git's "tmp_obj_XXXXXX": a temp prefix, then 6 random chars.
 _TMPNAME = re.compile(r"((?:tmp|temp)(?:[_.-][A-Za-z]+)*[_.-])[A-Za-z0-9]{6}(?![A-Za-z0-9])", re.I)
@@ -65,6 +68,7 @@ def normalize_path(path: str) -> str:
     p = _UUID.sub("<uuid>", path)
     p = _HEX.sub("<hex>", p)
     p = _GIT_FANOUT.sub("/objects/<hex>/", p)
+    p = _GIT_PROBE.sub("/.git/t<rand>", p)
     p = _TMPNAME.sub(r"\1<rand>", p)
     p = _MKSTEMP.sub("tmp<rand>", p)
     if p.startswith(_TEMP_DIRS):

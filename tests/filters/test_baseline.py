@@ -32,6 +32,7 @@ PY = proc("python3 app.py", exe="/usr/bin/python3.11", name="python3")
             "/repo/.git/objects/ab/cdef0123456789abcdef0123456789abcdef01",
             "/repo/.git/objects/3f/0123456789abcdef0123456789abcdef012345",
         ),
+        ("/tmp/w/repo/.git/tdzqnai", "/tmp/w/repo/.git/tQ3xk9A"),  # git init's probe
     ],
 )
 def test_normalisation_merges_run_specific_parts(a: str, b: str) -> None:
@@ -44,6 +45,7 @@ def test_normalisation_merges_run_specific_parts(a: str, b: str) -> None:
         ("/etc/passwd", "/etc/shadow"),
         ("/app/config.yaml", "/app/secret.yaml"),
         ("/usr/bin/sh", "/usr/bin/nc"),
+        ("/repo/.git/config", "/repo/.git/tdzqnai"),
     ],
 )
 def test_normalisation_keeps_real_differences(a: str, b: str) -> None:
