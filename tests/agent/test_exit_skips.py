@@ -62,6 +62,17 @@ def _finish(
     return out, alerts, stats
 
 
+def _past_seen(tmp_path: Path, backend: str, argv: list[str]) -> tuple[str, Any, Any]:
+    """Run a program that says "seen" after its first reads, then waits for a line: the
+    line comes once the verdicts on those reads have reached the core. Returns
+    _finish's (stdout, alerts, tracer stats)."""
+    proc, records = _start(tmp_path, backend, argv, stdin=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline() == "seen\n"
+    time.sleep(0.5)
+    return _finish(proc, records, "go\n")
+
+
 def _count(out: str, label: str) -> int:
     """The number after `label` in a test program's output ("shadow 3 hostname 7")."""
     words = out.split()
@@ -371,11 +382,7 @@ def test_a_page_mapped_under_a_trusted_claim_is_never_trusted(
     harmless = tmp_path / "h"
     harmless.write_text("harmless\n")
     argv = [str(programs["remapswap"]), str(harmless), mode, "400"]
-    proc, records = _start(tmp_path, tracer_backend, argv, stdin=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdin is not None
-    assert proc.stdout.readline() == "seen\n"
-    time.sleep(0.5)  # the verdicts on h have reached the core
-    out, alerts, stats = _finish(proc, records, "go\n")
+    out, alerts, stats = _past_seen(tmp_path, tracer_backend, argv)
     shadow = _count(out, "shadow")
     assert shadow > 0, out  # the flips landed, or the test proves nothing
     if tracer_backend in EXITS:
@@ -529,11 +536,7 @@ def test_a_userfaultfd_ends_skipping(
 
     def skips(mode: str) -> tuple[int, str]:
         argv = [str(programs["uffdopen"]), str(f), mode, *node]
-        proc, records = _start(tmp_path, tracer_backend, argv, stdin=subprocess.PIPE)
-        assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline() == "seen\n"
-        time.sleep(0.5)  # the verdicts on f have reached the core
-        out, _, stats = _finish(proc, records, "go\n")
+        out, _, stats = _past_seen(tmp_path, tracer_backend, argv)
         return stats["exits_skipped"], out
 
     if tracer_backend not in EXITS:
@@ -563,11 +566,7 @@ def test_the_kernel_writing_memory_later_ends_skipping(
 
     def skips(mode: str) -> tuple[int, str]:
         argv = [str(programs["asyncread"]), str(f), mode]
-        proc, records = _start(tmp_path, tracer_backend, argv, stdin=subprocess.PIPE)
-        assert proc.stdout is not None and proc.stdin is not None
-        assert proc.stdout.readline() == "seen\n"
-        time.sleep(0.5)  # the verdicts on f have reached the core
-        out, _, stats = _finish(proc, records, "go\n")
+        out, _, stats = _past_seen(tmp_path, tracer_backend, argv)
         return stats["exits_skipped"], out
 
     if tracer_backend not in EXITS:
@@ -650,11 +649,7 @@ def test_skipping_resumes_after_a_write(tmp_path: Path, tracer_backend: str) -> 
     f = tmp_path / "f"
     f.write_text("harmless\n")
     argv = [sys.executable, "-c", WRITE_THEN_READ, str(f)]
-    proc, records = _start(tmp_path, tracer_backend, argv, stdin=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdin is not None
-    assert proc.stdout.readline() == "seen\n"
-    time.sleep(0.5)
-    _, _, stats = _finish(proc, records, "go\n")
+    _, _, stats = _past_seen(tmp_path, tracer_backend, argv)
     if tracer_backend not in EXITS:
         assert stats["exits_skipped"] == 0, stats
         return

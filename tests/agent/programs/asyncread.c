@@ -16,17 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static void reads(const char *file, int n) {
-    char buf[64];
-    for (int i = 0; i < n; i++) {
-        int fd = open(file, O_RDONLY);
-        if (fd >= 0) {
-            if (read(fd, buf, sizeof buf) < 0) perror("read");
-            close(fd);
-        }
-        usleep(200);
-    }
-}
+#include "seenreads.h"
 
 static int aio_read_once(const char *file) {
     aio_context_t ctx = 0;
@@ -50,11 +40,8 @@ static int aio_read_once(const char *file) {
 
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
-    char line[16];
     reads(argv[1], 20);
-    printf("seen\n");
-    fflush(stdout);
-    if (!fgets(line, sizeof line, stdin)) return 2;
+    if (!seen_then_wait()) return 2;
     int r = -2;
     if (!strcmp(argv[2], "uring")) {
         struct io_uring_params p;

@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "seenreads.h"
+
 #define PAGE 4096
 
 /* `pause`: a short sleep between opens, as an application's own work would make (an
@@ -67,10 +69,7 @@ int main(int argc, char **argv) {
     if (claim == MAP_FAILED) return 3;
     strcpy(claim, argv[1]);
     opens(claim, 20, 1, &shadow, NULL);
-    printf("seen\n");
-    fflush(stdout);
-    char line[16];
-    if (!fgets(line, sizeof line, stdin)) return 2;
+    if (!seen_then_wait()) return 2;
     opens(claim, 100, 1, &shadow, NULL); /* the trusted claim, as the agent knows it */
 
     char *shared = MAP_FAILED;

@@ -15,29 +15,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "seenreads.h"
+
 #ifndef USERFAULTFD_IOC_NEW
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
 #endif
 
-static void reads(const char *file, int n) {
-    char buf[64];
-    for (int i = 0; i < n; i++) {
-        int fd = open(file, O_RDONLY);
-        if (fd >= 0) {
-            if (read(fd, buf, sizeof buf) < 0) perror("read");
-            close(fd);
-        }
-        usleep(200);
-    }
-}
-
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
-    char line[16];
     reads(argv[1], 20);
-    printf("seen\n");
-    fflush(stdout);
-    if (!fgets(line, sizeof line, stdin)) return 2;
+    if (!seen_then_wait()) return 2;
     int uffd = -2;
     if (!strcmp(argv[2], "syscall")) {
         /* user-mode faults only: allowed without CAP_SYS_PTRACE, which tracehound
