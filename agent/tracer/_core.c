@@ -1334,12 +1334,34 @@ static void skip_add(Core *c, const EntryKey *k) {
 
 /* The keyed hash (keyhash.h: no path can be computed offline to collide with a
  * learned one) of the record being built, its thread id included, its time not. */
-static uint64_t entry_key(Core *c, Enc *e) {
+/* The arguments an event of a skippable syscall is decoded from (decode.py): the flags
+ * of an open, its dirfd, a connect's fd and length. Not the pointers to the path or
+ * address (what they point at is in the record; a server that builds each path in a
+ * fresh buffer would otherwise never repeat a key), nor registers the syscall does
+ * not read (an open's mode without O_CREAT, left-over values). */
+static void key_args(const Spec *s, const uint64_t *args, uint64_t *out) {
+    memset(out, 0, 6 * sizeof *out);
+    if (s->flags & SPEC_OPEN_FLAGS1) { /* open(path, flags, mode) */
+        out[1] = args[1];
+    } else if (s->flags & SPEC_OPEN_FLAGS2) { /* openat(dirfd, path, flags, mode) */
+        out[0] = args[0], out[2] = args[2];
+    } else if (s->flags & SPEC_CONNECT) { /* connect(fd, addr, len) */
+        out[0] = args[0], out[2] = args[2];
+    } else {
+        memcpy(out, args, 6 * sizeof *out);
+    }
+}
+
+/* The key of an entry record: the record as decoded, without its time. */
+static uint64_t entry_key(Core *c, Enc *e, const Spec *s) {
     RecHead *head = enc_head(e);
-    uint64_t ts = head->ts;
+    uint64_t ts = head->ts, args[6];
+    memcpy(args, head->args, sizeof args);
     head->ts = 0;
+    key_args(s, args, head->args);
     uint64_t h = keyed_hash(&c->skip_key, e->b.p, e->b.len);
     head->ts = ts;
+    memcpy(head->args, args, sizeof args);
     return h ? h : 1;
 }
 
@@ -1588,7 +1610,7 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
     EntryKey k;
     memset(&k, 0, sizeof k);
     if (vouch) { /* keyed by the claim alone: its slot says where it led */
-        k.key = entry_key(c, e);
+        k.key = entry_key(c, e, s);
         struct SkipSlot found;
         pthread_mutex_lock(&c->skip_mu);
         struct SkipSlot *slot = vouched_slot(c, k.key, seq);
@@ -1606,7 +1628,7 @@ static int skip_exit_stop(Core *c, Task *t, Enc *e, const Spec *s, pid_t tid, co
     }
     struct SkipSlot found = {0};
     if (!vouch) { /* keyed with T_CLAIMSTAT: where the path leads now is in the key */
-        k.key = entry_key(c, e);
+        k.key = entry_key(c, e, s);
         pthread_mutex_lock(&c->skip_mu);
         struct SkipSlot *slot = skip_known(c, k.key);
         if (slot && !(slot->watched && !c->pw.running)) found = *slot; /* else nobody checks it */

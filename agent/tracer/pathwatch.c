@@ -18,7 +18,9 @@
 #define PW_MASK (IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) /* what binds a name */
 #define PW_MAX_LINKS 40                               /* as the kernel's MAXSYMLINKS */
 #define PW_PATH (PATH_MAX * 2)
-#define PW_PERIOD_NS 2000000 /* a busy checker's pause between batches */
+#define PW_PERIOD_NS 10000000 /* a busy checker's pause between batches: it looks at each
+                                 * distinct path once per batch (W5: 32 files, every 2 ms
+                                 * cost ~3 % of a CPU and ~4 % of nginx's rps) */
 
 void pw_init(PathWatch *w) {
     memset(w, 0, sizeof *w);

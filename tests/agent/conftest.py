@@ -42,6 +42,7 @@ PROGRAMS = {
     "uffdopen": ["-O1"],
     "remapswap": ["-O1"],
     "asyncread": ["-O1"],
+    "freshbuffers": ["-O1"],
     # test_interrupt_exits.py
     "sigopens": ["-O1"],
     "handleropens": ["-O1"],
