@@ -664,7 +664,8 @@ def test_a_path_in_a_fresh_buffer_each_time_still_skips(
     the pointer was in the key: every open took its exit (W5: ~300 per run)."""
     f = tmp_path / "f"
     f.write_text("harmless\n")
-    _, _, stats = _past_seen(tmp_path, tracer_backend, [str(programs["freshbuffers"]), str(f), "300"])
+    argv = [str(programs["freshbuffers"]), str(f), "300"]
+    _, _, stats = _past_seen(tmp_path, tracer_backend, argv)
     if tracer_backend not in EXITS:
         assert stats["exits_skipped"] == 0, stats
         return
