@@ -499,23 +499,56 @@ static void blob_ids(Enc *e, pid_t tid) {
     enc_blob(e, T_IDS, 0, out, (size_t)len);
 }
 
-/* A pidfd for any thread: PIDFD_THREAD (6.9+), else the thread group's leader. */
-static int pidfd_of(pid_t tid) {
+/* A pidfd for any thread: PIDFD_THREAD (6.9+), else the thread group's leader.
+ * *exact: the pidfd names the thread itself (a leader, or PIDFD_THREAD). */
+static int pidfd_of(pid_t tid, int *exact) {
+    *exact = 1;
     int pidfd = (int)syscall(SYS_pidfd_open, tid, 0); /* a non-leader: EINVAL or ENOENT */
     if (pidfd >= 0) return pidfd;
     pidfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL /* PIDFD_THREAD */);
     if (pidfd >= 0) return pidfd;
+    *exact = 0;
     int tgid = tgid_of(tid, NULL);
     return tgid > 0 ? (int)syscall(SYS_pidfd_open, tgid, 0) : -1;
+}
+
+/* The last thread's pidfd, one per agent thread: a busy client's every connect has
+ * its socket read through one (fd_of_tracee), and opening and closing it each time
+ * was two of the six syscalls on the application's path (W4). Only a pidfd that
+ * names the thread itself is kept: its tid taken by a new task after this one was
+ * reaped is another struct pid, which the kept pidfd does not name (pidfd_getfd
+ * fails with ESRCH, and a new one is opened); a leader's pidfd standing for one of
+ * its threads could name the wrong process once that tid is reused, so it is not. */
+static __thread int th_pidfd = -1;
+static __thread pid_t th_pidfd_tid;
+
+/* A copy, in the agent, of the tracee's fd `fd` (pidfd_getfd); -1 if there is none. */
+static int fd_of_tracee(pid_t tid, int fd) {
+    if (th_pidfd >= 0 && th_pidfd_tid == tid) {
+        int local = (int)syscall(SYS_pidfd_getfd, th_pidfd, fd, 0);
+        if (local >= 0 || errno != ESRCH) return local;
+        close(th_pidfd);
+        th_pidfd = -1;
+    }
+    int exact;
+    int pidfd = pidfd_of(tid, &exact);
+    if (pidfd < 0) return -1;
+    int local = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    int err = errno;
+    if (exact && local >= 0) {
+        if (th_pidfd >= 0) close(th_pidfd);
+        th_pidfd = pidfd, th_pidfd_tid = tid;
+    } else {
+        close(pidfd);
+    }
+    errno = err;
+    return local;
 }
 
 /* Family, type and protocol of a tracee's socket, via pidfd_getfd; with
  * `addresses`, its local and peer address too (listen, dup2: not connect). */
 static void blob_sockinfo(Enc *e, int arg, pid_t tid, int fd, int addresses) {
-    int pidfd = pidfd_of(tid);
-    if (pidfd < 0) return;
-    int local = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-    close(pidfd);
+    int local = fd_of_tracee(tid, fd);
     if (local < 0) return;
     struct {
         int32_t family, type, proto;
@@ -2335,14 +2368,12 @@ static void verify_peer(Enc *e, pid_t tid, int fd) {
     } p;
     memset(&p, 0, sizeof p);
     socklen_t l = sizeof p.addr;
-    int pidfd = pidfd_of(tid);
-    int local = pidfd < 0 ? -1 : (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    int local = fd_of_tracee(tid, fd);
     if (local < 0 || getpeername(local, (struct sockaddr *)p.addr, &l) < 0) {
         p.err = errno;
         l = 0;
     }
     if (local >= 0) close(local);
-    if (pidfd >= 0) close(pidfd);
     enc_blob(e, T_PEER, 0, &p, sizeof p.err + l);
 }
 

@@ -43,6 +43,7 @@ PROGRAMS = {
     "remapswap": ["-O1"],
     "asyncread": ["-O1"],
     "freshbuffers": ["-O1"],
+    "tidreuse": ["-O1", "-pthread"],  # test_truth.py
     # test_interrupt_exits.py
     "sigopens": ["-O1"],
     "handleropens": ["-O1"],

@@ -101,6 +101,27 @@ def test_a_connect_swapped_by_another_thread_reports_the_peer(
     assert len(_alerts(run, CREDENTIALS, "swapconnect")) == truth["metadata"]
 
 
+def test_a_tid_taken_by_a_new_process_has_its_socket_read(
+    run_traced: Callable[..., TracedRun], programs: dict[str, Path], tracer_backend: str
+) -> None:
+    """The core keeps the pidfd of the last thread it read a socket of (_core.c,
+    fd_of_tracee). A thread connects its process's TCP socket at fd 100 and exits;
+    a child forked to get that tid puts a UDP socket at fd 100 and connects it, while
+    the thread's process still holds its TCP socket there: the child's connect must be
+    UDP (read from the child), never the TCP socket of the process the tid was in."""
+    run = run_traced([str(programs["tidreuse"])], config=CONFIG)
+    if run.returncode == 4:
+        pytest.skip("/proc/sys/kernel/ns_last_pid is not writable here")
+    assert run.returncode == 0, run.stderr
+    words = run.stdout.split()
+    if words[:2] != ["reused", "1"]:
+        pytest.skip(f"no child got the thread's tid in 200 forks: {run.stdout!r}")
+    tid = int(words[3])
+    conns = [e for e in run.events("connect") if e["thread.tid"] == tid]
+    protos = sorted(e["fd.l4proto"] for e in conns)
+    assert protos == ["tcp", "udp"], conns
+
+
 def test_an_exec_swapped_by_another_thread_is_named_after_the_program_run(
     run_traced: Callable[..., TracedRun],
     programs: dict[str, Path],
