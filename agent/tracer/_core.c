@@ -514,7 +514,7 @@ static int pidfd_of(pid_t tid, int *exact) {
 
 /* The last thread's pidfd, one per agent thread: a busy client's every connect has
  * its socket read through one (fd_of_tracee), and opening and closing it each time
- * was two of the six syscalls on the application's path (W4). Only a pidfd that
+ * was two of the nine syscalls the client waited for (W4). Only a pidfd that
  * names the thread itself is kept: its tid taken by a new task after this one was
  * reaped is another struct pid, which the kept pidfd does not name (pidfd_getfd
  * fails with ESRCH, and a new one is opened); a leader's pidfd standing for one of
@@ -1365,8 +1365,6 @@ static void skip_add(Core *c, const EntryKey *k) {
     pthread_mutex_unlock(&c->skip_mu);
 }
 
-/* The keyed hash (keyhash.h: no path can be computed offline to collide with a
- * learned one) of the record being built, its thread id included, its time not. */
 /* The arguments an event of a skippable syscall is decoded from (decode.py): the flags
  * of an open, its dirfd, a connect's fd and length. Not the pointers to the path or
  * address (what they point at is in the record; a server that builds each path in a
@@ -1385,7 +1383,9 @@ static void key_args(const Spec *s, const uint64_t *args, uint64_t *out) {
     }
 }
 
-/* The key of an entry record: the record as decoded, without its time. */
+/* The keyed hash (keyhash.h: no path can be computed offline to collide with a
+ * learned one) of the record being built, its thread id included, its time and the
+ * arguments it is not decoded from (key_args) not. */
 static uint64_t entry_key(Core *c, Enc *e, const Spec *s) {
     RecHead *head = enc_head(e);
     uint64_t ts = head->ts, args[6];
