@@ -673,9 +673,10 @@ static void run_ops(Core *c, Enc *e, const Spec *s, pid_t tid, const uint64_t *a
     if (th_refused) enc_head(e)->flags |= RF_UNREADABLE;
 }
 
-/* Hand a finished record to Python. Lifecycle records are never dropped. */
 static const char *find_blob(Enc *e, int tag, int arg, size_t *len);
 
+/* After a record is kept: if the loop armed the wake-up and the record carries an
+ * entry key whose verdict the core waits for, write the eventfd once. */
 static void wake_learning(Core *c, Enc *e) {
     size_t len;
     if (!__atomic_load_n(&c->learn_armed, __ATOMIC_ACQUIRE) || !find_blob(e, T_ENTRYKEY, 0, &len))
@@ -687,6 +688,7 @@ static void wake_learning(Core *c, Enc *e) {
     }
 }
 
+/* Hand a finished record to Python. Lifecycle records are never dropped. */
 static void publish(Core *c, Enc *e, int droppable) {
     RecHead *h = enc_head(e);
     h->len = (uint32_t)e->b.len;
