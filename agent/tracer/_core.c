@@ -319,9 +319,8 @@ typedef struct Core {
     int notify_fd;
     int exit_status; /* -1 until the main process is gone */
     volatile int done;
-    /* One notify thread per CPU (at most MAX_NOTIFY): with SYNC_WAKE_UP each
-     * notification is handed to a waiting thread on the CPU where it happened,
-     * so threads of the application on different CPUs are served at once. */
+    /* The notify threads: one with SYNC_WAKE_UP, one pinned per CPU without it
+     * (start_notify_threads says why). */
     pthread_t notify_threads[MAX_NOTIFY];
     NotifyArg notify_args[MAX_NOTIFY];
     volatile int notify_started;
@@ -1156,8 +1155,6 @@ static void *notify_loop(void *arg) {
     if (((NotifyArg *)arg)->cpu >= 0) pin_thread(((NotifyArg *)arg)->cpu);
     struct seccomp_notif req;
     struct seccomp_notif_resp resp;
-    unsigned tick = 0, switches = 0;
-    int last_tid = 0;
     while (!c->done) {
         memset(&req, 0, sizeof req);
         if (c->percpu) {
@@ -1226,26 +1223,12 @@ static void *notify_loop(void *arg) {
         resp.error = -deny;
         if (notif_ioctl(c->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 && skipped)
             __atomic_add_fetch(&c->notif_invalid, 1, __ATOMIC_RELAXED);
-        /* Stops alternating between threads (16 of 64 in a row from another
-         * thread than the one before) mean tracees on several CPUs: one more
-         * notify thread then serves them at once. */
-        if ((int)req.pid != last_tid) {
-            last_tid = (int)req.pid;
-            switches++;
-        }
-        if (!c->percpu && (++tick & 63) == 0) {
-            if (switches >= 16 && c->notify_started < MAX_NOTIFY) add_notify_thread(c, -1);
-            switches = 0;
-        }
     }
     return NULL;
 }
 
-/* Start one more notify thread, up to one per CPU (MAX_NOTIFY). One thread is
- * fastest when one tracee does the stopping (every hand-off goes to the same
- * waiting thread on the same CPU; measured on bench W2); more are started when
- * the stops come from alternating threads, so tracees on different CPUs are
- * served at once (W7). Returns whether a thread was started. */
+/* Start one more notify thread (pinned to `cpu` unless it is -1), up to one per
+ * CPU (MAX_NOTIFY). Returns whether a thread was started. */
 static int add_notify_thread(Core *c, int cpu) {
     static long cpus;
     if (!cpus) cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -3063,9 +3046,15 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
 }
 
 /* run(): until every tracee is gone. Releases the GIL. */
-/* With SYNC_WAKE_UP: one notify thread, more when stops alternate between threads
- * (add_notify_thread). Without: one pinned per CPU the agent may run on, from the
- * start (recv_percpu). Returns 0 or an errno. */
+/* With SYNC_WAKE_UP: one notify thread. The kernel wakes *every* thread waiting in
+ * NOTIF_RECV onto the CPU where the syscall stopped; one of them takes it and the
+ * rest go back to sleep there, two context switches each on the application's CPU
+ * per stop. A second thread, once started whenever stops alternated between threads
+ * (meant for tracees on several CPUs), cost W5 (nginx, 2 workers) ~11 % of its rps
+ * (4.4 against 3.5 context switches per request) and gave W7 and W8 nothing (docs/
+ * performance.md, "One notify thread with SYNC_WAKE_UP"). Without SYNC_WAKE_UP: one
+ * pinned per CPU the agent may run on, from the start (recv_percpu). Returns 0 or an
+ * errno. */
 static int start_notify_threads(Core *c) {
     c->percpu = !c->sync_wakeup;
     cpu_set_t set;
