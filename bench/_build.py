@@ -16,6 +16,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent / "workloads"
 C_PROGRAMS = (
     "stopwatch", "io_loop", "open_loop", "threads_open", "tcp_client", "tcp_server", "httpload",
+    "allow_all",
 )  # fmt: skip
 # Stdlib packages copied into W6's source tree; a fixed copy keeps tar's input stable.
 TREE_PACKAGES = (

@@ -175,6 +175,10 @@ def targets(
         s5 = slowdown(by["W5"], "th_balanced_fargate")
         add("W5 Fargate kernel >= 60% of native rps", 1 / s5 if s5 else None, 0.60, "{:.0%}",
             le=False)  # fmt: skip
+    if "W1" in by:  # nothing stops there: the filter's own price shows
+        add("W1 default <= 1.03x native", slowdown(by["W1"], "th_default"), 1.03, "{:.2f}x")
+        add("W1 filter only, allows all (the floor; information)",
+            slowdown(by["W1"], "seccomp_allow"), 99.0, "{:.2f}x")  # fmt: skip
     if "W4" in by:
         add("W4 balanced <= 1.2x native", slowdown(by["W4"], "th_balanced"), 1.2, "{:.2f}x")
     if "W8" in by:

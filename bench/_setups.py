@@ -68,10 +68,12 @@ class Setup:
     def is_tracehound(self) -> bool:
         return self.profile is not None
 
-    def prefix(self, run_dir: Path) -> list[str]:
+    def prefix(self, run_dir: Path, bin_dir: Path) -> list[str]:
         """The command put in front of the workload; writes a config into run_dir if needed."""
         if self.key == "native":
             return []
+        if self.key == "seccomp_allow":
+            return [str(bin_dir / "allow_all")]
         if self.key == "strace_all":
             return ["strace", "-f", "-o", "/dev/null"]
         if self.key == "strace_bpf":
@@ -101,6 +103,8 @@ class Setup:
 
 SETUPS: tuple[Setup, ...] = (
     Setup("native", "native"),
+    # A filter that allows everything: what any seccomp filter costs where nothing stops.
+    Setup("seccomp_allow", "seccomp filter only (allows all)"),
     Setup("strace_all", "strace -f"),
     Setup("strace_bpf", "strace --seccomp-bpf (balanced)"),
     *(Setup(f"th_{p}", f"tracehound {p}", p) for p in PROFILE_NAMES),

@@ -89,7 +89,7 @@ class Suite:
         run_dir.mkdir(exist_ok=True)
         sink = setup.sink_path(run_dir)
         sink.unlink(missing_ok=True)
-        argv = [*setup.prefix(run_dir), *wl.command(self.ctx, state)]
+        argv = [*setup.prefix(run_dir, self.ctx.build.root / "bin"), *wl.command(self.ctx, state)]
         try:
             res = self._exec(argv, wl, state)
         except RuntimeError as e:
