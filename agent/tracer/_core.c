@@ -3050,7 +3050,7 @@ static PyObject *Core_spawn(Core *c, PyObject *args) {
  * NOTIF_RECV onto the CPU where the syscall stopped; one of them takes it and the
  * rest go back to sleep there, two context switches each on the application's CPU
  * per stop. A second thread, once started whenever stops alternated between threads
- * (meant for tracees on several CPUs), cost W5 (nginx, 2 workers) ~11 % of its rps
+ * (meant for tracees on several CPUs), cost W5 (nginx, 2 workers) ~12 % of its rps
  * (4.4 against 3.5 context switches per request) and gave W7 and W8 nothing (docs/
  * performance.md, "One notify thread with SYNC_WAKE_UP"). Without SYNC_WAKE_UP: one
  * pinned per CPU the agent may run on, from the start (recv_percpu). Returns 0 or an
