@@ -1,11 +1,11 @@
 #!/bin/bash
-# W5 once, native or under tracehound: rps, CPU busy/idle per request, context switches per request (from /proc/stat)
+# W5 once, native or under tracehound (TH= another build, THARGS= e.g. --config F, EXTRA= environment, PERF=1 scheduler counts): rps, CPU busy/idle and context switches per request (/proc/stat)
 MODE=$1; REQ=${REQ:-50000}
 cd /tmp/w5m
 if [ $MODE = native ]; then
   /usr/sbin/nginx -p /tmp/w5m -c /tmp/w5m/nginx.conf -g 'daemon off;' 2>/dev/null & AG=$!
 else
-  env $EXTRA /work/venv/main/bin/tracehound run -- /usr/sbin/nginx -p /tmp/w5m -c /tmp/w5m/nginx.conf -g 'daemon off;' 2>/tmp/w5m/agent.err & AG=$!
+  env $EXTRA ${TH:-/work/venv/main/bin/tracehound} run $THARGS -- /usr/sbin/nginx -p /tmp/w5m -c /tmp/w5m/nginx.conf -g 'daemon off;' 2>/tmp/w5m/agent.err & AG=$!
 fi
 for i in $(seq 200); do (echo > /dev/tcp/127.0.0.1/18085) 2>/dev/null && break; sleep 0.05; done
 sleep 0.3
