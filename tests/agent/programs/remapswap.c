@@ -11,8 +11,9 @@
  *           task's), which then exits
  * Opens HARMLESS 20 times from a private anonymous page, says "seen", waits for a line
  * on stdin (the verdicts reach the core), opens it 100 times more, remaps, forks the
- * flipper and opens the claim COUNT times. Prints "shadow N": the opens that really
- * got /etc/shadow (by device and inode), each of which must alert. */
+ * flipper and opens the claim COUNT times (more if no flip landed yet). Prints
+ * "shadow N": the opens that really got /etc/shadow (by device and inode), each of
+ * which must alert. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
@@ -116,7 +117,9 @@ int main(int argc, char **argv) {
     pid_t child = fork();
     if (child == 0) flip(shared, file, argv[1]);
     int hits = 0;
-    opens(shared, count, 0, &shadow, &hits);
+    /* COUNT opens at least, and on until a flip landed (a loaded host may starve the child) */
+    for (int done = 0; done < count || (!hits && done < 50 * count); done += count)
+        opens(shared, count, 0, &shadow, &hits);
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
     printf("shadow %d\n", hits);
