@@ -265,6 +265,11 @@ def markdown(meta: dict[str, Any], results: list[WorkloadResult], extra: dict[st
         f" load average {meta.get('load_before', '?')} before, {meta.get('load_after', '?')} after;"
         f" tracehound at {meta.get('commit', '?')}; `{meta.get('command', '')}`"
         + (", **quick (smoke) sizes**" if meta["quick"] else "")
+        + (
+            ", **a spinner on the last CPU throughout** (the busy condition)"
+            if meta.get("busy_cpu")
+            else ""
+        )
         + ".",
         "",
         "## Speed (median; in brackets: slowdown vs native, 1.00x = native speed)",

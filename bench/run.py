@@ -1,9 +1,11 @@
 """The benchmark harness, one command:
 
-    python -m bench.run [--quick] [--repeat N] [--only W1,W2] [--out DIR]
+    python -m bench.run [--quick] [--repeat N] [--only W1,W2] [--out DIR] [--busy-cpu]
 
 Writes results.md, results.json and chart.png to bench/results/ (or --out).
 --quick is the CI smoke version: tiny sizes, one repeat, a short flood.
+--busy-cpu runs the workloads, native included, beside a spinner pinned to the last CPU:
+the "other CPU busy" condition, where a stop's wake-up finds no idle CPU to wake.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bench._build import build
 from bench._setups import SETUPS
 from bench._suite import Suite, WorkloadResult
 from bench._workloads import WORKLOADS, Ctx
+from bench.handoff import run as handoff
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -42,6 +45,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-flood", action="store_true")
     ap.add_argument("--no-pipeline", action="store_true")
     ap.add_argument("--report-only", action="store_true", help="re-render OUT/results.json")
+    ap.add_argument("--busy-cpu", action="store_true", help="a spinner on the last CPU throughout")
     return ap.parse_args(argv)
 
 
@@ -54,6 +58,7 @@ def _meta(args: argparse.Namespace, repeat: int, load_before: str) -> dict[str, 
         "repeat": repeat,
         "load_before": load_before,
         "quick": args.quick,
+        "busy_cpu": args.busy_cpu,
         "command": "python -m bench.run " + " ".join(sys.argv[1:]),
         "commit": _commit(),
         "load_after": _load(),
@@ -92,10 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     suite = Suite(ctx, env, timeout=120 if args.quick else 900)
     results: list[WorkloadResult] = []
     extra: dict[str, object] = {}
+    condition, spinner = "idle", Path()
+    if args.busy_cpu:  # the hand-off benchmark's spinner: built there, pinned to the last CPU
+        condition, spinner = "busy", handoff.build(args.build / "handoff")
     try:
-        for wl in WORKLOADS:
-            if only is None or wl.key in only:
-                results.append(suite.workload(wl, repeat, setups))
+        with handoff.condition(condition, spinner, work):
+            for wl in WORKLOADS:
+                if only is None or wl.key in only:
+                    results.append(suite.workload(wl, repeat, setups))
         w2 = [r.vmhwm_kb for res in results if res.key == "W2" for r in res.runs
               if r.setup == "th_balanced" and r.vmhwm_kb]  # fmt: skip
         if w2:

@@ -16,17 +16,27 @@ TOOLS = ("strace", "gcc", "go", "nginx")
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by the runs below: the workloads are compiled once."""
     missing = [t for t in TOOLS if not shutil.which(t) and not Path("/usr/sbin", t).exists()]
     if missing:
         pytest.skip(f"benchmark tools missing: {', '.join(missing)}")
-    out = tmp_path_factory.mktemp("bench")
+    return tmp_path_factory.mktemp("bench-build")
+
+
+def _bench(out: Path, build: Path, *args: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out),
-         "--build", str(out / "build")],
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out), "--build", str(build),
+         *args],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory, build_dir: Path) -> dict:
+    out = tmp_path_factory.mktemp("bench")
+    _bench(out, build_dir)
     for name in ("results.md", "results.json", "chart.png"):
         assert (out / name).stat().st_size > 0, name
     data: dict = json.loads((out / "results.json").read_text())
@@ -60,3 +70,14 @@ def test_memory_and_pipeline_measured(results: dict) -> None:
     flood = results.get("flood") or {}
     assert flood.get("peak_rss_mb"), flood.get("error")
     assert (results.get("pipeline") or {}).get("events_per_s"), results.get("pipeline")
+
+
+def test_busy_cpu_runs_beside_a_spinner(tmp_path: Path, build_dir: Path) -> None:
+    """--busy-cpu: the spinner starts (else the run fails) and the report says so."""
+    _bench(tmp_path, build_dir, "--only", "W1", "--setups", "native,th_default",
+           "--busy-cpu", "--no-flood", "--no-pipeline")  # fmt: skip
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["meta"]["busy_cpu"] is True, data["meta"]
+    runs = data["workloads"][0]["runs"]
+    assert {r["setup"] for r in runs if r["value"] and not r["error"]} == {"native", "th_default"}
+    assert "a spinner on the last CPU throughout" in (tmp_path / "results.md").read_text()
