@@ -1092,7 +1092,6 @@ out:
     seen_unlock(c, tid);
 }
 
-static int add_notify_thread(Core *c, int cpu);
 /* What notified_open_needs_exit() says. A skipped open's record is not published: its
  * verdict says no stage could use it whatever its result, which is what the process
  * table's own filter would find again (proctable.py, `filtered`, where it is counted).
